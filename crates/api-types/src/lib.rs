@@ -1,0 +1,27 @@
+//! The hdms wire contract.
+//!
+//! Every request and response body that crosses the HTTP API is defined here, once, and shared by
+//! the server, the `hdms` CLI and the `hdms-tui` agent client. This crate deliberately depends on
+//! nothing but serde and the value types it carries; the optional `openapi` feature adds schema
+//! derives for the server's OpenAPI document and the optional `client` feature adds the typed
+//! async client.
+
+pub mod auth;
+pub mod error;
+pub mod page;
+pub mod teams;
+pub mod tokens;
+pub mod users;
+
+#[cfg(feature = "client")]
+pub mod client;
+
+pub use error::{ApiError, ErrorBody};
+pub use page::Page;
+pub use users::Role;
+
+/// Path prefix shared by every JSON route.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// Prefix of personal API tokens, so a client (and a secret scanner) can tell them from JWTs.
+pub const API_TOKEN_PREFIX: &str = "hdms_pat_";

@@ -1,0 +1,99 @@
+//! Assembles the application: routes of every domain, the OpenAPI document, and the middleware.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
+use hdms_api_types::API_PREFIX;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::Error;
+use crate::http::observability::{REQUEST_ID, track_metrics};
+use crate::http::ops;
+use crate::state::AppState;
+use crate::users;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "hdms", description = "The hdms help desk API. Every JSON route lives under /api/v1; \
+        errors are {\"error\":{\"code\",\"message\"}}. Authenticated routes name, in their security \
+        requirement, the action they need (see docs/roles-and-permissions.md)."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Login, token refresh and logout"),
+        (name = "users", description = "User accounts"),
+        (name = "teams", description = "Teams of agents"),
+        (name = "tokens", description = "Personal API tokens"),
+        (name = "ops", description = "Health, readiness, metrics and this document"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT access token, or personal API token (hdms_pat_…)")
+            .build();
+        openapi.components.get_or_insert_default().add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+fn routes() -> OpenApiRouter<AppState> {
+    let api = OpenApiRouter::new().merge(users::router()).merge(ops::api_router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(API_PREFIX, api).merge(ops::router())
+}
+
+/// The OpenAPI document of every route, as served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+pub fn router(state: AppState) -> Router {
+    let (router, doc) = routes().split_for_parts();
+    let max_body = state.config.max_body_bytes;
+    router
+        .fallback(|| async { not_found() })
+        .method_not_allowed_fallback(|| async { method_not_allowed() })
+        .layer(Extension(Arc::new(doc)))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(track_metrics))
+        .layer(CatchPanicLayer::custom(|_| {
+            Error::Internal(anyhow::anyhow!("a handler panicked")).into_response()
+        }))
+        // Outermost: every request gets an id (or keeps the caller's), which is in every log
+        // line of its span and echoed in the answer.
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+        }).on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(tower_http::LatencyUnit::Micros)))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+        .with_state(state)
+}
+
+fn not_found() -> Response {
+    Error::NotFound { what: "route" }.into_response()
+}
+
+fn method_not_allowed() -> Response {
+    let body = hdms_api_types::ApiError {
+        error: hdms_api_types::ErrorBody {
+            code: "method_not_allowed".to_owned(),
+            message: "this route does not accept that method".to_owned(),
+            field: None,
+        },
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}

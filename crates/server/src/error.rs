@@ -1,0 +1,152 @@
+//! One error type for every handler. It turns into `{"error":{"code","message"}}` with the right
+//! status, and never lets internals (SQL, panics, file paths) reach a client: those are logged
+//! with the request id and answered as a bare `internal`.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hdms_api_types::{ApiError, ErrorBody};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the request is malformed (bad JSON syntax, bad path or query parameter).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 401: no credential, or one that is invalid, expired or revoked.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// 403: authenticated, but the role may not do this.
+    #[error("your role may not perform '{action}'")]
+    Forbidden { action: &'static str },
+    /// 404: absent, deleted, or not visible to the caller (we never confirm existence).
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// 409: conflicts with stored state (duplicate, stale version, last admin).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 413: the body is larger than the configured limit.
+    #[error("the request body is larger than the limit")]
+    PayloadTooLarge,
+    /// 415: a JSON route was sent another content type.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422: well-formed but invalid input, naming the field.
+    #[error("{message}")]
+    Validation { field: Option<String>, message: String },
+    /// 429: too many attempts; retry after this many seconds.
+    #[error("too many attempts, retry in {retry_after_secs} seconds")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// 500: anything we did not expect. Logged in full, answered without detail.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Unauthorized { code, message: message.into() }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict { code, message: message.into() }
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Error::Validation { field: Some(field.to_owned()), message: message.into() }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Error::BadRequest { code, .. }
+            | Error::Unauthorized { code, .. }
+            | Error::Conflict { code, .. } => code,
+            Error::Forbidden { .. } => "forbidden",
+            Error::NotFound { .. } => "not_found",
+            Error::PayloadTooLarge => "payload_too_large",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::Validation { .. } => "validation_failed",
+            Error::TooManyRequests { .. } => "too_many_requests",
+            Error::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        Error::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            Error::Internal(err) => {
+                // The full chain goes to the log (inside the request's span, so with its id);
+                // the client learns only that it was our fault.
+                tracing::error!(error = format!("{err:#}"), "internal error");
+                "an internal error occurred; it has been logged".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let field = match &self {
+            Error::Validation { field, .. } => field.clone(),
+            _ => None,
+        };
+        let body = ApiError { error: ErrorBody { code: self.code().to_owned(), message, field } };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Error::TooManyRequests { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for Error {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonSyntaxError(e) => {
+                Error::BadRequest { code: "malformed_json", message: e.body_text() }
+            }
+            // Well-formed JSON of the wrong shape: a missing field, a wrong type, an unknown field.
+            JsonRejection::JsonDataError(e) => {
+                Error::Validation { field: None, message: e.body_text() }
+            }
+            JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType(
+                "expected a request body with Content-Type: application/json".to_owned(),
+            ),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
+            other => Error::BadRequest { code: "bad_request", message: other.body_text() },
+        }
+    }
+}
+
+impl From<PathRejection> for Error {
+    fn from(rejection: PathRejection) -> Self {
+        Error::BadRequest { code: "invalid_path", message: rejection.body_text() }
+    }
+}
+
+impl From<QueryRejection> for Error {
+    fn from(rejection: QueryRejection) -> Self {
+        Error::BadRequest { code: "invalid_query", message: rejection.body_text() }
+    }
+}

@@ -1,0 +1,8 @@
+//! HTTP plumbing shared by every domain: extractors, permissions, pagination, operational routes
+//! and the middleware stack.
+
+pub mod extract;
+pub mod observability;
+pub mod ops;
+pub mod pagination;
+pub mod permissions;

@@ -1,0 +1,119 @@
+//! Who may do what: one table, in code, from role to allowed actions.
+//!
+//! Every authenticated route takes an [`Authorized<can::X>`] extractor, which authenticates the
+//! caller and checks the table before the handler runs. The route's OpenAPI operation names the
+//! same action (its `security` requirement), which is how the role x route test and
+//! `docs/roles-and-permissions.md` know which action each route needs.
+
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use hdms_api_types::Role;
+
+use crate::error::Error;
+use crate::state::AppState;
+use crate::users::auth::AuthUser;
+
+/// An action a route performs, with the roles allowed to perform it.
+pub trait Permission {
+    const ACTION: Action;
+}
+
+macro_rules! permission_table {
+    ($( $variant:ident = $name:literal, [$($role:ident),*], $description:literal; )*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Action { $($variant),* }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant),*];
+
+            /// The stable name used in the OpenAPI document and the docs.
+            pub fn name(self) -> &'static str {
+                match self { $(Action::$variant => $name),* }
+            }
+
+            pub fn roles(self) -> &'static [Role] {
+                match self { $(Action::$variant => &[$(Role::$role),*]),* }
+            }
+
+            pub fn description(self) -> &'static str {
+                match self { $(Action::$variant => $description),* }
+            }
+        }
+
+        /// One marker type per action, for [`Authorized`].
+        pub mod can {
+            $(
+                pub struct $variant;
+                impl super::Permission for $variant {
+                    const ACTION: super::Action = super::Action::$variant;
+                }
+            )*
+        }
+    };
+}
+
+permission_table! {
+    ReadOwnProfile = "profile.read", [Customer, Agent, Supervisor, Admin],
+        "Read one's own account";
+    ManageOwnTokens = "tokens.manage", [Agent, Supervisor, Admin],
+        "Create, list and revoke one's own personal API tokens";
+    ReadUsers = "users.read", [Agent, Supervisor, Admin],
+        "List and read user accounts";
+    ManageUsers = "users.manage", [Admin],
+        "Create, update, deactivate, delete and restore users; list deleted users";
+    ReadTeams = "teams.read", [Agent, Supervisor, Admin],
+        "List and read teams and their members";
+    ManageTeams = "teams.manage", [Admin],
+        "Create, rename, delete and restore teams; list deleted teams";
+    ManageTeamMembers = "teams.members", [Supervisor, Admin],
+        "Add agents to and remove them from teams";
+}
+
+impl Action {
+    pub fn allows(self, role: Role) -> bool {
+        self.roles().contains(&role)
+    }
+
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.iter().copied().find(|action| action.name() == name)
+    }
+}
+
+impl AuthUser {
+    /// Checks a further action inside a handler (e.g. listing deleted rows needs more than
+    /// listing live ones).
+    pub fn require(&self, action: Action) -> Result<(), Error> {
+        if action.allows(self.role) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden { action: action.name() })
+        }
+    }
+}
+
+/// An authenticated caller whose role may perform `P`'s action.
+pub struct Authorized<P: Permission> {
+    pub user: AuthUser,
+    _permission: PhantomData<P>,
+}
+
+impl<P: Permission> Deref for Authorized<P> {
+    type Target = AuthUser;
+
+    fn deref(&self) -> &AuthUser {
+        &self.user
+    }
+}
+
+impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Authorized<P> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        user.require(P::ACTION)?;
+        Ok(Authorized { user, _permission: PhantomData })
+    }
+}

@@ -1,0 +1,69 @@
+//! The hdms server: one axum application over SQLite or PostgreSQL.
+//!
+//! Domains are modules with their own routers (`users` today; tickets, comms and files join as
+//! they are built). [`start`] wires storage, secrets and the first admin; [`serve`] runs it.
+
+pub mod app;
+pub mod bootstrap;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod state;
+pub mod users;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::bootstrap::BootstrapAdmin;
+use crate::config::Config;
+use crate::db::Db;
+use crate::state::AppState;
+use crate::users::jwt::JwtKeys;
+
+/// A server ready to serve: storage open and migrated, secrets loaded, first admin made.
+pub struct Started {
+    pub state: AppState,
+    pub bootstrap_admin: Option<BootstrapAdmin>,
+}
+
+pub async fn start(config: Config) -> anyhow::Result<Started> {
+    let db = Db::connect(config.database_url.as_deref(), &config.data_dir, config.db_max_connections).await?;
+    let secret = bootstrap::jwt_secret(&config, &db).await?;
+    let state = AppState { db, config: Arc::new(config), jwt: Arc::new(JwtKeys::new(secret.as_bytes())) };
+    let bootstrap_admin = bootstrap::ensure_admin(&state).await?;
+    Ok(Started { state, bootstrap_admin })
+}
+
+/// Serves until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let db = state.db.clone();
+    axum::serve(listener, app::router(state)).with_graceful_shutdown(shutdown).await?;
+    db.close().await;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
