@@ -117,3 +117,66 @@ impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Authorized<P> {
         Ok(Authorized { user, _permission: PhantomData })
     }
 }
+
+/// The action an OpenAPI operation names in its `bearer` security requirement; `None` for a
+/// public route.
+pub fn operation_action(operation: &utoipa::openapi::path::Operation) -> Option<Action> {
+    let requirements = serde_json::to_value(operation.security.as_ref()?).ok()?;
+    let scopes = requirements.as_array()?.first()?.get("bearer")?.as_array()?.clone();
+    scopes.first()?.as_str().and_then(Action::from_name)
+}
+
+/// Every operation of the document as (method, path, action), in path order.
+pub fn route_table(doc: &utoipa::openapi::OpenApi) -> Vec<(String, String, Option<Action>)> {
+    let mut routes = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        let operations = [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("PATCH", &item.patch),
+            ("DELETE", &item.delete),
+        ];
+        for (method, operation) in operations {
+            if let Some(operation) = operation {
+                routes.push((method.to_owned(), path.clone(), operation_action(operation)));
+            }
+        }
+    }
+    routes
+}
+
+/// `docs/roles-and-permissions.md`, generated from the table above and the routes that name
+/// each action. A test fails when the committed file differs.
+pub fn render_docs(doc: &utoipa::openapi::OpenApi) -> String {
+    use std::fmt::Write;
+
+    let routes = route_table(doc);
+    let mut out = String::from(
+        "# Roles and permissions\n\n\
+         <!-- Generated from crates/server/src/http/permissions.rs by the `permissions` test \
+         (HDMS_UPDATE_DOCS=1 cargo test -p hdms-server --test permissions). Do not edit. -->\n\n\
+         Every authenticated route needs one action; the server checks the caller's role against \
+         this table before the handler runs, and answers 403 `forbidden` otherwise. Records the \
+         caller may not see answer 404, never 403.\n\n## Actions by role\n\n| action | description |",
+    );
+    for role in Role::ALL {
+        let _ = write!(out, " {role} |");
+    }
+    out.push_str("\n|---|---|");
+    out.push_str(&"---|".repeat(Role::ALL.len()));
+    out.push('\n');
+    for action in Action::ALL {
+        let _ = write!(out, "| `{}` | {} |", action.name(), action.description());
+        for role in Role::ALL {
+            out.push_str(if action.allows(role) { " yes |" } else { " no |" });
+        }
+        out.push('\n');
+    }
+    out.push_str("\n## Routes\n\n| method | path | action |\n|---|---|---|\n");
+    for (method, path, action) in routes {
+        let action = action.map_or_else(|| "public".to_owned(), |action| format!("`{}`", action.name()));
+        let _ = writeln!(out, "| {method} | `{path}` | {action} |");
+    }
+    out
+}
