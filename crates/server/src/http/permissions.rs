@@ -86,7 +86,7 @@ impl AuthUser {
     /// Checks a further action inside a handler (e.g. listing deleted rows needs more than
     /// listing live ones).
     pub fn require(&self, action: Action) -> Result<(), Error> {
-        if action.allows(self.role) {
+        if action.allows(self.role()) {
             Ok(())
         } else {
             Err(Error::Forbidden { action: action.name() })

@@ -31,9 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/users/me", tag = "users",
     security(("bearer" = ["profile.read"])),
     responses((status = 200, body = User), (status = 401, body = ApiError)))]
-async fn me(State(state): State<AppState>, caller: Authorized<can::ReadOwnProfile>) -> Result<AppJson<User>> {
-    let row = store::find_live(&state.db, caller.id).await?.ok_or(Error::NotFound { what: "user" })?;
-    Ok(AppJson(row.into()))
+async fn me(caller: Authorized<can::ReadOwnProfile>) -> Result<AppJson<User>> {
+    Ok(AppJson(caller.user.user.clone().into()))
 }
 
 /// List users, oldest first, with filters and cursor pagination.
@@ -146,7 +145,7 @@ async fn get_user(
     caller: Authorized<can::ReadUsers>,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<AppJson<User>> {
-    let row = if Action::ManageUsers.allows(caller.role) {
+    let row = if Action::ManageUsers.allows(caller.role()) {
         store::find_any(&state.db, id).await?
     } else {
         store::find_live(&state.db, id).await?

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::http::extract::AppJson;
 use crate::state::AppState;
+use crate::users::store::{UserRow, user_columns};
 use crate::users::{passwords, secrets, store, throttle, tokens};
 use crate::with_db;
 
@@ -39,10 +40,20 @@ macro_rules! insert_refresh_token {
 /// revocation take effect on the next request, not when the access token expires).
 #[derive(Debug, Clone)]
 pub struct AuthUser {
-    pub id: Uuid,
-    pub role: Role,
+    /// The caller's account, read in the same query that checked the credential.
+    pub user: UserRow,
     /// The login session, when authenticated by an access token (not by a personal API token).
     pub session_id: Option<Uuid>,
+}
+
+impl AuthUser {
+    pub fn id(&self) -> Uuid {
+        self.user.id
+    }
+
+    pub fn role(&self) -> Role {
+        self.user.role
+    }
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -67,22 +78,19 @@ impl FromRequestParts<AppState> for AuthUser {
             }
             _ => Error::unauthorized("invalid_token", "the access token is not valid"),
         })?;
-        const SQL: &str = "SELECT u.role FROM users u JOIN sessions s ON s.user_id = u.id \
-                           WHERE u.id = $1 AND s.id = $2 AND s.revoked_at IS NULL \
-                             AND u.deleted_at IS NULL AND u.active";
-        let role: Option<String> = with_db!(&state.db, pool => sqlx::query_scalar(SQL)
+        const SQL: &str = concat!(
+            "SELECT ", user_columns!("u."), " FROM users u JOIN sessions s ON s.user_id = u.id \
+             WHERE u.id = $1 AND s.id = $2 AND s.revoked_at IS NULL AND u.deleted_at IS NULL AND u.active"
+        );
+        let user: Option<UserRow> = with_db!(&state.db, pool => sqlx::query_as(SQL)
             .bind(claims.sub)
             .bind(claims.sid)
             .fetch_optional(pool)
             .await?);
-        let role = role.ok_or_else(|| {
+        let user = user.ok_or_else(|| {
             Error::unauthorized("session_revoked", "this session has ended; log in again")
         })?;
-        Ok(AuthUser {
-            id: claims.sub,
-            role: role.parse().map_err(anyhow::Error::from)?,
-            session_id: Some(claims.sid),
-        })
+        Ok(AuthUser { user, session_id: Some(claims.sid) })
     }
 }
 

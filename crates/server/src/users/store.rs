@@ -40,9 +40,16 @@ impl From<UserRow> for User {
 }
 
 /// The columns of [`UserRow`], as a literal for `concat!` (queries must be `&'static str`).
+/// With a table alias (`user_columns!("u.")`) for joins.
 macro_rules! user_columns {
     () => {
-        "id, email, name, role, phone, active, created_at, updated_at, deleted_at"
+        user_columns!("")
+    };
+    ($alias:literal) => {
+        concat!(
+            $alias, "id, ", $alias, "email, ", $alias, "name, ", $alias, "role, ", $alias, "phone, ",
+            $alias, "active, ", $alias, "created_at, ", $alias, "updated_at, ", $alias, "deleted_at"
+        )
     };
 }
 pub(crate) use user_columns;

@@ -138,7 +138,7 @@ async fn create_team(
     security(("bearer" = ["teams.read"])),
     responses((status = 200, body = Team), (status = 404, body = ApiError)))]
 async fn get_team(State(state): State<AppState>, caller: Authorized<can::ReadTeams>, AppPath(id): AppPath<Uuid>) -> Result<AppJson<Team>> {
-    let row = find_team(&state.db, id, Action::ManageTeams.allows(caller.role)).await?;
+    let row = find_team(&state.db, id, Action::ManageTeams.allows(caller.role())).await?;
     Ok(AppJson(team_with_members(&state.db, row).await?))
 }
 

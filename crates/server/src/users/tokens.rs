@@ -15,6 +15,7 @@ use crate::http::permissions::{Authorized, can};
 use crate::state::AppState;
 use crate::users::auth::AuthUser;
 use crate::users::secrets;
+use crate::users::store::{UserRow, user_columns};
 use crate::with_db;
 
 /// Characters of the secret kept in clear, to recognise a token in a list.
@@ -47,16 +48,25 @@ impl From<TokenRow> for ApiToken {
 
 /// Authenticates a request carrying a personal API token.
 pub async fn authenticate(state: &AppState, secret: &str) -> Result<AuthUser> {
-    const SQL: &str = "SELECT t.id, u.id, u.role, t.expires_at, t.last_used_at \
-                       FROM api_tokens t JOIN users u ON u.id = t.user_id \
-                       WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
-                         AND u.deleted_at IS NULL AND u.active";
-    type Found = (Uuid, Uuid, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-    let found: Option<Found> = with_db!(&state.db, pool => sqlx::query_as(SQL)
+    #[derive(sqlx::FromRow)]
+    struct TokenOwner {
+        token_id: Uuid,
+        token_expires_at: Option<DateTime<Utc>>,
+        token_last_used_at: Option<DateTime<Utc>>,
+        #[sqlx(flatten)]
+        user: UserRow,
+    }
+    const SQL: &str = concat!(
+        "SELECT t.id AS token_id, t.expires_at AS token_expires_at, t.last_used_at AS token_last_used_at, ",
+        user_columns!("u."),
+        " FROM api_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.deleted_at IS NULL AND u.active"
+    );
+    let found: Option<TokenOwner> = with_db!(&state.db, pool => sqlx::query_as(SQL)
         .bind(secrets::digest(secret))
         .fetch_optional(pool)
         .await?);
-    let Some((token_id, user_id, role, expires_at, last_used_at)) = found else {
+    let Some(TokenOwner { token_id, token_expires_at: expires_at, token_last_used_at: last_used_at, user }) = found else {
         return Err(Error::unauthorized("invalid_token", "the API token is not valid or was revoked"));
     };
     let now = Utc::now();
@@ -71,7 +81,7 @@ pub async fn authenticate(state: &AppState, secret: &str) -> Result<AuthUser> {
             .await?
             .rows_affected());
     }
-    Ok(AuthUser { id: user_id, role: role.parse().map_err(anyhow::Error::from)?, session_id: None })
+    Ok(AuthUser { user, session_id: None })
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -112,7 +122,7 @@ async fn create_token(
                        VALUES ($1, $2, $3, $4, $5, $6, $7)";
     with_db!(&state.db, pool => sqlx::query(SQL)
         .bind(row.id)
-        .bind(caller.id)
+        .bind(caller.id())
         .bind(&row.name)
         .bind(secrets::digest(&secret))
         .bind(&row.prefix)
@@ -131,7 +141,7 @@ async fn create_token(
 async fn list_tokens(State(state): State<AppState>, caller: Authorized<can::ManageOwnTokens>) -> Result<AppJson<Vec<ApiToken>>> {
     const SQL: &str = "SELECT id, name, prefix, created_at, expires_at, last_used_at FROM api_tokens \
                        WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id";
-    let rows: Vec<TokenRow> = with_db!(&state.db, pool => sqlx::query_as(SQL).bind(caller.id).fetch_all(pool).await?);
+    let rows: Vec<TokenRow> = with_db!(&state.db, pool => sqlx::query_as(SQL).bind(caller.id()).fetch_all(pool).await?);
     Ok(AppJson(rows.into_iter().map(ApiToken::from).collect()))
 }
 
@@ -150,7 +160,7 @@ async fn revoke_token(
     let result = with_db!(&state.db, pool => sqlx::query(SQL)
         .bind(Utc::now())
         .bind(id)
-        .bind(caller.id)
+        .bind(caller.id())
         .execute(pool)
         .await?
         .rows_affected());
