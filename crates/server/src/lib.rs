@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod state;
+pub mod tickets;
 pub mod users;
 
 use std::future::Future;
