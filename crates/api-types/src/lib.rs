@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod import;
 pub mod page;
 pub mod teams;
 pub mod tokens;

@@ -72,6 +72,12 @@ pub struct User {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// Preferred language (BCP 47, e.g. `fr-CA`), as imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// The user's id in another system (HR, directory), as imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     /// A deactivated user keeps their history but can no longer log in or use a token.
     pub active: bool,
     pub created_at: DateTime<Utc>,

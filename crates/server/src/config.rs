@@ -51,6 +51,11 @@ pub struct Config {
     #[arg(long, env = "HDMS_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Largest CSV file `POST /api/v1/users/import` accepts, in bytes (default 200 MiB). The
+    /// file is streamed, never held whole, so this bounds the work of one request, not memory.
+    #[arg(long, env = "HDMS_IMPORT_MAX_BYTES", default_value_t = 200 * 1024 * 1024)]
+    pub import_max_bytes: u64,
+
     /// Email of the admin created on first start of an empty database.
     #[arg(long, env = "HDMS_ADMIN_EMAIL")]
     pub admin_email: Option<String>,

@@ -8,6 +8,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::ApiError;
 
+mod import;
 mod users;
 
 #[derive(Debug, thiserror::Error)]

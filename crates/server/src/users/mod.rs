@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod import;
+pub mod invites;
 pub mod jwt;
 pub mod passwords;
 pub mod secrets;
@@ -19,6 +21,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(auth::router())
         .merge(accounts::router())
+        .merge(import::router())
+        .merge(invites::router())
         .merge(teams::router())
         .merge(tokens::router())
 }

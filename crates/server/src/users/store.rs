@@ -17,6 +17,8 @@ pub struct UserRow {
     #[sqlx(try_from = "String")]
     pub role: Role,
     pub phone: Option<String>,
+    pub locale: Option<String>,
+    pub external_id: Option<String>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -31,6 +33,8 @@ impl From<UserRow> for User {
             name: row.name,
             role: row.role,
             phone: row.phone,
+            locale: row.locale,
+            external_id: row.external_id,
             active: row.active,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -48,6 +52,7 @@ macro_rules! user_columns {
     ($alias:literal) => {
         concat!(
             $alias, "id, ", $alias, "email, ", $alias, "name, ", $alias, "role, ", $alias, "phone, ",
+            $alias, "locale, ", $alias, "external_id, ",
             $alias, "active, ", $alias, "created_at, ", $alias, "updated_at, ", $alias, "deleted_at"
         )
     };

@@ -1,0 +1,788 @@
+//! Bulk user import from CSV: `POST /api/v1/users/import`.
+//!
+//! The body is parsed as it arrives and never held whole: rows are validated one by one, and the
+//! valid ones are handed in chunks to a writer task, which writes each chunk in one transaction
+//! of multi-row statements (one statement per row would cross to the database thread per row,
+//! and is many times slower). Parsing the next chunk overlaps with writing the last one.
+//!
+//! Whole chunks are committed or none of a chunk is: an upload cut short leaves the chunks it
+//! completed, and running the same file again completes the rest, because the import is
+//! idempotent on email. A dry run takes the very same path and rolls every chunk back, so its
+//! counts are the real ones.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::io;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use chrono::{DateTime, Utc};
+use csv_async::ByteRecord;
+use futures::TryStreamExt;
+use hdms_api_types::import::{
+    ImportQuery, ImportReport, Invitation, OPTIONAL_COLUMNS, OnConflict, REQUIRED_COLUMNS, RowError, RowErrorCode,
+};
+use hdms_api_types::{ApiError, Role};
+use sqlx::QueryBuilder;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+use tokio_util::io::StreamReader;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::http::extract::{AppJson, AppQuery};
+use crate::http::permissions::{Authorized, can};
+use crate::state::AppState;
+use crate::users::{invites, validate};
+use crate::with_db;
+
+/// Rows per INSERT statement: large enough that per-statement costs vanish, small enough to stay
+/// far below SQLite's 32,766 bound parameters (10 per row).
+const STATEMENT_ROWS: usize = 500;
+/// Rows per transaction: the unit that a crash keeps or loses whole.
+const CHUNK_ROWS: usize = 10_000;
+/// Row problems listed in the report; beyond this they are counted in `errors_omitted`, so a
+/// file of a million bad rows does not make a report of a million entries.
+const MAX_LISTED_ERRORS: usize = 1_000;
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(import_users))
+}
+
+/// Import users from a CSV file (admins).
+///
+/// The header row is required: `email,name,role` and optionally `phone,team,locale,external_id`,
+/// in any order, matched case-insensitively. UTF-8 with or without BOM, CRLF or LF line ends,
+/// quoted fields. Every row is validated and the report says, for each refused row, its line,
+/// column and reason. Rows are written in transactions of 10,000: an interrupted upload keeps
+/// the transactions it completed, and importing the same file again completes it (rows are
+/// matched on email). A header that cannot be used (unknown or missing columns) answers 422
+/// before anything is written.
+#[utoipa::path(post, path = "/users/import", tag = "users",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file"),
+    security(("bearer" = ["users.manage"])),
+    responses(
+        (status = 200, description = "Every row was read; the report says what became of each", body = ImportReport),
+        (status = 400, description = "The upload was cut short", body = ApiError),
+        (status = 413, description = "Larger than the import limit (HDMS_IMPORT_MAX_BYTES)", body = ApiError),
+        (status = 415, description = "Not text/csv", body = ApiError),
+        (status = 422, description = "Unusable header, unknown team, or invitations cannot be sent", body = ApiError),
+    ))]
+async fn import_users(
+    State(state): State<AppState>,
+    _caller: Authorized<can::ManageUsers>,
+    AppQuery(query): AppQuery<ImportQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<AppJson<ImportReport>> {
+    require_csv(&headers)?;
+    let limit = state.config.import_max_bytes;
+    let declared_length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > limit) {
+        return Err(Error::PayloadTooLarge);
+    }
+    if query.send_invites == Some(true) {
+        // The token must reach the user by some channel; until the server has one, saying so
+        // beats creating users who can never get in.
+        return Err(Error::invalid(
+            "send_invites",
+            "this server has no notification channel to deliver invitations yet; use print_invites and hand them out",
+        ));
+    }
+    let teams = Teams::load(&state.db).await?;
+    let default_team = match query.team.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        Some(team) => Some(teams.find(team).ok_or_else(|| Error::invalid("team", format!("there is no team '{team}'")))?),
+        None => None,
+    };
+    let options = WriteOptions {
+        dry_run: query.dry_run.unwrap_or(false),
+        on_conflict: query.on_conflict.unwrap_or_default(),
+        invite: query.print_invites.unwrap_or(false),
+    };
+
+    let mut reader = csv_reader(body, limit).await.map_err(upload_error)?;
+    let mut record = ByteRecord::new();
+    if !reader.read_byte_record(&mut record).await.map_err(csv_error)? || is_blank(&record) {
+        return Err(Error::invalid("header", "the file is empty; its first row must be a header such as email,name,role"));
+    }
+    let columns = Columns::from_header(&record)?;
+    let validator = RowValidator { columns, teams, default_team };
+
+    let (chunks, receive) = mpsc::channel::<Vec<ValidRow>>(1);
+    let writer = tokio::spawn(write_chunks(state.db.clone(), options, receive));
+    let mut report = ImportReport { dry_run: options.dry_run, ..Default::default() };
+    let mut errors = Vec::new();
+    let mut seen = SeenEmails::default();
+    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    let read_outcome = loop {
+        match reader.read_byte_record(&mut record).await {
+            Ok(true) => {}
+            Ok(false) => break Ok(()),
+            Err(err) => break Err(csv_error(err)),
+        }
+        if is_blank(&record) {
+            continue;
+        }
+        report.rows += 1;
+        match validator.validate(&record, &mut seen) {
+            Ok(row) => chunk.push(row),
+            Err(row_errors) => {
+                report.failed += 1;
+                list_errors(&mut errors, &mut report.errors_omitted, row_errors);
+            }
+        }
+        if chunk.len() == CHUNK_ROWS {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+            if chunks.send(full).await.is_err() {
+                // The writer stopped on an error; it is reported below.
+                break Ok(());
+            }
+        }
+    };
+    // An upload cut short loses the chunk it was filling, never part of a written one.
+    if read_outcome.is_ok() && !chunk.is_empty() {
+        let _ = chunks.send(chunk).await;
+    }
+    drop(chunks);
+    let written = writer.await.map_err(|err| anyhow::anyhow!("import writer: {err}"))??;
+    read_outcome?;
+
+    report.created = written.created;
+    report.updated = written.updated;
+    report.skipped = written.skipped;
+    report.failed += written.failed;
+    report.invitations = written.invitations;
+    errors.extend(written.errors);
+    report.errors_omitted += written.errors_omitted;
+    // Both lists are in file order and hold the first problems of each kind: merged and cut,
+    // they are the first problems of the file.
+    errors.sort_by_key(|error| error.line);
+    if errors.len() > MAX_LISTED_ERRORS {
+        report.errors_omitted += (errors.len() - MAX_LISTED_ERRORS) as u64;
+        errors.truncate(MAX_LISTED_ERRORS);
+    }
+    report.errors = errors;
+    tracing::info!(
+        dry_run = report.dry_run, rows = report.rows, created = report.created, updated = report.updated,
+        skipped = report.skipped, failed = report.failed, "user import"
+    );
+    Ok(AppJson(report))
+}
+
+fn require_csv(headers: &HeaderMap) -> Result<()> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if essence.eq_ignore_ascii_case("text/csv") {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedMediaType("expected a request body with Content-Type: text/csv".to_owned()))
+    }
+}
+
+fn list_errors(listed: &mut Vec<RowError>, omitted: &mut u64, new: Vec<RowError>) {
+    for error in new {
+        if listed.len() < MAX_LISTED_ERRORS {
+            listed.push(error);
+        } else {
+            *omitted += 1;
+        }
+    }
+}
+
+// --- reading -----------------------------------------------------------------------------
+
+/// Marks the I/O error raised when the body passes the import limit.
+#[derive(Debug, thiserror::Error)]
+#[error("the file is larger than the import limit")]
+struct BodyTooLarge;
+
+/// A CSV reader over the request body as it streams in, past a UTF-8 byte order mark.
+async fn csv_reader(body: Body, limit: u64) -> io::Result<csv_async::AsyncReader<impl AsyncRead + Unpin + Send>> {
+    let mut received = 0u64;
+    let stream = body.into_data_stream().map_err(io::Error::other).and_then(move |bytes| {
+        received += bytes.len() as u64;
+        let outcome = if received > limit { Err(io::Error::other(BodyTooLarge)) } else { Ok(bytes) };
+        std::future::ready(outcome)
+    });
+    let mut body = StreamReader::new(stream);
+    // The mark may arrive split over several chunks: read its three bytes before deciding.
+    let mut start = [0u8; 3];
+    let mut filled = 0;
+    while filled < start.len() {
+        let read = body.read(&mut start[filled..]).await?;
+        if read == 0 {
+            break;
+        }
+        filled += read;
+    }
+    let kept = if start[..filled] == *UTF8_BOM { Vec::new() } else { start[..filled].to_vec() };
+    let body = io::Cursor::new(kept).chain(body);
+    // Flexible: a row with the wrong number of fields is that row's error, not the file's.
+    // Records end at LF only: with csv's default CRLF handling, the LF of a CRLF is consumed at
+    // the start of the next record, so every line number after the first CRLF is one short. The
+    // CR is taken off the last field instead (see `fields`).
+    Ok(csv_async::AsyncReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .terminator(csv_async::Terminator::Any(b'\n'))
+        .create_reader(body))
+}
+
+/// A record's fields, without the CR of a CRLF line end.
+fn fields(record: &ByteRecord) -> impl Iterator<Item = &[u8]> {
+    let last = record.len().saturating_sub(1);
+    record.iter().enumerate().map(move |(index, field)| match field.strip_suffix(b"\r") {
+        Some(stripped) if index == last => stripped,
+        _ => field,
+    })
+}
+
+/// A blank line (a lone CR once records end at LF); csv already skips empty LF lines.
+fn is_blank(record: &ByteRecord) -> bool {
+    record.len() == 1 && fields(record).all(|field| field.is_empty())
+}
+
+fn upload_error(err: io::Error) -> Error {
+    if err.get_ref().is_some_and(|inner| inner.is::<BodyTooLarge>()) {
+        Error::PayloadTooLarge
+    } else {
+        Error::BadRequest { code: "upload_interrupted", message: format!("the upload was cut short: {err}") }
+    }
+}
+
+fn csv_error(err: csv_async::Error) -> Error {
+    match err.into_kind() {
+        csv_async::ErrorKind::Io(err) => upload_error(err),
+        other => Error::BadRequest { code: "malformed_csv", message: format!("the file is not CSV: {other:?}") },
+    }
+}
+
+/// Which field of a row holds which column.
+struct Columns {
+    count: usize,
+    email: usize,
+    name: usize,
+    role: usize,
+    phone: Option<usize>,
+    team: Option<usize>,
+    locale: Option<usize>,
+    external_id: Option<usize>,
+}
+
+impl Columns {
+    fn from_header(record: &ByteRecord) -> Result<Columns> {
+        let header_error = |message: String| Error::invalid("header", message);
+        let mut positions: HashMap<&'static str, usize> = HashMap::new();
+        let mut unknown = Vec::new();
+        for (index, raw) in fields(record).enumerate() {
+            let name = std::str::from_utf8(raw)
+                .map_err(|_| header_error(format!("column {} of the header is not valid UTF-8", index + 1)))?
+                .trim()
+                .to_lowercase();
+            match REQUIRED_COLUMNS.iter().chain(&OPTIONAL_COLUMNS).find(|known| **known == name) {
+                Some(known) => {
+                    if positions.insert(known, index).is_some() {
+                        return Err(header_error(format!("the header names column '{known}' twice")));
+                    }
+                }
+                None => unknown.push(if name.is_empty() { format!("(empty, column {})", index + 1) } else { name }),
+            }
+        }
+        let expected = format!(
+            "expected {} and optionally {}",
+            REQUIRED_COLUMNS.join(", "),
+            OPTIONAL_COLUMNS.join(", ")
+        );
+        if !unknown.is_empty() {
+            let hint = if unknown.iter().any(|name| name.contains('@')) { "; the first row must be a header" } else { "" };
+            return Err(header_error(format!("unknown columns: {} ({expected}){hint}", unknown.join(", "))));
+        }
+        let missing: Vec<&str> = REQUIRED_COLUMNS.into_iter().filter(|name| !positions.contains_key(name)).collect();
+        if !missing.is_empty() {
+            return Err(header_error(format!("missing columns: {} ({expected})", missing.join(", "))));
+        }
+        Ok(Columns {
+            count: record.len(),
+            email: positions["email"],
+            name: positions["name"],
+            role: positions["role"],
+            phone: positions.get("phone").copied(),
+            team: positions.get("team").copied(),
+            locale: positions.get("locale").copied(),
+            external_id: positions.get("external_id").copied(),
+        })
+    }
+
+    /// Column names in header order, to name a field by its index.
+    fn name_of(&self, index: usize) -> &'static str {
+        let named = [
+            (Some(self.email), "email"),
+            (Some(self.name), "name"),
+            (Some(self.role), "role"),
+            (self.phone, "phone"),
+            (self.team, "team"),
+            (self.locale, "locale"),
+            (self.external_id, "external_id"),
+        ];
+        named.into_iter().find(|(at, _)| *at == Some(index)).map_or("?", |(_, name)| name)
+    }
+}
+
+/// Live teams by lower-case name.
+struct Teams(HashMap<String, Uuid>);
+
+impl Teams {
+    async fn load(db: &Db) -> Result<Teams> {
+        const SQL: &str = "SELECT id, name FROM teams WHERE deleted_at IS NULL";
+        let rows: Vec<(Uuid, String)> = with_db!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
+        Ok(Teams(rows.into_iter().map(|(id, name)| (name.to_lowercase(), id)).collect()))
+    }
+
+    /// A team by name (case-insensitive) or id.
+    fn find(&self, name_or_id: &str) -> Option<Uuid> {
+        let wanted = name_or_id.trim();
+        if let Ok(id) = Uuid::try_parse(wanted) {
+            return self.0.values().copied().find(|team| *team == id);
+        }
+        self.0.get(&wanted.to_lowercase()).copied()
+    }
+}
+
+/// The emails of the rows read so far, as 128-bit hashes with the line they were first seen on:
+/// a few bytes per row instead of the address, and collisions are out of reach in practice.
+struct SeenEmails {
+    hashers: (RandomState, RandomState),
+    first_line: HashMap<u128, u64>,
+}
+
+impl Default for SeenEmails {
+    fn default() -> Self {
+        SeenEmails { hashers: (RandomState::new(), RandomState::new()), first_line: HashMap::new() }
+    }
+}
+
+impl SeenEmails {
+    /// The line this email was first seen on, or `None` (and it is recorded) when it is new.
+    fn first_seen(&mut self, email: &str, line: u64) -> Option<u64> {
+        let key = (u128::from(self.hashers.0.hash_one(email)) << 64) | u128::from(self.hashers.1.hash_one(email));
+        match self.first_line.entry(key) {
+            std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(line);
+                None
+            }
+        }
+    }
+}
+
+/// A row that passed every check, ready to write.
+struct ValidRow {
+    line: u64,
+    email: String,
+    name: String,
+    role: Role,
+    phone: Option<String>,
+    team: Option<Uuid>,
+    locale: Option<String>,
+    external_id: Option<String>,
+}
+
+struct RowValidator {
+    columns: Columns,
+    teams: Teams,
+    default_team: Option<Uuid>,
+}
+
+impl RowValidator {
+    /// The row, or every problem it has (one per column at fault).
+    fn validate(&self, record: &ByteRecord, seen: &mut SeenEmails) -> Result<ValidRow, Vec<RowError>> {
+        let line = record.position().map_or(0, |position| position.line());
+        let columns = &self.columns;
+        let mut errors = Vec::new();
+        let mut error = |column: Option<&str>, code: RowErrorCode, message: String| {
+            errors.push(RowError { line, column: column.map(str::to_owned), code, message });
+        };
+        if record.len() != columns.count {
+            error(
+                None,
+                RowErrorCode::WrongFieldCount,
+                format!("has {} fields but the header has {}", record.len(), columns.count),
+            );
+            return Err(errors);
+        }
+        let mut texts = Vec::with_capacity(record.len());
+        for (index, raw) in fields(record).enumerate() {
+            match std::str::from_utf8(raw) {
+                Ok(text) => texts.push(Some(text)),
+                Err(err) => {
+                    error(
+                        Some(columns.name_of(index)),
+                        RowErrorCode::InvalidUtf8,
+                        format!("is not valid UTF-8 (bad byte at offset {})", err.valid_up_to()),
+                    );
+                    texts.push(None);
+                }
+            }
+        }
+        // An optional column's text; `Some("")` for a blank field, `None` for an absent column or
+        // a field already reported as invalid UTF-8.
+        let text = |index: Option<usize>| index.and_then(|index| texts[index]);
+        let mut required = |column: &str, index: usize| match texts[index] {
+            Some(value) if value.trim().is_empty() => {
+                error(Some(column), RowErrorCode::MissingField, format!("{column} is required"));
+                None
+            }
+            value => value,
+        };
+        let email = required("email", columns.email);
+        let name = required("name", columns.name);
+        let role = required("role", columns.role);
+
+        let email = email.and_then(|raw| {
+            validate::email(raw).map_err(|message| error(Some("email"), RowErrorCode::BadEmail, message)).ok()
+        });
+        let name = name.and_then(|raw| {
+            validate::name(raw).map_err(|message| error(Some("name"), RowErrorCode::BadName, message)).ok()
+        });
+        let role = role.and_then(|raw| {
+            raw.parse::<Role>().map_err(|err| error(Some("role"), RowErrorCode::UnknownRole, err.to_string())).ok()
+        });
+        let phone = text(columns.phone).map(str::trim).filter(|raw| !raw.is_empty()).and_then(|raw| {
+            validate::phone(raw).map_err(|message| error(Some("phone"), RowErrorCode::PhoneNotE164, message)).ok()
+        });
+        let own_team = text(columns.team).map(str::trim).filter(|raw| !raw.is_empty());
+        let team = match own_team {
+            Some(team) => match self.teams.find(team) {
+                Some(id) if role == Some(Role::Customer) => {
+                    error(Some("team"), RowErrorCode::CustomerInTeam, "customers cannot be team members".to_owned());
+                    Some(id)
+                }
+                Some(id) => Some(id),
+                None => {
+                    error(Some("team"), RowErrorCode::UnknownTeam, format!("there is no team '{team}'"));
+                    None
+                }
+            },
+            // The import-wide team is for the agents of the file; customers simply do not join.
+            None => self.default_team.filter(|_| role != Some(Role::Customer)),
+        };
+        let locale = text(columns.locale).map(str::trim).filter(|raw| !raw.is_empty()).and_then(|raw| {
+            validate::locale(raw).map_err(|message| error(Some("locale"), RowErrorCode::BadLocale, message)).ok()
+        });
+        let external_id = text(columns.external_id).map(str::trim).filter(|raw| !raw.is_empty()).and_then(|raw| {
+            validate::external_id(raw)
+                .map_err(|message| error(Some("external_id"), RowErrorCode::BadExternalId, message))
+                .ok()
+        });
+        if let Some(email) = &email
+            && let Some(first) = seen.first_seen(email, line)
+        {
+            error(
+                Some("email"),
+                RowErrorCode::DuplicateInFile,
+                format!("'{email}' is also on line {first}; each user may appear once"),
+            );
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        match (email, name, role) {
+            (Some(email), Some(name), Some(role)) => {
+                Ok(ValidRow { line, email, name, role, phone, team, locale, external_id })
+            }
+            _ => unreachable!("a required field that is absent was reported as an error"),
+        }
+    }
+}
+
+// --- writing -----------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy)]
+struct WriteOptions {
+    dry_run: bool,
+    on_conflict: OnConflict,
+    invite: bool,
+}
+
+/// What the writer did with the rows it was given.
+#[derive(Default)]
+struct Written {
+    created: u64,
+    updated: u64,
+    skipped: u64,
+    failed: u64,
+    errors: Vec<RowError>,
+    errors_omitted: u64,
+    invitations: Vec<Invitation>,
+}
+
+/// A live user that a row's email matches.
+#[derive(sqlx::FromRow)]
+struct Existing {
+    id: Uuid,
+    email: String,
+    name: String,
+    #[sqlx(try_from = "String")]
+    role: Role,
+    phone: Option<String>,
+    locale: Option<String>,
+    external_id: Option<String>,
+    has_password: bool,
+}
+
+impl Existing {
+    fn matches(&self, row: &ValidRow) -> bool {
+        self.name == row.name
+            && self.role == row.role
+            && self.phone == row.phone
+            && self.locale == row.locale
+            && self.external_id == row.external_id
+    }
+}
+
+/// Opens a transaction that takes the write lock at once: on SQLite a deferred transaction that
+/// reads first and writes later can fail to upgrade its lock while another writer holds it.
+trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl BeginWrite for sqlx::SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for sqlx::PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+async fn write_chunks(db: Db, options: WriteOptions, mut chunks: mpsc::Receiver<Vec<ValidRow>>) -> Result<Written> {
+    let mut written = Written::default();
+    while let Some(chunk) = chunks.recv().await {
+        write_chunk(&db, options, &chunk, &mut written).await?;
+    }
+    Ok(written)
+}
+
+/// What one statement-sized batch of rows needs done, decided from the users that exist.
+struct BatchPlan<'a> {
+    inserts: Vec<(Uuid, &'a ValidRow, Option<invites::NewInvite>)>,
+    updates: Vec<(Uuid, &'a ValidRow)>,
+    /// Existing users who still have no password, and get a fresh invitation.
+    reinvites: Vec<(Uuid, &'a ValidRow, invites::NewInvite)>,
+    /// Existing users (updated ones) that join the row's team.
+    joins: Vec<(Uuid, Uuid)>,
+}
+
+fn plan_batch<'a>(
+    batch: &'a [ValidRow],
+    existing: Vec<Existing>,
+    options: WriteOptions,
+    now: DateTime<Utc>,
+    written: &mut Written,
+) -> BatchPlan<'a> {
+    let existing: HashMap<String, Existing> = existing.into_iter().map(|user| (user.email.clone(), user)).collect();
+    let mut plan = BatchPlan { inserts: Vec::new(), updates: Vec::new(), reinvites: Vec::new(), joins: Vec::new() };
+    for row in batch {
+        let Some(user) = existing.get(&row.email) else {
+            let id = Uuid::now_v7();
+            plan.inserts.push((id, row, options.invite.then(|| invites::mint(id, now))));
+            continue;
+        };
+        match options.on_conflict {
+            OnConflict::Fail => {
+                refuse(written, row, RowErrorCode::EmailTaken, format!("a user with email '{}' already exists", row.email));
+                continue;
+            }
+            OnConflict::Skip => written.skipped += 1,
+            OnConflict::Update if user.role == Role::Admin && row.role != Role::Admin => {
+                refuse(
+                    written,
+                    row,
+                    RowErrorCode::AdminRoleLocked,
+                    "an import does not change an admin's role; use `hdms users update`".to_owned(),
+                );
+                continue;
+            }
+            OnConflict::Update if user.matches(row) => written.skipped += 1,
+            OnConflict::Update => {
+                written.updated += 1;
+                plan.updates.push((user.id, row));
+            }
+        }
+        if options.on_conflict == OnConflict::Update
+            && let Some(team) = row.team
+        {
+            plan.joins.push((team, user.id));
+        }
+        if options.invite && !user.has_password {
+            plan.reinvites.push((user.id, row, invites::mint(user.id, now)));
+        }
+    }
+    plan
+}
+
+fn refuse(written: &mut Written, row: &ValidRow, code: RowErrorCode, message: String) {
+    written.failed += 1;
+    let error = RowError { line: row.line, column: Some("email".to_owned()), code, message };
+    list_errors(&mut written.errors, &mut written.errors_omitted, vec![error]);
+}
+
+async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written: &mut Written) -> Result<()> {
+    const FIND_EXISTING: &str = "SELECT id, email, name, role, phone, locale, external_id, \
+           password_hash IS NOT NULL AS has_password \
+         FROM users WHERE deleted_at IS NULL AND email IN (";
+    const INSERT: &str = "INSERT INTO users (id, email, name, role, phone, locale, external_id, active, \
+           invite_hash, invite_expires_at, created_at, updated_at) ";
+    // A user created meanwhile by someone else is left alone, like any existing one.
+    const ON_CONFLICT: &str = " ON CONFLICT (email) WHERE deleted_at IS NULL DO NOTHING RETURNING id";
+    const UPDATE: &str = "UPDATE users SET name = $1, role = $2, phone = $3, locale = $4, external_id = $5, \
+           updated_at = $6 WHERE id = $7";
+    const REINVITE: &str = "UPDATE users SET invite_hash = $1, invite_expires_at = $2 WHERE id = $3";
+    const JOIN: &str = "INSERT INTO team_members (team_id, user_id, added_at) ";
+    const JOIN_CONFLICT: &str = " ON CONFLICT (team_id, user_id) DO NOTHING";
+
+    let now = Utc::now();
+    let mut invitations = Vec::new();
+    with_db!(db, pool => {
+        let mut tx = pool.begin_write().await?;
+        for batch in chunk.chunks(STATEMENT_ROWS) {
+            let mut find = QueryBuilder::new(FIND_EXISTING);
+            let mut emails = find.separated(", ");
+            for row in batch {
+                emails.push_bind(&row.email);
+            }
+            find.push(")");
+            let existing: Vec<Existing> = find.build_query_as().fetch_all(&mut *tx).await?;
+            let plan = plan_batch(batch, existing, options, now, written);
+
+            let mut joins = plan.joins;
+            if !plan.inserts.is_empty() {
+                let mut insert = QueryBuilder::new(INSERT);
+                insert.push_values(&plan.inserts, |mut values, (id, row, invite)| {
+                    values
+                        .push_bind(*id)
+                        .push_bind(&row.email)
+                        .push_bind(&row.name)
+                        .push_bind(row.role.as_str())
+                        .push_bind(&row.phone)
+                        .push_bind(&row.locale)
+                        .push_bind(&row.external_id)
+                        .push("TRUE")
+                        .push_bind(invite.as_ref().map(|invite| &invite.digest))
+                        .push_bind(invite.as_ref().map(|invite| invite.expires_at))
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                insert.push(ON_CONFLICT);
+                let created: Vec<Uuid> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
+                let created: std::collections::HashSet<Uuid> = created.into_iter().collect();
+                for (id, row, invite) in plan.inserts {
+                    if !created.contains(&id) {
+                        match options.on_conflict {
+                            OnConflict::Fail => refuse(
+                                written,
+                                row,
+                                RowErrorCode::EmailTaken,
+                                format!("a user with email '{}' already exists", row.email),
+                            ),
+                            _ => written.skipped += 1,
+                        }
+                        continue;
+                    }
+                    written.created += 1;
+                    if let Some(team) = row.team {
+                        joins.push((team, id));
+                    }
+                    if let Some(invite) = invite {
+                        invitations.push(Invitation { user_id: id, email: row.email.clone(), token: invite.token, expires_at: invite.expires_at });
+                    }
+                }
+            }
+            for (id, row) in &plan.updates {
+                sqlx::query(UPDATE)
+                    .bind(&row.name)
+                    .bind(row.role.as_str())
+                    .bind(&row.phone)
+                    .bind(&row.locale)
+                    .bind(&row.external_id)
+                    .bind(now)
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (id, row, invite) in plan.reinvites {
+                sqlx::query(REINVITE).bind(&invite.digest).bind(invite.expires_at).bind(id).execute(&mut *tx).await?;
+                invitations.push(Invitation { user_id: id, email: row.email.clone(), token: invite.token, expires_at: invite.expires_at });
+            }
+            if !joins.is_empty() {
+                let mut join = QueryBuilder::new(JOIN);
+                join.push_values(&joins, |mut values, (team, user)| {
+                    values.push_bind(*team).push_bind(*user).push_bind(now);
+                });
+                join.push(JOIN_CONFLICT);
+                join.build().execute(&mut *tx).await?;
+            }
+        }
+        if options.dry_run {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+    });
+    // Invitations of a dry run were never stored: they would not work.
+    if !options.dry_run {
+        written.invitations.append(&mut invitations);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(fields: &[&str]) -> ByteRecord {
+        ByteRecord::from(fields.to_vec())
+    }
+
+    #[test]
+    fn header_names_match_case_insensitively_in_any_order() {
+        let columns = Columns::from_header(&header(&[" Role", "EMAIL", "Name ", "external_id"])).unwrap();
+        assert_eq!((columns.role, columns.email, columns.name, columns.external_id), (0, 1, 2, Some(3)));
+        assert_eq!(columns.phone, None);
+    }
+
+    #[test]
+    fn header_problems_name_the_columns() {
+        let message = |fields: &[&str]| match Columns::from_header(&header(fields)) {
+            Err(Error::Validation { field, message }) => {
+                assert_eq!(field.as_deref(), Some("header"));
+                message
+            }
+            other => panic!("expected a header error, got {:?}", other.err()),
+        };
+        assert!(message(&["email", "name", "role", "mobile", "dept"]).starts_with("unknown columns: mobile, dept"));
+        assert!(message(&["email", "name"]).starts_with("missing columns: role"));
+        assert!(message(&["email", "name", "role", "Email"]).contains("'email' twice"));
+        assert!(message(&["ada@example.com", "Ada", "agent"]).ends_with("the first row must be a header"));
+    }
+
+    #[test]
+    fn seen_emails_remember_the_first_line() {
+        let mut seen = SeenEmails::default();
+        assert_eq!(seen.first_seen("a@example.com", 2), None);
+        assert_eq!(seen.first_seen("b@example.com", 3), None);
+        assert_eq!(seen.first_seen("a@example.com", 7), Some(2));
+    }
+}
