@@ -6,11 +6,15 @@
 //! derives for the server's OpenAPI document and the optional `client` feature adds the typed
 //! async client.
 
+pub mod approvals;
 pub mod auth;
+pub(crate) mod double_option;
 pub mod error;
 pub mod import;
 pub mod page;
+pub mod sla;
 pub mod teams;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 

@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::http::observability::{REQUEST_ID, track_metrics};
 use crate::http::ops;
 use crate::state::AppState;
-use crate::users;
+use crate::{tickets, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +32,9 @@ use crate::users;
         (name = "users", description = "User accounts"),
         (name = "teams", description = "Teams of agents"),
         (name = "tokens", description = "Personal API tokens"),
+        (name = "tickets", description = "Tickets, their conversation, lifecycle and history"),
+        (name = "approvals", description = "Approvals of tickets"),
+        (name = "sla", description = "SLA policies"),
         (name = "ops", description = "Health, readiness, metrics and this document"),
     )
 )]
@@ -50,7 +53,7 @@ impl Modify for BearerAuth {
 }
 
 fn routes() -> OpenApiRouter<AppState> {
-    let api = OpenApiRouter::new().merge(users::router()).merge(ops::api_router());
+    let api = OpenApiRouter::new().merge(users::router()).merge(tickets::router()).merge(ops::api_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(API_PREFIX, api).merge(ops::router())
 }
 

@@ -64,6 +64,18 @@ pub struct Config {
     #[arg(long, env = "HDMS_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
 
+    /// How long after resolution a customer may still reopen a ticket, in seconds (default 14 days).
+    #[arg(long, env = "HDMS_REOPEN_WINDOW", default_value_t = 14 * 24 * 3600)]
+    pub reopen_window_secs: u64,
+
+    /// Resolved tickets close by themselves after this many seconds (default 7 days).
+    #[arg(long, env = "HDMS_AUTO_CLOSE_AFTER", default_value_t = 7 * 24 * 3600)]
+    pub auto_close_after_secs: u64,
+
+    /// How often the SLA job looks for warnings, breaches and tickets to auto-close, in seconds.
+    #[arg(long, env = "HDMS_SLA_CHECK_INTERVAL", default_value_t = 30)]
+    pub sla_check_interval_secs: u64,
+
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "HDMS_LOG_FORMAT", default_value = "pretty")]
     pub log_format: LogFormat,

@@ -29,7 +29,50 @@ macro_rules! with_db {
     };
 }
 
+/// A write transaction on either backend; helpers take `&mut Tx` and use [`with_tx!`].
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection (`&mut` to the concrete
+/// connection type of whichever backend `$tx` is); reborrow it with `&mut *$conn` per query.
+#[macro_export]
+macro_rules! with_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(tx) => {
+                let $conn: &mut sqlx::SqliteConnection = &mut *tx;
+                $body
+            }
+            $crate::db::Tx::Postgres(tx) => {
+                let $conn: &mut sqlx::PgConnection = &mut *tx;
+                $body
+            }
+        }
+    };
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+}
+
 impl Db {
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails with
+    /// SQLITE_BUSY when another writer committed in between, whatever the busy timeout.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
     /// Connects to PostgreSQL when a URL is given, else opens (creating it if needed) the
     /// embedded SQLite database in `data_dir`; then applies pending migrations.
     pub async fn connect(database_url: Option<&str>, data_dir: &Path, max_connections: u32) -> anyhow::Result<Db> {
@@ -103,4 +146,68 @@ async fn open_sqlite(options: SqliteConnectOptions, max_connections: u32) -> any
 /// Whether an error is a unique-constraint violation (both backends report it).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// A value for a query whose text is built at run time (filters, `IN` lists).
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Uuid(uuid::Uuid),
+    Text(String),
+    Int(i64),
+    Bool(bool),
+    Time(chrono::DateTime<chrono::Utc>),
+}
+
+/// SQL text with numbered placeholders, built piece by piece.
+#[derive(Debug, Default, Clone)]
+pub struct DynamicSql {
+    pub sql: String,
+    pub binds: Vec<Bind>,
+}
+
+impl DynamicSql {
+    pub fn new(sql: &str) -> Self {
+        DynamicSql { sql: sql.to_owned(), binds: Vec::new() }
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder for `value` (`$n`).
+    pub fn bind(&mut self, value: Bind) -> &mut Self {
+        self.binds.push(value);
+        self.sql.push_str(&format!("${}", self.binds.len()));
+        self
+    }
+
+    /// Appends `$a, $b, …` for each value (callers make sure the list is not empty).
+    pub fn bind_list(&mut self, values: impl IntoIterator<Item = Bind>) -> &mut Self {
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.bind(value);
+        }
+        self
+    }
+}
+
+/// Binds every value of a [`DynamicSql`] to a query built from its text.
+#[macro_export]
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut query = $query;
+        for value in $binds {
+            query = match value {
+                $crate::db::Bind::Uuid(v) => query.bind(*v),
+                $crate::db::Bind::Text(v) => query.bind(v.clone()),
+                $crate::db::Bind::Int(v) => query.bind(*v),
+                $crate::db::Bind::Bool(v) => query.bind(*v),
+                $crate::db::Bind::Time(v) => query.bind(*v),
+            };
+        }
+        query
+    }};
 }

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod bootstrap;
+pub mod comms;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -6,7 +6,7 @@ mod common;
 use common::{Backend, TestServer};
 use hdms_api_types::Role;
 use hdms_api_types::tokens::CreateApiToken;
-use hdms_server::http::permissions::{Action, render_docs, route_table};
+use hdms_server::http::permissions::{Action, CHECKED_IN_HANDLERS, render_docs, route_table};
 use reqwest::Method;
 
 /// Path parameters become fresh random ids: the permission check comes before any lookup, so a
@@ -39,7 +39,7 @@ async fn every_route_answers_every_role_as_the_table_says(backend: Backend) {
     assert!(secured.len() >= 18, "the document lists the secured routes: {routes:?}");
 
     // Every action of the table is used by some route, and no route is left unchecked.
-    for action in Action::ALL {
+    for action in Action::ALL.iter().filter(|a| !CHECKED_IN_HANDLERS.contains(a)) {
         assert!(secured.iter().any(|(_, _, a)| a == action), "no route needs {}", action.name());
     }
 

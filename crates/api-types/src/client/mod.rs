@@ -9,6 +9,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::ApiError;
 
 mod import;
+mod tickets;
 mod users;
 
 #[derive(Debug, thiserror::Error)]

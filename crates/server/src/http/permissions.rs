@@ -70,7 +70,37 @@ permission_table! {
         "Create, rename, delete and restore teams; list deleted teams";
     ManageTeamMembers = "teams.members", [Supervisor, Admin],
         "Add agents to and remove them from teams";
+    CreateTickets = "tickets.create", [Customer, Agent, Supervisor, Admin],
+        "Raise tickets (agents also on a customer's behalf)";
+    ReadTickets = "tickets.read", [Customer, Agent, Supervisor, Admin],
+        "Read tickets one may see: customers their own, agents their teams' and untriaged ones, supervisors and admins all";
+    UpdateTickets = "tickets.update", [Agent, Supervisor, Admin],
+        "Change a ticket's fields, link, merge and bulk-update tickets";
+    CommentTickets = "tickets.comment", [Customer, Agent, Supervisor, Admin],
+        "Reply on a ticket (internal notes: staff only)";
+    TransitionTickets = "tickets.transition", [Customer, Agent, Supervisor, Admin],
+        "Move a ticket through its lifecycle, as docs/ticket-lifecycle.md allows";
+    AssignTickets = "tickets.assign", [Agent, Supervisor, Admin],
+        "Assign tickets to oneself, a team or round-robin; claim the next ticket";
+    ReassignTickets = "tickets.reassign", [Supervisor, Admin],
+        "Assign tickets to other people, or take them from their assignee";
+    DeleteTickets = "tickets.delete", [Admin],
+        "Delete and restore tickets; list deleted tickets";
+    RequestApprovals = "approvals.request", [Agent, Supervisor, Admin],
+        "Ask named people or a role to approve a ticket";
+    DecideApprovals = "approvals.decide", [Agent, Supervisor, Admin],
+        "See the approvals waiting on oneself and approve or reject them (never one's own request)";
+    ManageApprovalRules = "approvals.rules", [Admin],
+        "Set which ticket categories need approval, from whom";
+    ReadSla = "sla.read", [Agent, Supervisor, Admin],
+        "Read SLA policies";
+    ManageSla = "sla.manage", [Admin],
+        "Create, change and delete SLA policies";
 }
+
+/// Actions no route needs by itself: a handler checks them on top of its route's action, for
+/// what only some callers of that route may do (e.g. giving a ticket to someone else).
+pub const CHECKED_IN_HANDLERS: &[Action] = &[Action::ReassignTickets];
 
 impl Action {
     pub fn allows(self, role: Role) -> bool {

@@ -1,1 +1,28 @@
+//! The tickets domain: lifecycle, conversation, sub-tickets, approvals, SLA, queues, search.
+
+pub mod api;
+pub mod approvals;
+pub mod assignment;
 pub mod calendar;
+pub mod comments;
+pub mod crud;
+pub mod lifecycle;
+pub mod search;
+pub mod sla;
+pub mod store;
+pub mod transitions;
+pub mod visibility;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(crud::router())
+        .merge(assignment::router())
+        .merge(comments::router())
+        .merge(transitions::router())
+        .merge(approvals::router())
+        .merge(sla::router())
+}

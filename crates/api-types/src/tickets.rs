@@ -1,0 +1,350 @@
+//! Tickets: the heart of the help desk.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// How urgent a ticket is; ordered from least to most urgent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    /// Stored rank: 0 (low) to 3 (urgent), so queues sort and index on it.
+    pub fn rank(self) -> i32 {
+        self as i32
+    }
+
+    pub fn from_rank(rank: i32) -> Option<Priority> {
+        Priority::ALL.into_iter().find(|p| p.rank() == rank)
+    }
+
+    /// The next priority up (escalation); urgent stays urgent.
+    pub fn raised(self) -> Priority {
+        match self {
+            Priority::Low => Priority::Normal,
+            Priority::Normal => Priority::High,
+            Priority::High | Priority::Urgent => Priority::Urgent,
+        }
+    }
+}
+
+/// Where a ticket is in its life. The allowed moves are in docs/ticket-lifecycle.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    New,
+    Open,
+    InProgress,
+    PendingCustomer,
+    PendingApproval,
+    Resolved,
+    Closed,
+    Cancelled,
+}
+
+impl Status {
+    pub const ALL: [Status; 8] = [
+        Status::New,
+        Status::Open,
+        Status::InProgress,
+        Status::PendingCustomer,
+        Status::PendingApproval,
+        Status::Resolved,
+        Status::Closed,
+        Status::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Open => "open",
+            Status::InProgress => "in_progress",
+            Status::PendingCustomer => "pending_customer",
+            Status::PendingApproval => "pending_approval",
+            Status::Resolved => "resolved",
+            Status::Closed => "closed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// Resolved, closed or cancelled: no more work is expected.
+    pub fn is_done(self) -> bool {
+        matches!(self, Status::Resolved | Status::Closed | Status::Cancelled)
+    }
+
+    /// Closed and cancelled tickets never move again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Closed | Status::Cancelled)
+    }
+
+    /// The SLA clock stands still while the ticket waits on someone outside the team.
+    pub fn pauses_sla(self) -> bool {
+        matches!(self, Status::PendingCustomer | Status::PendingApproval)
+    }
+}
+
+macro_rules! parse_by_name {
+    ($ty:ident, $what:literal) => {
+        impl std::str::FromStr for $ty {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $ty::ALL
+                    .into_iter()
+                    .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+                    .ok_or_else(|| format!(concat!("unknown ", $what, " '{}'"), s))
+            }
+        }
+
+        impl TryFrom<String> for $ty {
+            type Error = String;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                value.parse()
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+parse_by_name!(Priority, "priority");
+
+impl TryFrom<i32> for Priority {
+    type Error = String;
+
+    fn try_from(rank: i32) -> Result<Self, Self::Error> {
+        Priority::from_rank(rank).ok_or_else(|| format!("unknown priority rank {rank}"))
+    }
+}
+parse_by_name!(Status, "status");
+
+/// The SLA as it stands for one ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketSla {
+    pub policy_id: Uuid,
+    /// The clock stands still (waiting on the customer or an approval).
+    pub paused: bool,
+    pub first_response: SlaTarget,
+    pub resolution: SlaTarget,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SlaTarget {
+    /// When the target falls due; absent while paused or once met.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
+    /// Business seconds left (negative once breached); absent once met.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_secs: Option<i64>,
+    /// When the target was met.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub met_at: Option<DateTime<Utc>>,
+    /// Past the warning share of the target.
+    pub warning: bool,
+    pub breached: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Ticket {
+    pub id: Uuid,
+    /// Human number, e.g. `HD-1042`.
+    pub number: String,
+    pub subject: String,
+    pub description: String,
+    pub requester_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<Uuid>,
+    pub priority: Priority,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<Uuid>,
+    /// Set when this ticket was merged into another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into_id: Option<Uuid>,
+    /// Sub-tickets: how many there are, and how many are done.
+    pub children_total: i64,
+    pub children_done: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<TicketSla>,
+    /// Incremented by every change; send it back to update (stale versions answer 409).
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_responded_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicket {
+    pub subject: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<Uuid>,
+    /// Agents may raise a ticket on a customer's behalf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester_id: Option<Uuid>,
+}
+
+/// A partial update; `version` is required (or an `If-Match` header).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTicket {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    /// `""` clears the category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Replaces the tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct TicketListQuery {
+    /// Comma-separated statuses.
+    pub status: Option<String>,
+    /// A user id, `me` or `none`.
+    pub assignee: Option<String>,
+    pub team: Option<Uuid>,
+    pub priority: Option<Priority>,
+    pub requester: Option<Uuid>,
+    pub tag: Option<String>,
+    /// Only tickets whose next SLA target falls due within this many seconds (or is past).
+    pub breaching_within: Option<i64>,
+    /// Full-text search over subjects, descriptions and comments (ranked).
+    pub q: Option<String>,
+    /// `created`, `-created` (default), `updated`, `-updated` or `priority`.
+    pub sort: Option<String>,
+    /// `true` lists soft-deleted tickets only (admins).
+    pub deleted: Option<bool>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Comment {
+    pub id: Uuid,
+    pub ticket_id: Uuid,
+    pub author_id: Uuid,
+    pub body: String,
+    /// Internal notes are for agents only.
+    pub internal: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateComment {
+    pub body: String,
+    #[serde(default)]
+    pub internal: bool,
+}
+
+/// One change to a ticket: who, when, which field, before and after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HistoryEntry {
+    pub id: Uuid,
+    /// Absent for changes the system made (SLA escalation, auto-close).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
+    pub field: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// A move the caller may make now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Transition {
+    pub to: Status,
+    /// A verb for menus: `start`, `resolve`, `reopen`, …
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    pub to: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// When given, the move fails with 409 if the ticket changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+/// Assign to a person, to a team, or (`round_robin`) to the team's next active agent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// `null` unassigns the person.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Uuid>))]
+    pub assignee_id: Option<Option<Uuid>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<Uuid>,
+    #[serde(default)]
+    pub round_robin: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}

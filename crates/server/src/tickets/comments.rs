@@ -1,0 +1,117 @@
+//! The conversation on a ticket: public replies and internal notes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use hdms_api_types::ApiError;
+use hdms_api_types::Role;
+use hdms_api_types::tickets::{Comment, CreateComment, Status};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::db::Tx;
+use crate::error::{Error, Result};
+use crate::http::extract::{AppJson, AppPath};
+use crate::http::permissions::{Authorized, can};
+use crate::state::AppState;
+use crate::tickets::store::{self, Change, TicketRow};
+use crate::tickets::visibility::{is_staff, visible_ticket};
+use crate::tickets::{sla, transitions};
+use crate::users::auth::AuthUser;
+use crate::{with_db, with_tx};
+
+pub const MAX_BODY_BYTES: usize = 100_000;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_comments, create_comment))
+}
+
+#[derive(sqlx::FromRow)]
+struct CommentRow {
+    id: Uuid,
+    ticket_id: Uuid,
+    author_id: Uuid,
+    body: String,
+    internal: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<CommentRow> for Comment {
+    fn from(r: CommentRow) -> Self {
+        Comment { id: r.id, ticket_id: r.ticket_id, author_id: r.author_id, body: r.body, internal: r.internal, created_at: r.created_at }
+    }
+}
+
+/// Adds a comment inside `tx` with its effects: an agent's first public reply stops the
+/// first-response clock; a customer's reply on `pending_customer` reopens the ticket. Returns
+/// the comment and the ticket as it now stands.
+pub async fn add(tx: &mut Tx, state: &AppState, caller: &AuthUser, ticket: &TicketRow, body: &str, internal: bool, now: DateTime<Utc>) -> Result<(Comment, TicketRow)> {
+    let body = body.trim();
+    if body.is_empty() || body.len() > MAX_BODY_BYTES {
+        return Err(Error::invalid("body", format!("must be 1 to {MAX_BODY_BYTES} bytes")));
+    }
+    if internal && !is_staff(caller) {
+        return Err(Error::Forbidden { action: "tickets.comment.internal" });
+    }
+    if ticket.status.is_final() {
+        return Err(Error::invalid("ticket", format!("the ticket is {}; raise a new one", ticket.status)));
+    }
+    let comment = Comment { id: Uuid::now_v7(), ticket_id: ticket.id, author_id: caller.id(), body: body.to_owned(), internal, created_at: now };
+    const SQL: &str = "INSERT INTO comments (id, ticket_id, author_id, body, internal, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    with_tx!(tx, conn => sqlx::query(SQL)
+        .bind(comment.id).bind(comment.ticket_id).bind(comment.author_id).bind(&comment.body).bind(internal).bind(now)
+        .execute(&mut *conn).await?.rows_affected());
+    store::index_comment_text(tx, ticket.id, comment.id, internal, &comment.body).await?;
+    let field = if internal { "internal_note" } else { "reply" };
+    store::record(tx, ticket.id, Some(caller.id()), now, Change { field, before: None, after: Some(comment.id.to_string()), internal }).await?;
+
+    let mut current = ticket.clone();
+    let first_response = !internal && is_staff(caller) && current.first_responded_at.is_none() && caller.id() != current.requester_id;
+    if first_response {
+        let mut after = current.clone();
+        after.first_responded_at = Some(now);
+        let policies = sla::all_policies(&state.db).await?;
+        let policy = sla::find(&policies, after.sla_policy_id);
+        sla::refresh_deadlines(&mut after, policy);
+        current = store::save(tx, &current, after, Some(caller.id()), now).await?;
+    }
+    if caller.role() == Role::Customer && current.status == Status::PendingCustomer {
+        current = transitions::move_to(tx, state, &current, Status::Open, Some(caller.id()), now).await?;
+    }
+    Ok((comment, current))
+}
+
+/// Reply on a ticket, or (staff) add an internal note.
+#[utoipa::path(post, path = "/tickets/{id}/comments", tag = "tickets",
+    params(("id" = Uuid, Path)),
+    request_body = CreateComment,
+    security(("bearer" = ["tickets.comment"])),
+    responses((status = 201, body = Comment), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+async fn create_comment(
+    State(state): State<AppState>,
+    caller: Authorized<can::CommentTickets>,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(request): AppJson<CreateComment>,
+) -> Result<(StatusCode, AppJson<Comment>)> {
+    visible_ticket(&state.db, &caller, id).await?;
+    let now = Utc::now();
+    let mut tx = state.db.begin().await?;
+    let ticket = store::find_in(&mut tx, id).await?.ok_or(Error::NotFound { what: "ticket" })?;
+    let (comment, _) = add(&mut tx, &state, &caller, &ticket, &request.body, request.internal, now).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, AppJson(comment)))
+}
+
+/// The conversation, oldest first; customers see public replies only.
+#[utoipa::path(get, path = "/tickets/{id}/comments", tag = "tickets",
+    params(("id" = Uuid, Path)),
+    security(("bearer" = ["tickets.read"])),
+    responses((status = 200, body = Vec<Comment>), (status = 404, body = ApiError)))]
+async fn list_comments(State(state): State<AppState>, caller: Authorized<can::ReadTickets>, AppPath(id): AppPath<Uuid>) -> Result<AppJson<Vec<Comment>>> {
+    visible_ticket(&state.db, &caller, id).await?;
+    const SQL: &str = "SELECT id, ticket_id, author_id, body, internal, created_at FROM comments \
+                       WHERE ticket_id = $1 AND deleted_at IS NULL AND ($2 OR NOT internal) ORDER BY id";
+    let rows: Vec<CommentRow> = with_db!(&state.db, pool => sqlx::query_as(SQL).bind(id).bind(is_staff(&caller)).fetch_all(pool).await?);
+    Ok(AppJson(rows.into_iter().map(Comment::from).collect()))
+}

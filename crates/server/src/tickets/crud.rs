@@ -1,0 +1,532 @@
+//! Creating, reading, listing, editing and (soft) deleting tickets; sub-tickets; history.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use chrono::{DateTime, Utc};
+use hdms_api_types::tickets::{CreateTicket, HistoryEntry, Priority, Status, Ticket, TicketListQuery, UpdateTicket};
+use hdms_api_types::{ApiError, Page, Role};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::db::{Bind, Db, DynamicSql, Tx};
+use crate::error::{Error, Result};
+use crate::http::extract::{AppJson, AppPath, AppQuery};
+use crate::http::pagination::page_limit;
+use crate::http::permissions::{Action, Authorized, can};
+use crate::state::AppState;
+use crate::tickets::store::{self, Change, TicketRow, ticket_columns};
+use crate::tickets::visibility::{is_staff, visible_ticket};
+use crate::tickets::{api, approvals, search, sla};
+use crate::users::auth::AuthUser;
+use crate::users::store as users;
+use crate::{bind_all, with_db, with_tx};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tickets, create_ticket))
+        .routes(routes!(get_ticket, update_ticket, delete_ticket))
+        .routes(routes!(restore_ticket))
+        .routes(routes!(list_subtickets, create_subticket))
+        .routes(routes!(history))
+}
+
+// --- input checks --------------------------------------------------------------------------
+
+fn subject(raw: &str) -> Result<String> {
+    let subject = raw.trim();
+    if subject.is_empty() || subject.chars().count() > 300 {
+        return Err(Error::invalid("subject", "must be 1 to 300 characters"));
+    }
+    Ok(subject.to_owned())
+}
+
+fn description(raw: &str) -> Result<String> {
+    if raw.len() > 200_000 {
+        return Err(Error::invalid("description", "must be at most 200,000 bytes"));
+    }
+    Ok(raw.trim().to_owned())
+}
+
+fn category(raw: Option<&str>) -> Result<Option<String>> {
+    let category = raw.map(str::trim).filter(|c| !c.is_empty());
+    if category.is_some_and(|c| c.chars().count() > 100) {
+        return Err(Error::invalid("category", "must be at most 100 characters"));
+    }
+    Ok(category.map(str::to_lowercase))
+}
+
+/// Tags are lower case, trimmed, unique and sorted.
+fn tags(raw: &[String]) -> Result<Vec<String>> {
+    let mut tags: Vec<String> = raw.iter().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
+    if tags.iter().any(|t| t.chars().count() > 50 || t.contains(',')) {
+        return Err(Error::invalid("tags", "each tag must be at most 50 characters, without commas"));
+    }
+    tags.sort();
+    tags.dedup();
+    if tags.len() > 30 {
+        return Err(Error::invalid("tags", "at most 30 tags"));
+    }
+    Ok(tags)
+}
+
+async fn live_team(db: &Db, id: Uuid) -> Result<()> {
+    const SQL: &str = "SELECT COUNT(*) FROM teams WHERE id = $1 AND deleted_at IS NULL";
+    let found: i64 = with_db!(db, pool => sqlx::query_scalar(SQL).bind(id).fetch_one(pool).await?);
+    if found == 0 {
+        return Err(Error::invalid("team_id", "no such team"));
+    }
+    Ok(())
+}
+
+/// The version an update is based on: the `version` field, else an `If-Match` header.
+pub fn expected_version(headers: &HeaderMap, field: Option<i64>) -> Result<i64> {
+    if let Some(version) = field {
+        return Ok(version);
+    }
+    let header = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok());
+    let Some(header) = header else {
+        return Err(Error::invalid("version", "send the ticket's version (field `version` or an If-Match header)"));
+    };
+    header
+        .trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map_err(|_| Error::invalid("version", "If-Match must carry the ticket's version number"))
+}
+
+// --- create --------------------------------------------------------------------------------
+
+/// Creates a ticket inside `tx`: number, SLA clock, tags, search text, history, category
+/// approval rule.
+pub async fn insert_ticket(tx: &mut Tx, state: &AppState, caller: &AuthUser, request: CreateTicket, parent: Option<&TicketRow>) -> Result<TicketRow> {
+    let subject = subject(&request.subject)?;
+    let description = description(&request.description)?;
+    let category = category(request.category.as_deref())?;
+    let tags = tags(&request.tags)?;
+    let requester_id = match (caller.role(), request.requester_id) {
+        (Role::Customer, Some(id)) if id != caller.id() => {
+            return Err(Error::invalid("requester_id", "customers raise tickets for themselves"));
+        }
+        (Role::Customer, _) => caller.id(),
+        (_, Some(id)) => {
+            users::find_live(&state.db, id).await?.ok_or_else(|| Error::invalid("requester_id", "no such user"))?;
+            id
+        }
+        (_, None) => parent.map_or(caller.id(), |p| p.requester_id),
+    };
+    let team_id = match request.team_id {
+        Some(team) => {
+            live_team(&state.db, team).await?;
+            Some(team)
+        }
+        None => parent.and_then(|p| p.team_id),
+    };
+    let priority = request.priority.unwrap_or(Priority::Normal);
+    let now = Utc::now();
+    let mut ticket = TicketRow {
+        id: Uuid::now_v7(),
+        number: store::next_number(tx).await?,
+        subject,
+        description,
+        requester_id,
+        assignee_id: None,
+        team_id,
+        priority,
+        category,
+        status: Status::New,
+        parent_id: parent.map(|p| p.id),
+        merged_into_id: None,
+        version: 1,
+        sla_policy_id: None,
+        sla_used_secs: 0,
+        sla_running_since: None,
+        first_response_due_at: None,
+        first_response_warn_at: None,
+        resolution_due_at: None,
+        resolution_warn_at: None,
+        first_response_warned_at: None,
+        first_response_breached_at: None,
+        resolution_warned_at: None,
+        resolution_breached_at: None,
+        first_responded_at: None,
+        resolved_at: None,
+        closed_at: None,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    let policies = sla::all_policies(&state.db).await?;
+    let policy = sla::choose(&policies, ticket.priority, ticket.category.as_deref(), ticket.team_id);
+    ticket.sla_policy_id = policy.map(|p| p.id);
+    sla::align_clock(&mut ticket, policy, now);
+    store::insert(tx, &ticket).await?;
+    store::set_tags(tx, ticket.id, &[], &tags, Some(caller.id()), now).await?;
+    store::index_ticket_text(tx, &ticket).await?;
+    let created = Change { field: "created", before: None, after: Some(store::display_number(ticket.number)), internal: false };
+    store::record(tx, ticket.id, Some(caller.id()), now, created).await?;
+    with_tx!(tx, conn => sqlx::query("INSERT INTO ticket_watchers (ticket_id, user_id) VALUES ($1, $2)")
+        .bind(ticket.id).bind(requester_id).execute(&mut *conn).await?.rows_affected());
+    approvals::apply_category_rule(tx, state, ticket, now).await
+}
+
+/// Raise a ticket. Customers raise their own; staff may name a requester.
+#[utoipa::path(post, path = "/tickets", tag = "tickets",
+    request_body = CreateTicket,
+    security(("bearer" = ["tickets.create"])),
+    responses((status = 201, body = Ticket), (status = 422, body = ApiError)))]
+async fn create_ticket(
+    State(state): State<AppState>,
+    caller: Authorized<can::CreateTickets>,
+    AppJson(request): AppJson<CreateTicket>,
+) -> Result<(StatusCode, AppJson<Ticket>)> {
+    let mut tx = state.db.begin().await?;
+    let ticket = insert_ticket(&mut tx, &state, &caller, request, None).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, AppJson(api::ticket(&state.db, ticket).await?)))
+}
+
+// --- read ----------------------------------------------------------------------------------
+
+/// Read a ticket you may see.
+#[utoipa::path(get, path = "/tickets/{id}", tag = "tickets",
+    params(("id" = Uuid, Path)),
+    security(("bearer" = ["tickets.read"])),
+    responses((status = 200, body = Ticket), (status = 404, body = ApiError)))]
+async fn get_ticket(State(state): State<AppState>, caller: Authorized<can::ReadTickets>, AppPath(id): AppPath<Uuid>) -> Result<(HeaderMap, AppJson<Ticket>)> {
+    let ticket = visible_ticket(&state.db, &caller, id).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, format!("\"{}\"", ticket.version).parse().map_err(anyhow::Error::from)?);
+    Ok((headers, AppJson(api::ticket(&state.db, ticket).await?)))
+}
+
+/// The sort orders a queue offers, each a keyset over (key, id).
+#[derive(Clone, Copy)]
+enum Sort {
+    NewestFirst,
+    OldestFirst,
+    RecentlyUpdated,
+    LeastRecentlyUpdated,
+    MostUrgent,
+}
+
+impl Sort {
+    fn parse(raw: Option<&str>) -> Result<Sort> {
+        Ok(match raw.unwrap_or("-created") {
+            "-created" => Sort::NewestFirst,
+            "created" => Sort::OldestFirst,
+            "-updated" => Sort::RecentlyUpdated,
+            "updated" => Sort::LeastRecentlyUpdated,
+            "priority" => Sort::MostUrgent,
+            other => return Err(Error::invalid("sort", format!("unknown sort '{other}' (created, -created, updated, -updated, priority)"))),
+        })
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            Sort::NewestFirst => " ORDER BY t.id DESC",
+            Sort::OldestFirst => " ORDER BY t.id ASC",
+            Sort::RecentlyUpdated => " ORDER BY t.updated_at DESC, t.id DESC",
+            Sort::LeastRecentlyUpdated => " ORDER BY t.updated_at ASC, t.id ASC",
+            Sort::MostUrgent => " ORDER BY t.priority DESC, t.id ASC",
+        }
+    }
+
+    /// The cursor of the last row of a page.
+    fn cursor(self, t: &TicketRow) -> String {
+        match self {
+            Sort::NewestFirst | Sort::OldestFirst => t.id.to_string(),
+            Sort::RecentlyUpdated | Sort::LeastRecentlyUpdated => format!("{}|{}", t.updated_at.to_rfc3339(), t.id),
+            Sort::MostUrgent => format!("{}|{}", t.priority.rank(), t.id),
+        }
+    }
+
+    /// The condition "after this cursor".
+    fn after(self, cursor: &str, sql: &mut DynamicSql) -> Result<()> {
+        let bad = || Error::invalid("cursor", "is not a cursor this server issued for this sort");
+        let (key, id) = match cursor.split_once('|') {
+            Some((key, id)) => (Some(key), id),
+            None => (None, cursor),
+        };
+        let id = Uuid::parse_str(id).map_err(|_| bad())?;
+        match (self, key) {
+            (Sort::NewestFirst, None) => sql.push(" AND t.id < ").bind(Bind::Uuid(id)),
+            (Sort::OldestFirst, None) => sql.push(" AND t.id > ").bind(Bind::Uuid(id)),
+            (Sort::RecentlyUpdated | Sort::LeastRecentlyUpdated, Some(key)) => {
+                let at: DateTime<Utc> = DateTime::parse_from_rfc3339(key).map_err(|_| bad())?.into();
+                let op = if matches!(self, Sort::RecentlyUpdated) { "<" } else { ">" };
+                sql.push(&format!(" AND (t.updated_at {op} ")).bind(Bind::Time(at));
+                sql.push(" OR (t.updated_at = ").bind(Bind::Time(at));
+                sql.push(&format!(" AND t.id {op} ")).bind(Bind::Uuid(id)).push("))")
+            }
+            (Sort::MostUrgent, Some(key)) => {
+                let rank: i64 = key.parse().map_err(|_| bad())?;
+                sql.push(" AND (t.priority < ").bind(Bind::Int(rank));
+                sql.push(" OR (t.priority = ").bind(Bind::Int(rank));
+                sql.push(" AND t.id > ").bind(Bind::Uuid(id)).push("))")
+            }
+            _ => return Err(bad()),
+        };
+        Ok(())
+    }
+}
+
+/// Restricts a query over `tickets t` to what the caller may see.
+pub fn visibility_filter(caller: &AuthUser, sql: &mut DynamicSql) {
+    match caller.role() {
+        Role::Customer => {
+            sql.push(" AND t.requester_id = ").bind(Bind::Uuid(caller.id()));
+        }
+        Role::Agent => {
+            sql.push(" AND (t.assignee_id = ").bind(Bind::Uuid(caller.id()));
+            sql.push(" OR t.team_id IS NULL OR t.team_id IN (SELECT team_id FROM team_members WHERE user_id = ")
+                .bind(Bind::Uuid(caller.id()))
+                .push("))");
+        }
+        Role::Supervisor | Role::Admin => {}
+    }
+}
+
+/// The filters of a list query (shared by the queue, bulk updates and saved views).
+pub fn apply_filters(caller: &AuthUser, query: &TicketListQuery, sql: &mut DynamicSql) -> Result<()> {
+    visibility_filter(caller, sql);
+    if let Some(statuses) = &query.status {
+        let statuses: Vec<Status> = statuses
+            .split(',')
+            .map(|s| s.parse().map_err(|e: String| Error::invalid("status", e)))
+            .collect::<Result<_>>()?;
+        if !statuses.is_empty() {
+            sql.push(" AND t.status IN (").bind_list(statuses.iter().map(|s| Bind::Text(s.as_str().to_owned()))).push(")");
+        }
+    }
+    match query.assignee.as_deref() {
+        None => {}
+        Some("none") => {
+            sql.push(" AND t.assignee_id IS NULL");
+        }
+        Some("me") => {
+            sql.push(" AND t.assignee_id = ").bind(Bind::Uuid(caller.id()));
+        }
+        Some(id) => {
+            let id = Uuid::parse_str(id).map_err(|_| Error::invalid("assignee", "must be a user id, `me` or `none`"))?;
+            sql.push(" AND t.assignee_id = ").bind(Bind::Uuid(id));
+        }
+    }
+    if let Some(team) = query.team {
+        sql.push(" AND t.team_id = ").bind(Bind::Uuid(team));
+    }
+    if let Some(priority) = query.priority {
+        sql.push(" AND t.priority = ").bind(Bind::Int(priority.rank().into()));
+    }
+    if let Some(requester) = query.requester {
+        sql.push(" AND t.requester_id = ").bind(Bind::Uuid(requester));
+    }
+    if let Some(tag) = &query.tag {
+        sql.push(" AND t.id IN (SELECT ticket_id FROM ticket_tags WHERE tag = ").bind(Bind::Text(tag.trim().to_lowercase())).push(")");
+    }
+    if let Some(within) = query.breaching_within {
+        let limit = Utc::now() + chrono::Duration::seconds(within.max(0));
+        sql.push(" AND (t.first_response_due_at <= ").bind(Bind::Time(limit));
+        sql.push(" OR t.resolution_due_at <= ").bind(Bind::Time(limit)).push(")");
+    }
+    Ok(())
+}
+
+/// The queue: tickets you may see, filtered, sorted, a page at a time; `q` searches and ranks.
+#[utoipa::path(get, path = "/tickets", tag = "tickets",
+    params(TicketListQuery),
+    security(("bearer" = ["tickets.read"])),
+    responses((status = 200, body = Page<Ticket>), (status = 422, body = ApiError)))]
+async fn list_tickets(
+    State(state): State<AppState>,
+    caller: Authorized<can::ReadTickets>,
+    AppQuery(query): AppQuery<TicketListQuery>,
+) -> Result<AppJson<Page<Ticket>>> {
+    let deleted = query.deleted.unwrap_or(false);
+    if deleted {
+        caller.require(Action::DeleteTickets)?;
+    }
+    let limit = page_limit(query.limit)?;
+    if let Some(text) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        return Ok(AppJson(search::search(&state, &caller, &query, text, limit).await?));
+    }
+    let sort = Sort::parse(query.sort.as_deref())?;
+    let mut sql = DynamicSql::new(concat!("SELECT ", ticket_columns!("t."), " FROM tickets t WHERE "));
+    sql.push(if deleted { "t.deleted_at IS NOT NULL" } else { "t.deleted_at IS NULL" });
+    apply_filters(&caller, &query, &mut sql)?;
+    if let Some(cursor) = &query.cursor {
+        sort.after(cursor, &mut sql)?;
+    }
+    sql.push(sort.order_by()).push(" LIMIT ").bind(Bind::Int(i64::from(limit) + 1));
+    let mut rows: Vec<TicketRow> = with_db!(&state.db, pool =>
+        bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.sql.clone())), &sql.binds).fetch_all(pool).await?);
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|t| sort.cursor(t))
+    } else {
+        None
+    };
+    Ok(AppJson(Page { items: api::tickets(&state.db, rows).await?, next_cursor }))
+}
+
+// --- update --------------------------------------------------------------------------------
+
+/// Change a ticket's fields. Send the version you read (`version` or `If-Match`); if the
+/// ticket changed since, the answer is 409 and nothing changes.
+#[utoipa::path(patch, path = "/tickets/{id}", tag = "tickets",
+    params(("id" = Uuid, Path)),
+    request_body = UpdateTicket,
+    security(("bearer" = ["tickets.update"])),
+    responses((status = 200, body = Ticket), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+async fn update_ticket(
+    State(state): State<AppState>,
+    caller: Authorized<can::UpdateTickets>,
+    AppPath(id): AppPath<Uuid>,
+    headers: HeaderMap,
+    AppJson(update): AppJson<UpdateTicket>,
+) -> Result<AppJson<Ticket>> {
+    visible_ticket(&state.db, &caller, id).await?;
+    let version = expected_version(&headers, update.version)?;
+    let policies = sla::all_policies(&state.db).await?;
+    let now = Utc::now();
+    let mut tx = state.db.begin().await?;
+    let before = store::find_in(&mut tx, id).await?.ok_or(Error::NotFound { what: "ticket" })?;
+    if before.version != version {
+        return Err(store::stale(version));
+    }
+    let mut after = before.clone();
+    if let Some(s) = &update.subject {
+        after.subject = subject(s)?;
+    }
+    if let Some(d) = &update.description {
+        after.description = description(d)?;
+    }
+    if let Some(p) = update.priority {
+        after.priority = p;
+    }
+    if let Some(c) = &update.category {
+        after.category = category(Some(c))?;
+    }
+    let new_tags = update.tags.as_deref().map(tags).transpose()?;
+    if (after.priority, &after.category) != (before.priority, &before.category) {
+        let from = sla::find(&policies, before.sla_policy_id);
+        let to = sla::choose(&policies, after.priority, after.category.as_deref(), after.team_id);
+        sla::switch_policy(&mut after, from, to, now);
+    }
+    let text_changed = (&after.subject, &after.description) != (&before.subject, &before.description);
+    let after = store::save(&mut tx, &before, after, Some(caller.id()), now).await?;
+    if let Some(new_tags) = new_tags {
+        let old_tags = store::tags_of(&state.db, id).await?;
+        store::set_tags(&mut tx, id, &old_tags, &new_tags, Some(caller.id()), now).await?;
+    }
+    if text_changed {
+        store::index_ticket_text(&mut tx, &after).await?;
+    }
+    tx.commit().await?;
+    Ok(AppJson(api::ticket(&state.db, after).await?))
+}
+
+async fn set_deleted(state: &AppState, caller: &AuthUser, id: Uuid, deleted: bool) -> Result<TicketRow> {
+    let now = Utc::now();
+    let mut tx = state.db.begin().await?;
+    let before = store::find_in(&mut tx, id).await?.filter(|t| t.deleted_at.is_some() != deleted);
+    let before = before.ok_or(Error::NotFound { what: if deleted { "ticket" } else { "deleted ticket" } })?;
+    let mut after = before.clone();
+    after.deleted_at = deleted.then_some(now);
+    let after = store::save(&mut tx, &before, after, Some(caller.id()), now).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Soft-delete a ticket (admins); it leaves every list and can be restored.
+#[utoipa::path(delete, path = "/tickets/{id}", tag = "tickets",
+    params(("id" = Uuid, Path)),
+    security(("bearer" = ["tickets.delete"])),
+    responses((status = 204), (status = 404, body = ApiError)))]
+async fn delete_ticket(State(state): State<AppState>, caller: Authorized<can::DeleteTickets>, AppPath(id): AppPath<Uuid>) -> Result<StatusCode> {
+    set_deleted(&state, &caller, id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Restore a soft-deleted ticket (admins).
+#[utoipa::path(post, path = "/tickets/{id}/restore", tag = "tickets",
+    params(("id" = Uuid, Path)),
+    security(("bearer" = ["tickets.delete"])),
+    responses((status = 200, body = Ticket), (status = 404, body = ApiError)))]
+async fn restore_ticket(State(state): State<AppState>, caller: Authorized<can::DeleteTickets>, AppPath(id): AppPath<Uuid>) -> Result<AppJson<Ticket>> {
+    let ticket = set_deleted(&state, &caller, id, false).await?;
+    Ok(AppJson(api::ticket(&state.db, ticket).await?))
+}
+
+// --- sub-tickets ---------------------------------------------------------------------------
+
+/// Create a sub-ticket; it inherits the requester and team unless given.
+#[utoipa::path(post, path = "/tickets/{id}/subtickets", tag = "tickets",
+    params(("id" = Uuid, Path)),
+    request_body = CreateTicket,
+    security(("bearer" = ["tickets.update"])),
+    responses((status = 201, body = Ticket), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+async fn create_subticket(
+    State(state): State<AppState>,
+    caller: Authorized<can::UpdateTickets>,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(request): AppJson<CreateTicket>,
+) -> Result<(StatusCode, AppJson<Ticket>)> {
+    let parent = visible_ticket(&state.db, &caller, id).await?;
+    if parent.status.is_final() {
+        return Err(Error::invalid("parent", format!("the parent ticket is {}", parent.status)));
+    }
+    let mut tx = state.db.begin().await?;
+    let child = insert_ticket(&mut tx, &state, &caller, request, Some(&parent)).await?;
+    let change = Change { field: "subticket", before: None, after: Some(store::display_number(child.number)), internal: false };
+    store::record(&mut tx, parent.id, Some(caller.id()), Utc::now(), change).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, AppJson(api::ticket(&state.db, child).await?)))
+}
+
+/// The sub-tickets of a ticket (those you may see).
+#[utoipa::path(get, path = "/tickets/{id}/subtickets", tag = "tickets",
+    params(("id" = Uuid, Path)),
+    security(("bearer" = ["tickets.read"])),
+    responses((status = 200, body = Vec<Ticket>), (status = 404, body = ApiError)))]
+async fn list_subtickets(State(state): State<AppState>, caller: Authorized<can::ReadTickets>, AppPath(id): AppPath<Uuid>) -> Result<AppJson<Vec<Ticket>>> {
+    visible_ticket(&state.db, &caller, id).await?;
+    let mut sql = DynamicSql::new(concat!("SELECT ", ticket_columns!("t."), " FROM tickets t WHERE t.deleted_at IS NULL AND t.parent_id = "));
+    sql.bind(Bind::Uuid(id));
+    visibility_filter(&caller, &mut sql);
+    sql.push(" ORDER BY t.id");
+    let rows: Vec<TicketRow> = with_db!(&state.db, pool =>
+        bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.sql.clone())), &sql.binds).fetch_all(pool).await?);
+    Ok(AppJson(api::tickets(&state.db, rows).await?))
+}
+
+// --- history -------------------------------------------------------------------------------
+
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    id: Uuid,
+    actor_id: Option<Uuid>,
+    at: DateTime<Utc>,
+    field: String,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+/// Every change to the ticket: who, when, which field, before and after. Customers do not see
+/// internal entries (assignment, internal notes).
+#[utoipa::path(get, path = "/tickets/{id}/history", tag = "tickets",
+    params(("id" = Uuid, Path)),
+    security(("bearer" = ["tickets.read"])),
+    responses((status = 200, body = Vec<HistoryEntry>), (status = 404, body = ApiError)))]
+async fn history(State(state): State<AppState>, caller: Authorized<can::ReadTickets>, AppPath(id): AppPath<Uuid>) -> Result<AppJson<Vec<HistoryEntry>>> {
+    visible_ticket(&state.db, &caller, id).await?;
+    const SQL: &str = "SELECT id, actor_id, at, field, before, after FROM ticket_history \
+                       WHERE ticket_id = $1 AND ($2 OR NOT internal) ORDER BY id";
+    let rows: Vec<HistoryRow> = with_db!(&state.db, pool => sqlx::query_as(SQL).bind(id).bind(is_staff(&caller)).fetch_all(pool).await?);
+    Ok(AppJson(
+        rows.into_iter()
+            .map(|r| HistoryEntry { id: r.id, actor_id: r.actor_id, at: r.at, field: r.field, before: r.before, after: r.after })
+            .collect(),
+    ))
+}

@@ -1,0 +1,80 @@
+//! Full-text search over subjects, descriptions and comments: SQLite FTS5 (bm25) and
+//! PostgreSQL full-text search (ts_rank), ranked, never matching internal notes for customers.
+
+use hdms_api_types::Page;
+use hdms_api_types::tickets::{Ticket, TicketListQuery};
+
+use crate::db::{Bind, Db, DynamicSql};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::tickets::api;
+use crate::tickets::crud::apply_filters;
+use crate::tickets::store::{TicketRow, ticket_columns};
+use crate::tickets::visibility::is_staff;
+use crate::users::auth::AuthUser;
+use crate::bind_all;
+
+/// FTS5 reads its query as a little language (`AND`, `NEAR`, `col:`…): quote every word so
+/// whatever a person types is searched as words, all of which must match.
+fn fts5_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{w}\""))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// One page of matches, best first. The cursor is an offset: ranks move as tickets change, so
+/// no keyset is stable here.
+pub async fn search(state: &AppState, caller: &AuthUser, query: &TicketListQuery, text: &str, limit: u32) -> Result<Page<Ticket>> {
+    let offset: i64 = match &query.cursor {
+        Some(cursor) => cursor.parse().map_err(|_| Error::invalid("cursor", "is not a cursor this server issued for this search"))?,
+        None => 0,
+    };
+    let staff = is_staff(caller);
+    let mut sql = DynamicSql::new(concat!("SELECT ", ticket_columns!("t."), " FROM tickets t JOIN "));
+    match &state.db {
+        Db::Sqlite(_) => {
+            let Some(fts) = fts5_query(text) else { return Ok(Page { items: Vec::new(), next_cursor: None }) };
+            sql.push("(SELECT ticket_id, MIN(bm25(search_docs)) AS score FROM search_docs WHERE search_docs MATCH ")
+                .bind(Bind::Text(fts));
+            if !staff {
+                sql.push(" AND internal = 0");
+            }
+            sql.push(" GROUP BY ticket_id) s ON s.ticket_id = t.id WHERE t.deleted_at IS NULL");
+        }
+        Db::Postgres(_) => {
+            // ts_rank grows with relevance; negated so both backends sort ascending.
+            sql.push("(SELECT ticket_id, -MAX(ts_rank(tsv, websearch_to_tsquery('english', ")
+                .bind(Bind::Text(text.to_owned()))
+                .push("))) AS score FROM search_docs WHERE tsv @@ websearch_to_tsquery('english', ")
+                .bind(Bind::Text(text.to_owned()))
+                .push(")");
+            if !staff {
+                sql.push(" AND NOT internal");
+            }
+            sql.push(" GROUP BY ticket_id) s ON s.ticket_id = t.id WHERE t.deleted_at IS NULL");
+        }
+    }
+    apply_filters(caller, query, &mut sql)?;
+    sql.push(" ORDER BY s.score, t.id DESC LIMIT ").bind(Bind::Int(i64::from(limit) + 1));
+    sql.push(" OFFSET ").bind(Bind::Int(offset));
+    let mut rows: Vec<TicketRow> = crate::with_db!(&state.db, pool =>
+        bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.sql.clone())), &sql.binds).fetch_all(pool).await?);
+    let next_cursor = (rows.len() > limit as usize).then(|| (offset + i64::from(limit)).to_string());
+    rows.truncate(limit as usize);
+    Ok(Page { items: api::tickets(&state.db, rows).await?, next_cursor })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts5_query;
+
+    #[test]
+    fn fts5_queries_quote_every_word() {
+        assert_eq!(fts5_query("printer NOT working!").as_deref(), Some("\"printer\" \"NOT\" \"working\""));
+        assert_eq!(fts5_query("col:secret OR \"x"), Some("\"col\" \"secret\" \"OR\" \"x\"".to_owned()));
+        assert_eq!(fts5_query("  -- "), None);
+    }
+}

@@ -1,0 +1,339 @@
+//! SLA policies (admin CRUD) and the clock of each ticket.
+//!
+//! A ticket keeps `sla_used_secs` (business seconds used before the clock last started) and
+//! `sla_running_since` (when it started; NULL while paused or stopped). Due and warning
+//! instants follow from those and the policy's calendar; they are stored so that queues can
+//! filter on them and the background job can find what falls due.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, Utc};
+use hdms_api_types::ApiError;
+use hdms_api_types::sla::{SlaCalendar, SlaPolicy, SlaPolicyInput};
+use hdms_api_types::tickets::{Priority, SlaTarget, Status, TicketSla};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::http::extract::{AppJson, AppPath};
+use crate::http::permissions::{Authorized, can};
+use crate::state::AppState;
+use crate::tickets::calendar::BusinessCalendar;
+use crate::tickets::store::TicketRow;
+use crate::with_db;
+
+/// Targets longer than this are refused: the calendar walks day by day.
+const MAX_TARGET_SECS: i64 = 366 * 24 * 3600;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct PolicyRow {
+    id: Uuid,
+    name: String,
+    #[sqlx(try_from = "i32")]
+    priority: Priority,
+    category: Option<String>,
+    team_id: Option<Uuid>,
+    first_response_secs: i64,
+    resolution_secs: i64,
+    warning_percent: i32,
+    calendar: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+}
+
+macro_rules! policy_columns {
+    () => {
+        "id, name, priority, category, team_id, first_response_secs, resolution_secs, warning_percent, \
+         calendar, created_at, updated_at, deleted_at"
+    };
+}
+
+/// A policy ready for clock arithmetic.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub id: Uuid,
+    pub priority: Priority,
+    pub category: Option<String>,
+    pub team_id: Option<Uuid>,
+    pub first_response: Duration,
+    pub resolution: Duration,
+    pub warning_percent: i64,
+    pub calendar: BusinessCalendar,
+    api: SlaPolicy,
+}
+
+impl TryFrom<PolicyRow> for Policy {
+    type Error = anyhow::Error;
+
+    fn try_from(row: PolicyRow) -> anyhow::Result<Policy> {
+        let wire: SlaCalendar = serde_json::from_str(&row.calendar)?;
+        let calendar = business_calendar(&wire).map_err(|e| anyhow::anyhow!("stored calendar: {e:?}"))?;
+        let api = SlaPolicy {
+            id: row.id,
+            name: row.name,
+            priority: row.priority,
+            category: row.category.clone(),
+            team_id: row.team_id,
+            first_response_secs: row.first_response_secs,
+            resolution_secs: row.resolution_secs,
+            warning_percent: u8::try_from(row.warning_percent)?,
+            calendar: wire,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            deleted_at: row.deleted_at,
+        };
+        Ok(Policy {
+            id: row.id,
+            priority: row.priority,
+            category: row.category,
+            team_id: row.team_id,
+            first_response: Duration::seconds(row.first_response_secs),
+            resolution: Duration::seconds(row.resolution_secs),
+            warning_percent: i64::from(row.warning_percent),
+            calendar,
+            api,
+        })
+    }
+}
+
+/// The wire calendar as the arithmetic one; the error names the field.
+fn business_calendar(wire: &SlaCalendar) -> Result<BusinessCalendar> {
+    let time_zone = wire
+        .time_zone
+        .parse()
+        .map_err(|_| Error::invalid("calendar.time_zone", format!("'{}' is not an IANA time zone", wire.time_zone)))?;
+    let calendar = BusinessCalendar {
+        time_zone,
+        working_days: wire.working_days.clone(),
+        opens: wire.opens,
+        closes: wire.closes,
+        holidays: wire.holidays.clone(),
+    };
+    calendar
+        .validate()
+        .map_err(|e| Error::invalid(&format!("calendar.{}", e.field()), e.message().to_owned()))?;
+    Ok(calendar)
+}
+
+/// Every policy, deleted ones too (tickets keep the policy they started under); there are few,
+/// so callers pick from them in memory.
+pub async fn all_policies(db: &Db) -> Result<Vec<Policy>> {
+    const SQL: &str = concat!("SELECT ", policy_columns!(), " FROM sla_policies ORDER BY id");
+    let rows: Vec<PolicyRow> = with_db!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
+    rows.into_iter().map(|row| Policy::try_from(row).map_err(Error::Internal)).collect()
+}
+
+/// The policy for a ticket: same priority, and the most specific match on category and team.
+pub fn choose<'a>(policies: &'a [Policy], priority: Priority, category: Option<&str>, team: Option<Uuid>) -> Option<&'a Policy> {
+    policies
+        .iter()
+        .filter(|p| p.api.deleted_at.is_none() && p.priority == priority)
+        .filter(|p| p.category.as_deref().is_none_or(|c| Some(c) == category))
+        .filter(|p| p.team_id.is_none_or(|t| Some(t) == team))
+        .max_by_key(|p| (p.category.is_some(), p.team_id.is_some()))
+}
+
+pub fn find(policies: &[Policy], id: Option<Uuid>) -> Option<&Policy> {
+    id.and_then(|id| policies.iter().find(|p| p.id == id))
+}
+
+/// Business time the ticket has used so far.
+fn used(t: &TicketRow, policy: &Policy, now: DateTime<Utc>) -> Duration {
+    let running = t.sla_running_since.map_or(Duration::zero(), |since| policy.calendar.business_time_between(since, now));
+    Duration::seconds(t.sla_used_secs) + running
+}
+
+fn share(target: Duration, percent: i64) -> Duration {
+    Duration::seconds(target.num_seconds() * percent / 100)
+}
+
+/// Recomputes the stored due and warning instants from the clock.
+pub fn refresh_deadlines(t: &mut TicketRow, policy: Option<&Policy>) {
+    t.first_response_due_at = None;
+    t.first_response_warn_at = None;
+    t.resolution_due_at = None;
+    t.resolution_warn_at = None;
+    let (Some(policy), Some(since)) = (policy, t.sla_running_since) else { return };
+    let used = Duration::seconds(t.sla_used_secs);
+    let at = |target: Duration| policy.calendar.add_business_time(since, (target - used).max(Duration::zero()));
+    if t.first_responded_at.is_none() {
+        t.first_response_due_at = Some(at(policy.first_response));
+        t.first_response_warn_at = Some(at(share(policy.first_response, policy.warning_percent)));
+    }
+    if t.resolved_at.is_none() {
+        t.resolution_due_at = Some(at(policy.resolution));
+        t.resolution_warn_at = Some(at(share(policy.resolution, policy.warning_percent)));
+    }
+}
+
+/// Starts or stops the clock to match the ticket's status, then refreshes deadlines. Call
+/// after any change of status, policy or met targets.
+pub fn align_clock(t: &mut TicketRow, policy: Option<&Policy>, now: DateTime<Utc>) {
+    let should_run = policy.is_some() && !t.status.pauses_sla() && !t.status.is_done();
+    match (t.sla_running_since, should_run) {
+        (Some(since), false) => {
+            if let Some(policy) = policy {
+                t.sla_used_secs += policy.calendar.business_time_between(since, now).num_seconds();
+            }
+            t.sla_running_since = None;
+        }
+        (None, true) => t.sla_running_since = Some(now),
+        _ => {}
+    }
+    refresh_deadlines(t, policy);
+}
+
+/// Moves a ticket to another policy (priority, category or team changed), keeping the time
+/// already used.
+pub fn switch_policy(t: &mut TicketRow, from: Option<&Policy>, to: Option<&Policy>, now: DateTime<Utc>) {
+    if let (Some(from), Some(since)) = (from, t.sla_running_since) {
+        t.sla_used_secs += from.calendar.business_time_between(since, now).num_seconds();
+        t.sla_running_since = Some(now);
+    }
+    t.sla_policy_id = to.map(|p| p.id);
+    if to.is_none() {
+        t.sla_running_since = None;
+    }
+    align_clock(t, to, now);
+}
+
+/// The SLA as shown on a ticket.
+pub fn view(t: &TicketRow, policy: Option<&Policy>, now: DateTime<Utc>) -> Option<TicketSla> {
+    let policy = policy?;
+    let used = used(t, policy, now);
+    let target = |limit: Duration, due: Option<DateTime<Utc>>, met: Option<DateTime<Utc>>, warned: Option<DateTime<Utc>>, breached: Option<DateTime<Utc>>| {
+        let remaining = limit - used;
+        SlaTarget {
+            due_at: if met.is_some() { None } else { due },
+            remaining_secs: if met.is_some() { None } else { Some(remaining.num_seconds()) },
+            met_at: met,
+            warning: warned.is_some() || (met.is_none() && used >= share(limit, policy.warning_percent)),
+            breached: breached.is_some() || (met.is_none() && remaining < Duration::zero()),
+        }
+    };
+    let resolved = matches!(t.status, Status::Resolved | Status::Closed).then_some(t.resolved_at).flatten();
+    Some(TicketSla {
+        policy_id: policy.id,
+        paused: t.sla_running_since.is_none() && !t.status.is_done(),
+        first_response: target(policy.first_response, t.first_response_due_at, t.first_responded_at, t.first_response_warned_at, t.first_response_breached_at),
+        resolution: target(policy.resolution, t.resolution_due_at, resolved, t.resolution_warned_at, t.resolution_breached_at),
+    })
+}
+
+// --- admin CRUD --------------------------------------------------------------------------
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_policies, create_policy))
+        .routes(routes!(get_policy, update_policy, delete_policy))
+}
+
+fn validate(input: &SlaPolicyInput) -> Result<(String, String, i32)> {
+    let name = crate::users::validate::field("name", crate::users::validate::name(&input.name))?;
+    for (field, secs) in [("first_response_secs", input.first_response_secs), ("resolution_secs", input.resolution_secs)] {
+        if !(60..=MAX_TARGET_SECS).contains(&secs) {
+            return Err(Error::invalid(field, format!("must be between 60 and {MAX_TARGET_SECS} seconds")));
+        }
+    }
+    if input.first_response_secs > input.resolution_secs {
+        return Err(Error::invalid("first_response_secs", "must not exceed resolution_secs"));
+    }
+    let warning = input.warning_percent.unwrap_or(80);
+    if !(1..=100).contains(&warning) {
+        return Err(Error::invalid("warning_percent", "must be between 1 and 100"));
+    }
+    let calendar = input.calendar.clone().unwrap_or_default();
+    business_calendar(&calendar)?;
+    let calendar = serde_json::to_string(&calendar).map_err(anyhow::Error::from)?;
+    Ok((name, calendar, i32::from(warning)))
+}
+
+async fn policy_by_id(db: &Db, id: Uuid) -> Result<Policy> {
+    const SQL: &str = concat!("SELECT ", policy_columns!(), " FROM sla_policies WHERE id = $1 AND deleted_at IS NULL");
+    let row: Option<PolicyRow> = with_db!(db, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?);
+    Policy::try_from(row.ok_or(Error::NotFound { what: "SLA policy" })?).map_err(Error::Internal)
+}
+
+/// List SLA policies.
+#[utoipa::path(get, path = "/sla-policies", tag = "sla",
+    security(("bearer" = ["sla.read"])),
+    responses((status = 200, body = Vec<SlaPolicy>)))]
+async fn list_policies(State(state): State<AppState>, _caller: Authorized<can::ReadSla>) -> Result<AppJson<Vec<SlaPolicy>>> {
+    let policies = all_policies(&state.db).await?.into_iter().map(|p| p.api);
+    Ok(AppJson(policies.filter(|p| p.deleted_at.is_none()).collect()))
+}
+
+/// Read one SLA policy.
+#[utoipa::path(get, path = "/sla-policies/{id}", tag = "sla",
+    params(("id" = Uuid, Path)),
+    security(("bearer" = ["sla.read"])),
+    responses((status = 200, body = SlaPolicy), (status = 404, body = ApiError)))]
+async fn get_policy(State(state): State<AppState>, _caller: Authorized<can::ReadSla>, AppPath(id): AppPath<Uuid>) -> Result<AppJson<SlaPolicy>> {
+    Ok(AppJson(policy_by_id(&state.db, id).await?.api))
+}
+
+/// Create an SLA policy (admins). Applies to tickets created or re-prioritised from now on.
+#[utoipa::path(post, path = "/sla-policies", tag = "sla",
+    request_body = SlaPolicyInput,
+    security(("bearer" = ["sla.manage"])),
+    responses((status = 201, body = SlaPolicy), (status = 422, body = ApiError)))]
+async fn create_policy(
+    State(state): State<AppState>,
+    _caller: Authorized<can::ManageSla>,
+    AppJson(input): AppJson<SlaPolicyInput>,
+) -> Result<(StatusCode, AppJson<SlaPolicy>)> {
+    let (name, calendar, warning) = validate(&input)?;
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    const SQL: &str = "INSERT INTO sla_policies (id, name, priority, category, team_id, first_response_secs, \
+        resolution_secs, warning_percent, calendar, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)";
+    with_db!(&state.db, pool => sqlx::query(SQL)
+        .bind(id).bind(&name).bind(input.priority.rank()).bind(&input.category).bind(input.team_id)
+        .bind(input.first_response_secs).bind(input.resolution_secs).bind(warning).bind(&calendar).bind(now)
+        .execute(pool).await?.rows_affected());
+    Ok((StatusCode::CREATED, AppJson(policy_by_id(&state.db, id).await?.api)))
+}
+
+/// Replace an SLA policy (admins).
+#[utoipa::path(put, path = "/sla-policies/{id}", tag = "sla",
+    params(("id" = Uuid, Path)),
+    request_body = SlaPolicyInput,
+    security(("bearer" = ["sla.manage"])),
+    responses((status = 200, body = SlaPolicy), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+async fn update_policy(
+    State(state): State<AppState>,
+    _caller: Authorized<can::ManageSla>,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(input): AppJson<SlaPolicyInput>,
+) -> Result<AppJson<SlaPolicy>> {
+    let (name, calendar, warning) = validate(&input)?;
+    const SQL: &str = "UPDATE sla_policies SET name = $1, priority = $2, category = $3, team_id = $4, \
+        first_response_secs = $5, resolution_secs = $6, warning_percent = $7, calendar = $8, updated_at = $9 \
+        WHERE id = $10 AND deleted_at IS NULL";
+    let updated = with_db!(&state.db, pool => sqlx::query(SQL)
+        .bind(&name).bind(input.priority.rank()).bind(&input.category).bind(input.team_id)
+        .bind(input.first_response_secs).bind(input.resolution_secs).bind(warning).bind(&calendar)
+        .bind(Utc::now()).bind(id)
+        .execute(pool).await?.rows_affected());
+    if updated == 0 {
+        return Err(Error::NotFound { what: "SLA policy" });
+    }
+    Ok(AppJson(policy_by_id(&state.db, id).await?.api))
+}
+
+/// Soft-delete an SLA policy (admins); tickets already under it keep their clock.
+#[utoipa::path(delete, path = "/sla-policies/{id}", tag = "sla",
+    params(("id" = Uuid, Path)),
+    security(("bearer" = ["sla.manage"])),
+    responses((status = 204), (status = 404, body = ApiError)))]
+async fn delete_policy(State(state): State<AppState>, _caller: Authorized<can::ManageSla>, AppPath(id): AppPath<Uuid>) -> Result<StatusCode> {
+    const SQL: &str = "UPDATE sla_policies SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL";
+    let updated = with_db!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
+    if updated == 0 {
+        return Err(Error::NotFound { what: "SLA policy" });
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,250 @@
+//! Ticket rows: reading, writing with optimistic versioning, and the history every write leaves.
+
+use chrono::{DateTime, Utc};
+use hdms_api_types::tickets::{Priority, Status};
+use uuid::Uuid;
+
+use crate::db::{Db, Tx};
+use crate::error::{Error, Result};
+use crate::{with_db, with_tx};
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct TicketRow {
+    pub id: Uuid,
+    pub number: i64,
+    pub subject: String,
+    pub description: String,
+    pub requester_id: Uuid,
+    pub assignee_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    #[sqlx(try_from = "i32")]
+    pub priority: Priority,
+    pub category: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
+    pub parent_id: Option<Uuid>,
+    pub merged_into_id: Option<Uuid>,
+    pub version: i64,
+    pub sla_policy_id: Option<Uuid>,
+    pub sla_used_secs: i64,
+    pub sla_running_since: Option<DateTime<Utc>>,
+    pub first_response_due_at: Option<DateTime<Utc>>,
+    pub first_response_warn_at: Option<DateTime<Utc>>,
+    pub resolution_due_at: Option<DateTime<Utc>>,
+    pub resolution_warn_at: Option<DateTime<Utc>>,
+    pub first_response_warned_at: Option<DateTime<Utc>>,
+    pub first_response_breached_at: Option<DateTime<Utc>>,
+    pub resolution_warned_at: Option<DateTime<Utc>>,
+    pub resolution_breached_at: Option<DateTime<Utc>>,
+    pub first_responded_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The columns of [`TicketRow`], optionally behind a table alias, as a literal for `concat!`.
+macro_rules! ticket_columns {
+    () => {
+        ticket_columns!("")
+    };
+    ($a:literal) => {
+        concat!(
+            $a, "id, ", $a, "number, ", $a, "subject, ", $a, "description, ", $a, "requester_id, ",
+            $a, "assignee_id, ", $a, "team_id, ", $a, "priority, ", $a, "category, ", $a, "status, ",
+            $a, "parent_id, ", $a, "merged_into_id, ", $a, "version, ", $a, "sla_policy_id, ",
+            $a, "sla_used_secs, ", $a, "sla_running_since, ", $a, "first_response_due_at, ",
+            $a, "first_response_warn_at, ", $a, "resolution_due_at, ", $a, "resolution_warn_at, ",
+            $a, "first_response_warned_at, ", $a, "first_response_breached_at, ",
+            $a, "resolution_warned_at, ", $a, "resolution_breached_at, ", $a, "first_responded_at, ",
+            $a, "resolved_at, ", $a, "closed_at, ", $a, "created_at, ", $a, "updated_at, ", $a, "deleted_at"
+        )
+    };
+}
+pub(crate) use ticket_columns;
+
+const FIND: &str = concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE id = $1");
+
+/// A ticket by id, deleted or not.
+pub async fn find(db: &Db, id: Uuid) -> Result<Option<TicketRow>> {
+    Ok(with_db!(db, pool => sqlx::query_as(FIND).bind(id).fetch_optional(pool).await?))
+}
+
+/// The same, inside a transaction (so the write that follows sees what was read).
+pub async fn find_in(tx: &mut Tx, id: Uuid) -> Result<Option<TicketRow>> {
+    Ok(with_tx!(tx, conn => sqlx::query_as(FIND).bind(id).fetch_optional(&mut *conn).await?))
+}
+
+/// The next human ticket number (`HD-<n>`), taken inside the creating transaction so numbers
+/// are never skipped by a rollback... except when the transaction itself fails, which is fine.
+pub async fn next_number(tx: &mut Tx) -> Result<i64> {
+    const SQL: &str = "UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value";
+    Ok(with_tx!(tx, conn => sqlx::query_scalar(SQL).fetch_one(&mut *conn).await?))
+}
+
+pub async fn insert(tx: &mut Tx, t: &TicketRow) -> Result<()> {
+    const SQL: &str = concat!(
+        "INSERT INTO tickets (", ticket_columns!(), ") VALUES (",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, ",
+        "$21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"
+    );
+    with_tx!(tx, conn => sqlx::query(SQL)
+        .bind(t.id).bind(t.number).bind(&t.subject).bind(&t.description).bind(t.requester_id)
+        .bind(t.assignee_id).bind(t.team_id).bind(t.priority.rank()).bind(&t.category).bind(t.status.as_str())
+        .bind(t.parent_id).bind(t.merged_into_id).bind(t.version).bind(t.sla_policy_id)
+        .bind(t.sla_used_secs).bind(t.sla_running_since).bind(t.first_response_due_at)
+        .bind(t.first_response_warn_at).bind(t.resolution_due_at).bind(t.resolution_warn_at)
+        .bind(t.first_response_warned_at).bind(t.first_response_breached_at)
+        .bind(t.resolution_warned_at).bind(t.resolution_breached_at).bind(t.first_responded_at)
+        .bind(t.resolved_at).bind(t.closed_at).bind(t.created_at).bind(t.updated_at).bind(t.deleted_at)
+        .execute(&mut *conn).await?.rows_affected());
+    Ok(())
+}
+
+/// Who made a change: a person, or the system (SLA job, auto-close).
+pub type Actor = Option<Uuid>;
+
+/// Writes `after` over `before` if nobody changed the ticket meanwhile (409 otherwise),
+/// bumping the version and recording one history entry per changed field. Returns the row as
+/// stored.
+pub async fn save(tx: &mut Tx, before: &TicketRow, mut after: TicketRow, actor: Actor, now: DateTime<Utc>) -> Result<TicketRow> {
+    after.version = before.version + 1;
+    after.updated_at = now;
+    const SQL: &str = "UPDATE tickets SET subject = $1, description = $2, assignee_id = $3, team_id = $4, \
+        priority = $5, category = $6, status = $7, parent_id = $8, merged_into_id = $9, version = $10, \
+        sla_policy_id = $11, sla_used_secs = $12, sla_running_since = $13, first_response_due_at = $14, \
+        first_response_warn_at = $15, resolution_due_at = $16, resolution_warn_at = $17, \
+        first_response_warned_at = $18, first_response_breached_at = $19, resolution_warned_at = $20, \
+        resolution_breached_at = $21, first_responded_at = $22, resolved_at = $23, closed_at = $24, \
+        updated_at = $25, deleted_at = $26 \
+        WHERE id = $27 AND version = $28";
+    let t = &after;
+    let updated = with_tx!(tx, conn => sqlx::query(SQL)
+        .bind(&t.subject).bind(&t.description).bind(t.assignee_id).bind(t.team_id)
+        .bind(t.priority.rank()).bind(&t.category).bind(t.status.as_str()).bind(t.parent_id)
+        .bind(t.merged_into_id).bind(t.version).bind(t.sla_policy_id).bind(t.sla_used_secs)
+        .bind(t.sla_running_since).bind(t.first_response_due_at).bind(t.first_response_warn_at)
+        .bind(t.resolution_due_at).bind(t.resolution_warn_at).bind(t.first_response_warned_at)
+        .bind(t.first_response_breached_at).bind(t.resolution_warned_at).bind(t.resolution_breached_at)
+        .bind(t.first_responded_at).bind(t.resolved_at).bind(t.closed_at).bind(t.updated_at)
+        .bind(t.deleted_at).bind(t.id).bind(before.version)
+        .execute(&mut *conn).await?.rows_affected());
+    if updated == 0 {
+        return Err(stale(before.version));
+    }
+    for change in diff(before, &after) {
+        record(tx, before.id, actor, now, change).await?;
+    }
+    Ok(after)
+}
+
+pub fn stale(version: i64) -> Error {
+    Error::conflict(
+        "version_conflict",
+        format!("the ticket changed since version {version}; reload it and try again"),
+    )
+}
+
+/// One history entry.
+pub struct Change {
+    pub field: &'static str,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// Hidden from customers.
+    pub internal: bool,
+}
+
+/// The fields people care about, compared one by one; SLA bookkeeping is left out.
+fn diff(before: &TicketRow, after: &TicketRow) -> Vec<Change> {
+    fn text<T: ToString>(value: &Option<T>) -> Option<String> {
+        value.as_ref().map(ToString::to_string)
+    }
+    let mut changes = Vec::new();
+    let mut push = |field, b: Option<String>, a: Option<String>, internal| {
+        if b != a {
+            changes.push(Change { field, before: b, after: a, internal });
+        }
+    };
+    push("subject", Some(before.subject.clone()), Some(after.subject.clone()), false);
+    push("description", Some(before.description.clone()), Some(after.description.clone()), false);
+    push("status", Some(before.status.to_string()), Some(after.status.to_string()), false);
+    push("priority", Some(before.priority.to_string()), Some(after.priority.to_string()), false);
+    push("category", before.category.clone(), after.category.clone(), false);
+    push("assignee", text(&before.assignee_id), text(&after.assignee_id), true);
+    push("team", text(&before.team_id), text(&after.team_id), true);
+    push("parent", text(&before.parent_id), text(&after.parent_id), false);
+    push("merged_into", text(&before.merged_into_id), text(&after.merged_into_id), false);
+    push("sla_policy", text(&before.sla_policy_id), text(&after.sla_policy_id), true);
+    push("deleted", text(&before.deleted_at), text(&after.deleted_at), true);
+    changes
+}
+
+pub async fn record(tx: &mut Tx, ticket_id: Uuid, actor: Actor, at: DateTime<Utc>, change: Change) -> Result<()> {
+    const SQL: &str = "INSERT INTO ticket_history (id, ticket_id, actor_id, at, field, before, after, internal) \
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    with_tx!(tx, conn => sqlx::query(SQL)
+        .bind(Uuid::now_v7()).bind(ticket_id).bind(actor).bind(at).bind(change.field)
+        .bind(change.before).bind(change.after).bind(change.internal)
+        .execute(&mut *conn).await?.rows_affected());
+    Ok(())
+}
+
+/// Replaces a ticket's tags, recording the change.
+pub async fn set_tags(tx: &mut Tx, ticket_id: Uuid, before: &[String], after: &[String], actor: Actor, now: DateTime<Utc>) -> Result<()> {
+    if before == after {
+        return Ok(());
+    }
+    with_tx!(tx, conn => {
+        sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1").bind(ticket_id).execute(&mut *conn).await?;
+        for tag in after {
+            sqlx::query("INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)")
+                .bind(ticket_id)
+                .bind(tag)
+                .execute(&mut *conn)
+                .await?;
+        }
+    });
+    let change = Change { field: "tags", before: Some(before.join(",")), after: Some(after.join(",")), internal: false };
+    record(tx, ticket_id, actor, now, change).await
+}
+
+pub async fn tags_of(db: &Db, ticket_id: Uuid) -> Result<Vec<String>> {
+    const SQL: &str = "SELECT tag FROM ticket_tags WHERE ticket_id = $1 ORDER BY tag";
+    Ok(with_db!(db, pool => sqlx::query_scalar(SQL).bind(ticket_id).fetch_all(pool).await?))
+}
+
+/// (total, done) sub-tickets of a ticket.
+pub async fn children_counts(db: &Db, ticket_id: Uuid) -> Result<(i64, i64)> {
+    const SQL: &str = "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status IN ('resolved', 'closed', 'cancelled') THEN 1 ELSE 0 END), 0) \
+                       FROM tickets WHERE parent_id = $1 AND deleted_at IS NULL";
+    Ok(with_db!(db, pool => sqlx::query_as(SQL).bind(ticket_id).fetch_one(pool).await?))
+}
+
+/// The text search indexes for a ticket itself (subject and description), replaced on edit.
+pub async fn index_ticket_text(tx: &mut Tx, ticket: &TicketRow) -> Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query("DELETE FROM search_docs WHERE ticket_id = $1 AND comment_id IS NULL")
+            .bind(ticket.id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("INSERT INTO search_docs (ticket_id, comment_id, internal, text) VALUES ($1, NULL, FALSE, $2)")
+            .bind(ticket.id)
+            .bind(format!("{}\n{}", ticket.subject, ticket.description))
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+pub async fn index_comment_text(tx: &mut Tx, ticket_id: Uuid, comment_id: Uuid, internal: bool, body: &str) -> Result<()> {
+    const SQL: &str = "INSERT INTO search_docs (ticket_id, comment_id, internal, text) VALUES ($1, $2, $3, $4)";
+    with_tx!(tx, conn => sqlx::query(SQL).bind(ticket_id).bind(comment_id).bind(internal).bind(body)
+        .execute(&mut *conn).await?.rows_affected());
+    Ok(())
+}
+
+/// `HD-1042`.
+pub fn display_number(number: i64) -> String {
+    format!("HD-{number}")
+}

@@ -1,0 +1,47 @@
+//! Who sees which ticket. A ticket one may not see answers 404, exactly like one that does not
+//! exist, so its existence is never confirmed.
+
+use hdms_api_types::Role;
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::tickets::store::{self, TicketRow};
+use crate::users::auth::AuthUser;
+use crate::with_db;
+
+/// The teams a user belongs to.
+pub async fn teams_of(db: &Db, user_id: Uuid) -> Result<Vec<Uuid>> {
+    const SQL: &str = "SELECT team_id FROM team_members WHERE user_id = $1";
+    Ok(with_db!(db, pool => sqlx::query_scalar(SQL).bind(user_id).fetch_all(pool).await?))
+}
+
+/// Customers see their own tickets; agents their teams' tickets, tickets not yet given to a
+/// team (the triage queue) and tickets assigned to them; supervisors and admins see all.
+pub fn may_see(caller: &AuthUser, caller_teams: &[Uuid], ticket: &TicketRow) -> bool {
+    match caller.role() {
+        Role::Customer => ticket.requester_id == caller.id(),
+        Role::Agent => {
+            ticket.assignee_id == Some(caller.id())
+                || ticket.team_id.is_none_or(|team| caller_teams.contains(&team))
+        }
+        Role::Supervisor | Role::Admin => true,
+    }
+}
+
+/// A live ticket the caller may see, or 404.
+pub async fn visible_ticket(db: &Db, caller: &AuthUser, id: Uuid) -> Result<TicketRow> {
+    let ticket = store::find(db, id).await?.filter(|t| t.deleted_at.is_none());
+    let ticket = ticket.ok_or(Error::NotFound { what: "ticket" })?;
+    let teams = if caller.role() == Role::Agent { teams_of(db, caller.id()).await? } else { Vec::new() };
+    if may_see(caller, &teams, &ticket) {
+        Ok(ticket)
+    } else {
+        Err(Error::NotFound { what: "ticket" })
+    }
+}
+
+/// Whether the caller is staff (may see internal notes and internal history).
+pub fn is_staff(caller: &AuthUser) -> bool {
+    caller.role() != Role::Customer
+}
