@@ -1,44 +1,56 @@
 //! `hdms`: the admin command line for the hdms help desk.
+//!
+//! One module per command group under `commands/` (users, teams, tokens, auth; tickets, SLA and
+//! approvals join as the server grows them), sharing `output` (table/JSON/CSV/ids), `session`
+//! (server, token, transparent refresh) and `profiles` (saved logins, keyring or private file).
 
-use clap::{Parser, Subcommand};
-use hdms_api_types::client::Client;
+mod cli;
+mod commands;
+mod exit;
+mod output;
+mod profiles;
+mod session;
 
-#[derive(Parser)]
-#[command(name = "hdms", version, about = "Administer an hdms help desk from the command line")]
-struct Cli {
-    /// Server URL.
-    #[arg(long, env = "HDMS_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
-    server: String,
+use std::process::ExitCode;
 
-    #[command(subcommand)]
-    command: Command,
-}
+use clap::{CommandFactory, Parser};
 
-#[derive(Subcommand)]
-enum Command {
-    /// Check that the server answers, and print its version.
-    Status,
-}
+use crate::cli::{Cli, Command};
+use crate::exit::CliResult;
+use crate::output::{Format, Output};
+use crate::session::{Session, Target};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
+    // Usage errors exit with clap's code 2, help and version with 0.
     let cli = Cli::parse();
     match run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("hdms: {err:#}");
-            std::process::ExitCode::FAILURE
+            eprintln!("hdms: {}", err.message);
+            err.exit_code()
         }
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let client = Client::new(&cli.server)?;
+async fn run(cli: Cli) -> CliResult {
+    let output = Output { format: cli.output.unwrap_or_else(Format::default_for_stdout), ids: cli.ids };
+    let target = || Target::resolve(cli.server.as_deref(), &cli.profile);
     match cli.command {
-        Command::Status => {
-            let health = client.health().await?;
-            println!("{} is {} (hdms-server {})", client.base_url(), health.status, health.version);
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "hdms", &mut std::io::stdout());
+            Ok(())
         }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
+        Command::Status => commands::auth::status(target()?).await,
+        Command::Login(args) => commands::auth::login(target()?, args).await,
+        Command::Logout => commands::auth::logout(target()?).await,
+        Command::Whoami => commands::auth::whoami(Session::open(target()?).await?, output).await,
+        Command::Users(command) => commands::users::run(Session::open(target()?).await?, output, command).await,
+        Command::Teams(command) => commands::teams::run(Session::open(target()?).await?, output, command).await,
+        Command::Tokens(command) => commands::tokens::run(Session::open(target()?).await?, output, command).await,
     }
-    Ok(())
 }

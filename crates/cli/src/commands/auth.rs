@@ -1,0 +1,124 @@
+//! `hdms login`, `logout`, `whoami`, `status`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use chrono::Utc;
+
+use crate::cli::LoginArgs;
+use crate::commands::read_stdin_line;
+use crate::exit::{CliError, CliResult};
+use crate::output::{Output, Record};
+use crate::profiles::{CredentialStore, Credentials, Profile};
+use crate::session::{Session, Target};
+
+pub async fn login(target: Target, args: LoginArgs) -> CliResult {
+    let saved = target.config.profile(&target.profile)?;
+    let email = match args.email.or_else(|| saved.as_ref().and_then(|p| p.email.clone())) {
+        Some(email) => email,
+        None if std::io::stdin().is_terminal() && !args.password_stdin => prompt("Email: ")?,
+        None => return Err(CliError::usage("give --email (no terminal to ask on)")),
+    };
+    let password = if args.password_stdin {
+        read_stdin_line()?
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("Password for {email}: "))?
+    } else {
+        return Err(CliError::usage("no terminal to ask for the password on: use --password-stdin"));
+    };
+    let client = target.anonymous_client()?;
+    let answer = client.login(&email, &password).await?;
+    let credentials = Credentials {
+        access_token: answer.access_token,
+        refresh_token: answer.refresh_token,
+        expires_at: Utc::now() + chrono::Duration::seconds(answer.expires_in as i64),
+    };
+    // If a previous login saved tokens elsewhere, remove them before saving the new ones.
+    if let Some(previous) = saved.as_ref().and_then(|p| p.credential_store) {
+        let _ = target.config.delete_credentials(&target.profile, previous).await;
+    }
+    let store = target.config.save_credentials(&target.profile, &credentials).await?;
+    target.config.save_profile(
+        &target.profile,
+        Profile { server: target.server.clone(), email: Some(answer.user.email.clone()), credential_store: Some(store) },
+    )?;
+    let kept_in = match store {
+        CredentialStore::Keyring => "the OS keyring".to_owned(),
+        CredentialStore::File => target.config.credentials_path().display().to_string(),
+    };
+    eprintln!(
+        "Logged in to {} as {} ({}); profile '{}', token kept in {kept_in}",
+        target.server, answer.user.email, answer.user.role, target.profile
+    );
+    Ok(())
+}
+
+fn prompt(question: &str) -> CliResult<String> {
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim().to_owned())
+}
+
+pub async fn logout(target: Target) -> CliResult {
+    let Some(profile) = target.config.profile(&target.profile)? else {
+        eprintln!("Profile '{}' is not logged in", target.profile);
+        return Ok(());
+    };
+    let Some(store) = profile.credential_store else {
+        eprintln!("Profile '{}' is not logged in", target.profile);
+        return Ok(());
+    };
+    if let Some(credentials) = target.config.load_credentials(&target.profile, store).await? {
+        // Revoke the session on the server too; forgetting the tokens locally matters more, so
+        // an unreachable server is only a warning.
+        if let Err(err) = target.anonymous_client()?.logout(Some(&credentials.refresh_token)).await {
+            eprintln!("hdms: warning: the server did not end the session: {}", CliError::from(err).message);
+        }
+    }
+    target.config.delete_credentials(&target.profile, store).await?;
+    target.config.save_profile(&target.profile, Profile { credential_store: None, ..profile })?;
+    eprintln!("Logged out of {} (profile '{}')", target.server, target.profile);
+    Ok(())
+}
+
+pub async fn whoami(mut session: Session, output: Output) -> CliResult {
+    let me = session.me().await?;
+    if output.format == crate::output::Format::Table && !output.ids {
+        println!("{} ({}) on {} [profile {}]", me.email, me.role, session.server(), session.profile());
+        return Ok(());
+    }
+    output.one(&me)
+}
+
+pub async fn status(target: Target) -> CliResult {
+    let client = target.anonymous_client()?;
+    let health = client.health().await?;
+    println!("{} is {} (hdms-server {})", client.base_url(), health.status, health.version);
+    Ok(())
+}
+
+impl Record for hdms_api_types::users::User {
+    const COLUMNS: &'static [&'static str] =
+        &["id", "email", "name", "role", "phone", "locale", "external_id", "active", "created_at", "deleted_at"];
+
+    fn cells(&self) -> Vec<String> {
+        use crate::output::optional;
+        vec![
+            self.id.to_string(),
+            self.email.clone(),
+            self.name.clone(),
+            self.role.to_string(),
+            optional(&self.phone),
+            optional(&self.locale),
+            optional(&self.external_id),
+            self.active.to_string(),
+            self.created_at.to_rfc3339(),
+            self.deleted_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
+        ]
+    }
+
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}

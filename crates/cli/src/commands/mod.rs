@@ -1,0 +1,48 @@
+//! One module per command group. Each takes the parsed arguments and a session, calls the API
+//! through the typed client, and prints through [`crate::output`].
+
+pub mod auth;
+pub mod import;
+pub mod teams;
+pub mod tokens;
+pub mod users;
+
+use std::io::BufRead;
+
+use crate::exit::{CliError, CliResult};
+
+/// The arguments as given, or, for a lone `-`, the non-blank lines of stdin: so
+/// `hdms users list --ids | hdms users delete -` works.
+pub fn args_or_stdin(args: Vec<String>) -> CliResult<Vec<String>> {
+    if args.iter().any(|arg| arg == "-") {
+        if args.len() > 1 {
+            return Err(CliError::usage("'-' reads from stdin and cannot be combined with other values"));
+        }
+        let mut values = Vec::new();
+        for line in std::io::stdin().lock().lines() {
+            let line = line?;
+            let line = line.trim();
+            if !line.is_empty() {
+                values.push(line.to_owned());
+            }
+        }
+        return Ok(values);
+    }
+    Ok(args)
+}
+
+/// A uuid, or a usage error naming what was expected.
+pub fn parse_id(value: &str, what: &str) -> CliResult<uuid::Uuid> {
+    uuid::Uuid::try_parse(value.trim()).map_err(|_| CliError::usage(format!("'{value}' is not a {what} id")))
+}
+
+/// Reads one line (a password) from stdin, without its line end.
+pub fn read_stdin_line() -> CliResult<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let line = line.trim_end_matches(['\n', '\r']).to_owned();
+    if line.is_empty() {
+        return Err(CliError::usage("expected a password on stdin"));
+    }
+    Ok(line)
+}
