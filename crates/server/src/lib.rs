@@ -42,7 +42,10 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
 /// Serves until `shutdown` completes, then finishes the requests in flight.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let db = state.db.clone();
-    axum::serve(listener, app::router(state)).with_graceful_shutdown(shutdown).await?;
+    let sla_job = tickets::sla_job::spawn(state.clone());
+    let served = axum::serve(listener, app::router(state)).with_graceful_shutdown(shutdown).await;
+    sla_job.stop().await;
+    served?;
     db.close().await;
     Ok(())
 }

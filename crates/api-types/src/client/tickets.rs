@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::{Client, Result};
 use crate::approvals::{Approval, ApprovalDecision, ApprovalListQuery, ApprovalRuleInput, CategoryApprovalRule, RequestApproval};
 use crate::sla::{SlaPolicy, SlaPolicyInput};
-use crate::tickets::{Comment, CreateComment, CreateTicket, HistoryEntry, Ticket, TicketListQuery, Transition, TransitionRequest, UpdateTicket};
+use crate::tickets::{AssignRequest, Comment, CreateComment, CreateTicket, HistoryEntry, Ticket, TicketListQuery, Transition, TransitionRequest, UpdateTicket};
 use crate::{API_PREFIX, Page};
 
 impl Client {
@@ -60,6 +60,15 @@ impl Client {
 
     pub async fn transition(&self, id: Uuid, request: &TransitionRequest) -> Result<Ticket> {
         self.with_body(Method::POST, &format!("{API_PREFIX}/tickets/{id}/transitions"), request).await
+    }
+
+    pub async fn assign(&self, id: Uuid, request: &AssignRequest) -> Result<Ticket> {
+        self.with_body(Method::POST, &format!("{API_PREFIX}/tickets/{id}/assign"), request).await
+    }
+
+    /// Takes the next unassigned ticket of one's teams.
+    pub async fn claim_next(&self) -> Result<Ticket> {
+        self.send(self.request(Method::POST, &format!("{API_PREFIX}/tickets/claim"))?).await
     }
 
     pub async fn request_approval(&self, ticket: Uuid, request: &RequestApproval) -> Result<Approval> {

@@ -9,6 +9,7 @@ pub mod crud;
 pub mod lifecycle;
 pub mod search;
 pub mod sla;
+pub mod sla_job;
 pub mod store;
 pub mod transitions;
 pub mod visibility;

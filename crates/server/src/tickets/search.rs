@@ -37,7 +37,8 @@ pub async fn search(state: &AppState, caller: &AuthUser, query: &TicketListQuery
     match &state.db {
         Db::Sqlite(_) => {
             let Some(fts) = fts5_query(text) else { return Ok(Page { items: Vec::new(), next_cursor: None }) };
-            sql.push("(SELECT ticket_id, MIN(bm25(search_docs)) AS score FROM search_docs WHERE search_docs MATCH ")
+            // `rank` is FTS5's bm25 score (lower is better); unlike bm25() it may be aggregated.
+            sql.push("(SELECT ticket_id, MIN(rank) AS score FROM search_docs WHERE search_docs MATCH ")
                 .bind(Bind::Text(fts));
             if !staff {
                 sql.push(" AND internal = 0");

@@ -120,6 +120,10 @@ impl TestServer {
     /// Starts a server on exactly this configuration (e.g. a second instance on the same
     /// database).
     pub async fn start_config(config: Config, data_dir: tempfile::TempDir) -> TestServer {
+        // HDMS_TEST_LOG=1 shows the servers' logs (internal errors are only logged, by design).
+        if std::env::var_os("HDMS_TEST_LOG").is_some() {
+            hdms_server::http::observability::init_logging(hdms_server::config::LogFormat::Pretty);
+        }
         let started = hdms_server::start(config.clone()).await.expect("server starts");
         // Bound before serving: the port accepts connections as soon as this returns.
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
