@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::http::observability::{REQUEST_ID, track_metrics};
 use crate::http::ops;
 use crate::state::AppState;
-use crate::{tickets, users};
+use crate::{files, tickets, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,7 @@ use crate::{tickets, users};
         (name = "tickets", description = "Tickets, their conversation, lifecycle and history"),
         (name = "approvals", description = "Approvals of tickets"),
         (name = "sla", description = "SLA policies"),
+        (name = "attachments", description = "Files attached to tickets, scanned for malware"),
         (name = "ops", description = "Health, readiness, metrics and this document"),
     )
 )]
@@ -53,7 +54,7 @@ impl Modify for BearerAuth {
 }
 
 fn routes() -> OpenApiRouter<AppState> {
-    let api = OpenApiRouter::new().merge(users::router()).merge(tickets::router()).merge(ops::api_router());
+    let api = OpenApiRouter::new().merge(users::router()).merge(tickets::router()).merge(files::router()).merge(ops::api_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(API_PREFIX, api).merge(ops::router())
 }
 

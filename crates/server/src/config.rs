@@ -79,12 +79,93 @@ pub struct Config {
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "HDMS_LOG_FORMAT", default_value = "pretty")]
     pub log_format: LogFormat,
+
+    /// ClamAV daemon that scans every attachment: `tcp://host:port` or the path of its unix
+    /// socket. Without it files cannot be scanned (see the unscanned-file policy).
+    #[arg(long, env = "HDMS_CLAMD")]
+    pub clamd: Option<String>,
+
+    /// Default policy for files while no scanner is configured: `block` (not downloadable) or
+    /// `allow` (downloadable, marked unscanned). Admins can change it at run time.
+    #[arg(long, env = "HDMS_UNSCANNED_POLICY", default_value = "block")]
+    pub unscanned_policy: UnscannedPolicyArg,
+
+    /// Largest attachment, in bytes (default 25 MiB). Keep clamd's `StreamMaxLength` at least
+    /// this large, or large files fail their scan.
+    #[arg(long, env = "HDMS_ATTACHMENT_MAX_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub attachment_max_bytes: u64,
+
+    /// Most live attachments on one ticket.
+    #[arg(long, env = "HDMS_ATTACHMENT_MAX_PER_TICKET", default_value_t = 100)]
+    pub attachment_max_per_ticket: u32,
+
+    /// Types refused on upload, comma separated: MIME types matched against the type sniffed
+    /// from the content and the declared type, and `.ext` entries matched against the name.
+    #[arg(long, env = "HDMS_ATTACHMENT_BLOCKED_TYPES", value_delimiter = ',', default_value = DEFAULT_BLOCKED_TYPES)]
+    pub attachment_blocked_types: Vec<String>,
+
+    /// Where attachment content is kept: `local` (under the data directory) or `s3` (any
+    /// S3-compatible service, shared by every instance).
+    #[arg(long, env = "HDMS_STORAGE", default_value = "local")]
+    pub storage: StorageKind,
+
+    /// Directory for attachment content with `local` storage (default: `files` in the data
+    /// directory).
+    #[arg(long, env = "HDMS_STORAGE_DIR")]
+    pub storage_dir: Option<PathBuf>,
+
+    /// S3 endpoint URL (e.g. `https://s3.eu-west-1.amazonaws.com` or a MinIO address); unset
+    /// means AWS's default for the region.
+    #[arg(long, env = "HDMS_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// S3 bucket (must exist).
+    #[arg(long, env = "HDMS_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    #[arg(long, env = "HDMS_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+
+    #[arg(long, env = "HDMS_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+
+    #[arg(long, env = "HDMS_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+
+    /// First wait before retrying a failed scan, in milliseconds; doubles on each failure up to
+    /// ten minutes.
+    #[arg(long, env = "HDMS_SCAN_RETRY_BASE_MS", default_value_t = 5_000)]
+    pub scan_retry_base_ms: u64,
+
+    /// How often the scan worker looks for work it was not woken for (other instances'
+    /// uploads, retries), in milliseconds.
+    #[arg(long, env = "HDMS_SCAN_POLL_MS", default_value_t = 2_000)]
+    pub scan_poll_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Pretty,
     Json,
+}
+
+/// Executables, installers and scripts a help desk has no reason to pass around.
+pub const DEFAULT_BLOCKED_TYPES: &str = "application/x-executable,application/vnd.microsoft.portable-executable,\
+application/x-msdownload,application/x-mach-binary,application/java,application/vnd.android.dex,\
+application/java-archive,application/vnd.android.package-archive,text/x-shellscript,application/x-sh,\
+.exe,.dll,.com,.scr,.pif,.cpl,.msi,.msp,.bat,.cmd,.ps1,.vbs,.vbe,.js,.jse,.wsf,.wsh,.hta,.lnk,.reg,\
+.jar,.apk,.app,.sh,.elf";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnscannedPolicyArg {
+    Block,
+    Allow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageKind {
+    Local,
+    S3,
 }
 
 impl Config {
@@ -103,5 +184,13 @@ impl Config {
 
     pub fn login_window(&self) -> Duration {
         Duration::from_secs(self.login_window_secs)
+    }
+
+    pub fn scan_retry_base(&self) -> Duration {
+        Duration::from_millis(self.scan_retry_base_ms)
+    }
+
+    pub fn scan_poll(&self) -> Duration {
+        Duration::from_millis(self.scan_poll_ms)
     }
 }

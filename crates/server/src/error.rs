@@ -29,6 +29,9 @@ pub enum Error {
     /// 413: the body is larger than the configured limit.
     #[error("the request body is larger than the limit")]
     PayloadTooLarge,
+    /// 413: another configured limit (a file's size, files per ticket), saying which.
+    #[error("{0}")]
+    LimitExceeded(String),
     /// 415: a JSON route was sent another content type.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -63,7 +66,7 @@ impl Error {
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
-            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::PayloadTooLarge | Error::LimitExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -78,7 +81,7 @@ impl Error {
             | Error::Conflict { code, .. } => code,
             Error::Forbidden { .. } => "forbidden",
             Error::NotFound { .. } => "not_found",
-            Error::PayloadTooLarge => "payload_too_large",
+            Error::PayloadTooLarge | Error::LimitExceeded(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Validation { .. } => "validation_failed",
             Error::TooManyRequests { .. } => "too_many_requests",

@@ -9,6 +9,7 @@ pub mod comms;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod state;
 pub mod tickets;
@@ -34,7 +35,9 @@ pub struct Started {
 pub async fn start(config: Config) -> anyhow::Result<Started> {
     let db = Db::connect(config.database_url.as_deref(), &config.data_dir, config.db_max_connections).await?;
     let secret = bootstrap::jwt_secret(&config, &db).await?;
-    let state = AppState { db, config: Arc::new(config), jwt: Arc::new(JwtKeys::new(secret.as_bytes())) };
+    let files = Arc::new(files::Files::from_config(&config)?);
+    files.announce().await;
+    let state = AppState { db, config: Arc::new(config), jwt: Arc::new(JwtKeys::new(secret.as_bytes())), files };
     let bootstrap_admin = bootstrap::ensure_admin(&state).await?;
     Ok(Started { state, bootstrap_admin })
 }
@@ -42,8 +45,10 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
 /// Serves until `shutdown` completes, then finishes the requests in flight.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let db = state.db.clone();
+    let attachment_worker = files::worker::spawn(state.clone());
     let sla_job = tickets::sla_job::spawn(state.clone());
     let served = axum::serve(listener, app::router(state)).with_graceful_shutdown(shutdown).await;
+    attachment_worker.stop().await;
     sla_job.stop().await;
     served?;
     db.close().await;

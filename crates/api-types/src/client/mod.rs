@@ -8,9 +8,12 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::ApiError;
 
+mod files;
 mod import;
 mod tickets;
 mod users;
+
+pub use files::Download;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

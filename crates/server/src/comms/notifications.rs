@@ -17,6 +17,7 @@ pub enum Kind {
     ApprovalDecided,
     SlaWarning,
     SlaBreach,
+    AttachmentInfected,
 }
 
 impl Kind {
@@ -27,6 +28,7 @@ impl Kind {
             Kind::ApprovalDecided => "approval_decided",
             Kind::SlaWarning => "sla_warning",
             Kind::SlaBreach => "sla_breach",
+            Kind::AttachmentInfected => "attachment_infected",
         }
     }
 }

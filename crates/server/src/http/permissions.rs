@@ -96,6 +96,16 @@ permission_table! {
         "Read SLA policies";
     ManageSla = "sla.manage", [Admin],
         "Create, change and delete SLA policies";
+    ReadAttachments = "attachments.read", [Customer, Agent, Supervisor, Admin],
+        "List the attachments of a visible ticket; download clean ones and their thumbnails";
+    UploadAttachments = "attachments.upload", [Customer, Agent, Supervisor, Admin],
+        "Attach files to a visible ticket";
+    DeleteAttachments = "attachments.delete", [Customer, Agent, Supervisor, Admin],
+        "Delete attachments one uploaded";
+    ModerateAttachments = "attachments.moderate", [Supervisor, Admin],
+        "Delete anyone's attachments on a visible ticket; restore deleted attachments";
+    ManageAttachmentSettings = "attachments.settings", [Admin],
+        "Read and change the attachment settings (what happens to files no scanner has checked)";
 }
 
 /// Actions no route needs by itself: a handler checks them on top of its route's action, for
