@@ -337,3 +337,151 @@ async fn delete_policy(State(state): State<AppState>, _caller: Authorized<can::M
     }
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, NaiveTime, TimeZone, Weekday};
+
+    use super::*;
+
+    /// Mon–Fri 09:00–17:00 Berlin, with 2026-12-25 (a Friday) as a holiday.
+    fn office_policy(first_response_secs: i64, resolution_secs: i64) -> Policy {
+        let calendar = SlaCalendar {
+            time_zone: "Europe/Berlin".into(),
+            working_days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
+            opens: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            closes: NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
+            holidays: vec![NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()],
+        };
+        let now = Utc::now();
+        Policy::try_from(PolicyRow {
+            id: Uuid::now_v7(),
+            name: "office".into(),
+            priority: Priority::Normal,
+            category: None,
+            team_id: None,
+            first_response_secs,
+            resolution_secs,
+            warning_percent: 75,
+            calendar: serde_json::to_string(&calendar).unwrap(),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        })
+        .unwrap()
+    }
+
+    /// Berlin local time (CET in December: UTC+1).
+    fn berlin(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        chrono_tz::Europe::Berlin.with_ymd_and_hms(y, m, d, h, min, 0).unwrap().with_timezone(&Utc)
+    }
+
+    fn ticket(created: DateTime<Utc>, policy: &Policy) -> TicketRow {
+        let mut t = TicketRow {
+            id: Uuid::now_v7(),
+            number: 1,
+            subject: "s".into(),
+            description: "d".into(),
+            requester_id: Uuid::now_v7(),
+            assignee_id: None,
+            team_id: None,
+            priority: Priority::Normal,
+            category: None,
+            status: Status::New,
+            parent_id: None,
+            merged_into_id: None,
+            version: 1,
+            sla_policy_id: Some(policy.id),
+            sla_used_secs: 0,
+            sla_running_since: None,
+            first_response_due_at: None,
+            first_response_warn_at: None,
+            resolution_due_at: None,
+            resolution_warn_at: None,
+            first_response_warned_at: None,
+            first_response_breached_at: None,
+            resolution_warned_at: None,
+            resolution_breached_at: None,
+            first_responded_at: None,
+            resolved_at: None,
+            closed_at: None,
+            created_at: created,
+            updated_at: created,
+            deleted_at: None,
+        };
+        align_clock(&mut t, Some(policy), created);
+        t
+    }
+
+    #[test]
+    fn due_times_skip_nights() {
+        let policy = office_policy(2 * 3600, 16 * 3600);
+        // Tuesday 16:00: one hour today, one tomorrow from 09:00.
+        let t = ticket(berlin(2026, 12, 1, 16, 0), &policy);
+        assert_eq!(t.first_response_due_at, Some(berlin(2026, 12, 2, 10, 0)));
+        // Warning at 75% of 2 h = 90 min: 16:00 + 60 min today, + 30 min tomorrow.
+        assert_eq!(t.first_response_warn_at, Some(berlin(2026, 12, 2, 9, 30)));
+        // 16 business hours: 1 today, 8 Wednesday, 7 Thursday.
+        assert_eq!(t.resolution_due_at, Some(berlin(2026, 12, 3, 16, 0)));
+    }
+
+    #[test]
+    fn due_times_skip_weekends_and_holidays() {
+        let policy = office_policy(3600, 8 * 3600);
+        // Thursday 24 Dec 16:30; Friday 25th is a holiday, then the weekend.
+        let t = ticket(berlin(2026, 12, 24, 16, 30), &policy);
+        assert_eq!(t.first_response_due_at, Some(berlin(2026, 12, 28, 9, 30)));
+        assert_eq!(t.resolution_due_at, Some(berlin(2026, 12, 28, 16, 30)));
+        // Raised on Saturday: the clock starts Monday 09:00.
+        let t = ticket(berlin(2026, 12, 5, 11, 0), &policy);
+        assert_eq!(t.first_response_due_at, Some(berlin(2026, 12, 7, 10, 0)));
+    }
+
+    #[test]
+    fn pauses_push_due_times_by_the_business_time_they_last() {
+        let policy = office_policy(4 * 3600, 16 * 3600);
+        let mut t = ticket(berlin(2026, 12, 1, 9, 0), &policy);
+        assert_eq!(t.first_response_due_at, Some(berlin(2026, 12, 1, 13, 0)));
+        // Waiting on the customer from 10:00 Tuesday to 11:00 Wednesday: one business hour
+        // used before, the clock stands still, three hours remain after.
+        t.status = Status::PendingCustomer;
+        align_clock(&mut t, Some(&policy), berlin(2026, 12, 1, 10, 0));
+        assert_eq!((t.sla_used_secs, t.sla_running_since, t.first_response_due_at), (3600, None, None));
+        let paused = view(&t, Some(&policy), berlin(2026, 12, 1, 20, 0)).unwrap();
+        assert!(paused.paused);
+        assert_eq!(paused.first_response.remaining_secs, Some(3 * 3600), "no time passes while paused");
+        t.status = Status::Open;
+        align_clock(&mut t, Some(&policy), berlin(2026, 12, 2, 11, 0));
+        assert_eq!(t.first_response_due_at, Some(berlin(2026, 12, 2, 14, 0)));
+        // 15 hours remain: 6 on Wednesday, 8 on Thursday, 1 on Friday.
+        assert_eq!(t.resolution_due_at, Some(berlin(2026, 12, 4, 10, 0)));
+        // Breached once past due, in business time.
+        let late = view(&t, Some(&policy), berlin(2026, 12, 2, 15, 0)).unwrap();
+        assert!(late.first_response.breached && late.first_response.warning);
+        assert_eq!(late.first_response.remaining_secs, Some(-3600));
+        // Resolving stops the clock and meets the resolution target.
+        t.status = Status::Resolved;
+        t.resolved_at = Some(berlin(2026, 12, 2, 16, 0));
+        align_clock(&mut t, Some(&policy), berlin(2026, 12, 2, 16, 0));
+        let done = view(&t, Some(&policy), berlin(2026, 12, 10, 9, 0)).unwrap();
+        assert_eq!(done.resolution.met_at, t.resolved_at);
+        assert!(!done.resolution.breached && !done.paused);
+    }
+
+    #[test]
+    fn the_most_specific_live_policy_wins() {
+        let team = Uuid::now_v7();
+        let mut general = office_policy(3600, 7200);
+        let mut by_category = office_policy(3600, 7200);
+        by_category.category = Some("billing".into());
+        let mut by_both = office_policy(3600, 7200);
+        by_both.category = Some("billing".into());
+        by_both.team_id = Some(team);
+        general.priority = Priority::Normal;
+        let policies = vec![general.clone(), by_category.clone(), by_both.clone()];
+        assert_eq!(choose(&policies, Priority::Normal, Some("billing"), Some(team)).unwrap().id, by_both.id);
+        assert_eq!(choose(&policies, Priority::Normal, Some("billing"), None).unwrap().id, by_category.id);
+        assert_eq!(choose(&policies, Priority::Normal, Some("other"), Some(team)).unwrap().id, general.id);
+        assert!(choose(&policies, Priority::Urgent, None, None).is_none());
+    }
+}
