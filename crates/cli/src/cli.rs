@@ -237,11 +237,21 @@ pub enum TokensCommand {
     List,
     /// Revoke tokens by id (`-` reads them from stdin).
     Revoke {
-        #[arg(required = true)]
-        ids: Vec<String>,
+        #[arg(required = true, value_name = "ID")]
+        tokens: Vec<String>,
     },
 }
 
 fn parse_role(value: &str) -> Result<Role, String> {
     value.parse::<Role>().map_err(|err| err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

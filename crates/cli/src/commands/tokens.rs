@@ -28,8 +28,8 @@ pub async fn run(mut session: Session, output: Output, command: TokensCommand) -
             let tokens = session.call(|client| async move { client.list_tokens().await }).await?;
             output.list(&tokens)
         }
-        TokensCommand::Revoke { ids } => {
-            for id in args_or_stdin(ids)? {
+        TokensCommand::Revoke { tokens } => {
+            for id in args_or_stdin(tokens)? {
                 let id = parse_id(&id, "token")?;
                 session.call(|client| async move { client.revoke_token(id).await }).await?;
                 eprintln!("Revoked token {id}");
