@@ -12,12 +12,14 @@ pub(crate) mod double_option;
 pub mod error;
 pub mod import;
 pub mod files;
+pub mod notifications;
 pub mod page;
 pub mod sla;
 pub mod teams;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
+pub mod ws;
 
 #[cfg(feature = "client")]
 pub mod client;

@@ -284,6 +284,9 @@ pub struct Comment {
     /// Internal notes are for agents only.
     pub internal: bool,
     pub created_at: DateTime<Utc>,
+    /// The comment's place in the ticket's conversation (its live-chat room), from 1.
+    #[serde(default)]
+    pub seq: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

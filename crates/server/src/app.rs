@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::http::observability::{REQUEST_ID, track_metrics};
 use crate::http::ops;
 use crate::state::AppState;
-use crate::{files, tickets, users};
+use crate::{comms, files, tickets, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,8 @@ use crate::{files, tickets, users};
         (name = "approvals", description = "Approvals of tickets"),
         (name = "sla", description = "SLA policies"),
         (name = "attachments", description = "Files attached to tickets, scanned for malware"),
+        (name = "notifications", description = "Your notifications"),
+        (name = "live", description = "The websocket: live chat, presence, notifications"),
         (name = "ops", description = "Health, readiness, metrics and this document"),
     )
 )]
@@ -54,8 +56,11 @@ impl Modify for BearerAuth {
 }
 
 fn routes() -> OpenApiRouter<AppState> {
-    let api = OpenApiRouter::new().merge(users::router()).merge(tickets::router()).merge(files::router()).merge(ops::api_router());
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(API_PREFIX, api).merge(ops::router())
+    let api = OpenApiRouter::new().merge(users::router()).merge(tickets::router()).merge(comms::router()).merge(files::router()).merge(ops::api_router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(API_PREFIX, api)
+        .merge(ops::router())
+        .merge(comms::ws::router())
 }
 
 /// The OpenAPI document of every route, as served at `/api/v1/openapi.json`.

@@ -76,6 +76,10 @@ pub struct Config {
     #[arg(long, env = "HDMS_SLA_CHECK_INTERVAL", default_value_t = 30)]
     pub sla_check_interval_secs: u64,
 
+    /// Realtime events a websocket connection may fall behind by before it is told to resync.
+    #[arg(long, env = "HDMS_WS_BACKLOG", default_value_t = 4096)]
+    pub ws_backlog: usize,
+
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "HDMS_LOG_FORMAT", default_value = "pretty")]
     pub log_format: LogFormat,

@@ -96,23 +96,29 @@ impl From<sqlx::Error> for Error {
     }
 }
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let message = match &self {
+impl Error {
+    /// What a client is told (HTTP body, websocket error message). Internal errors are logged
+    /// here, in full, inside the caller's span (so with the request id).
+    pub fn body(&self) -> ErrorBody {
+        let message = match self {
             Error::Internal(err) => {
-                // The full chain goes to the log (inside the request's span, so with its id);
-                // the client learns only that it was our fault.
                 tracing::error!(error = format!("{err:#}"), "internal error");
                 "an internal error occurred; it has been logged".to_owned()
             }
             other => other.to_string(),
         };
-        let field = match &self {
+        let field = match self {
             Error::Validation { field, .. } => field.clone(),
             _ => None,
         };
-        let body = ApiError { error: ErrorBody { code: self.code().to_owned(), message, field } };
+        ErrorBody { code: self.code().to_owned(), message, field }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = ApiError { error: self.body() };
         let mut response = (status, axum::Json(body)).into_response();
         if let Error::TooManyRequests { retry_after_secs } = self {
             response

@@ -37,7 +37,8 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
     let secret = bootstrap::jwt_secret(&config, &db).await?;
     let files = Arc::new(files::Files::from_config(&config)?);
     files.announce().await;
-    let state = AppState { db, config: Arc::new(config), jwt: Arc::new(JwtKeys::new(secret.as_bytes())), files };
+    let hub = comms::hub::Hub::new(db.clone(), config.ws_backlog);
+    let state = AppState { db, config: Arc::new(config), jwt: Arc::new(JwtKeys::new(secret.as_bytes())), files, hub };
     let bootstrap_admin = bootstrap::ensure_admin(&state).await?;
     Ok(Started { state, bootstrap_admin })
 }
@@ -47,9 +48,11 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     let db = state.db.clone();
     let attachment_worker = files::worker::spawn(state.clone());
     let sla_job = tickets::sla_job::spawn(state.clone());
+    let realtime = comms::hub::spawn_feed(state.hub.clone());
     let served = axum::serve(listener, app::router(state)).with_graceful_shutdown(shutdown).await;
     attachment_worker.stop().await;
     sla_job.stop().await;
+    realtime.stop().await;
     served?;
     db.close().await;
     Ok(())

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use crate::comms::hub::Hub;
 use crate::config::Config;
 use crate::db::Db;
 use crate::files::Files;
@@ -13,4 +14,6 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// Attachment storage, scanner and worker wake-up.
     pub files: Arc<Files>,
+    /// Realtime fan-out to websocket connections (and across instances on PostgreSQL).
+    pub hub: Arc<Hub>,
 }

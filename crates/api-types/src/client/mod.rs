@@ -10,10 +10,12 @@ use crate::ApiError;
 
 mod files;
 mod import;
+mod live;
 mod tickets;
 mod users;
 
 pub use files::Download;
+pub use live::{Live, LiveError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

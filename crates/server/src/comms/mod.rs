@@ -1,3 +1,16 @@
-//! The communication domain: notifications now; live chat, presence and SMS come with it.
+//! The communication domain: notifications, the realtime hub, and the websocket for live chat
+//! and presence.
 
+pub mod hub;
+pub mod inbox;
 pub mod notifications;
+pub mod ws;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+/// Routes under the API prefix.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(inbox::router())
+}

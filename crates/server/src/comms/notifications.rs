@@ -1,10 +1,12 @@
 //! Notifications for people, stored per user. Written inside the transaction of the change that
-//! causes them, so a notification exists exactly when its cause does.
+//! causes them, so a notification exists exactly when its cause does; pushed live through the
+//! hub, and listed and marked read over REST (`inbox`).
 
 use chrono::{DateTime, Utc};
 use hdms_api_types::Role;
 use uuid::Uuid;
 
+use crate::comms::hub::{self, Signal};
 use crate::db::Tx;
 use crate::error::Result;
 use crate::with_tx;
@@ -44,10 +46,12 @@ pub async fn notify(tx: &mut Tx, users: &[Uuid], notice: &Notice<'_>, now: DateT
     const SQL: &str = "INSERT INTO notifications (id, user_id, kind, ticket_id, title, body, created_at) \
                        VALUES ($1, $2, $3, $4, $5, $6, $7)";
     for user in users {
+        let id = Uuid::now_v7();
         with_tx!(tx, conn => sqlx::query(SQL)
-            .bind(Uuid::now_v7()).bind(user).bind(notice.kind.as_str()).bind(notice.ticket_id)
+            .bind(id).bind(user).bind(notice.kind.as_str()).bind(notice.ticket_id)
             .bind(notice.title).bind(notice.body).bind(now)
             .execute(&mut *conn).await?.rows_affected());
+        hub::signal(tx, &Signal::Notification { notification_id: id }).await?;
     }
     Ok(())
 }

@@ -106,6 +106,8 @@ permission_table! {
         "Delete anyone's attachments on a visible ticket; restore deleted attachments";
     ManageAttachmentSettings = "attachments.settings", [Admin],
         "Read and change the attachment settings (what happens to files no scanner has checked)";
+    ReadNotifications = "notifications.read", [Customer, Agent, Supervisor, Admin],
+        "Read one's own notifications and mark them read";
 }
 
 /// Actions no route needs by itself: a handler checks them on top of its route's action, for

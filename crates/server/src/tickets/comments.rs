@@ -19,7 +19,8 @@ use crate::tickets::store::{self, Change, TicketRow};
 use crate::tickets::visibility::{is_staff, visible_ticket};
 use crate::tickets::{sla, transitions};
 use crate::users::auth::AuthUser;
-use crate::{with_db, with_tx};
+use crate::comms::hub::{self, Signal};
+use crate::with_tx;
 
 pub const MAX_BODY_BYTES: usize = 100_000;
 
@@ -27,21 +28,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_comments, create_comment))
 }
 
-#[derive(sqlx::FromRow)]
-struct CommentRow {
-    id: Uuid,
-    ticket_id: Uuid,
-    author_id: Uuid,
-    body: String,
-    internal: bool,
-    created_at: DateTime<Utc>,
-}
-
-impl From<CommentRow> for Comment {
-    fn from(r: CommentRow) -> Self {
-        Comment { id: r.id, ticket_id: r.ticket_id, author_id: r.author_id, body: r.body, internal: r.internal, created_at: r.created_at }
-    }
-}
 
 /// Adds a comment inside `tx` with its effects: an agent's first public reply stops the
 /// first-response clock; a customer's reply on `pending_customer` reopens the ticket. Returns
@@ -57,11 +43,16 @@ pub async fn add(tx: &mut Tx, state: &AppState, caller: &AuthUser, ticket: &Tick
     if ticket.status.is_final() {
         return Err(Error::invalid("ticket", format!("the ticket is {}; raise a new one", ticket.status)));
     }
-    let comment = Comment { id: Uuid::now_v7(), ticket_id: ticket.id, author_id: caller.id(), body: body.to_owned(), internal, created_at: now };
-    const SQL: &str = "INSERT INTO comments (id, ticket_id, author_id, body, internal, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    // The room's next sequence number; the UPDATE also serialises concurrent comments on the
+    // ticket (row lock on PostgreSQL, write lock on SQLite).
+    const NEXT_SEQ: &str = "UPDATE tickets SET room_seq = room_seq + 1 WHERE id = $1 RETURNING room_seq";
+    let seq: i64 = with_tx!(tx, conn => sqlx::query_scalar(NEXT_SEQ).bind(ticket.id).fetch_one(&mut *conn).await?);
+    let comment = Comment { id: Uuid::now_v7(), ticket_id: ticket.id, author_id: caller.id(), body: body.to_owned(), internal, created_at: now, seq };
+    const SQL: &str = "INSERT INTO comments (id, ticket_id, author_id, body, internal, created_at, room_seq) VALUES ($1, $2, $3, $4, $5, $6, $7)";
     with_tx!(tx, conn => sqlx::query(SQL)
-        .bind(comment.id).bind(comment.ticket_id).bind(comment.author_id).bind(&comment.body).bind(internal).bind(now)
+        .bind(comment.id).bind(comment.ticket_id).bind(comment.author_id).bind(&comment.body).bind(internal).bind(now).bind(seq)
         .execute(&mut *conn).await?.rows_affected());
+    hub::signal(tx, &Signal::Comment { comment_id: comment.id }).await?;
     store::index_comment_text(tx, ticket.id, comment.id, internal, &comment.body).await?;
     let field = if internal { "internal_note" } else { "reply" };
     store::record(tx, ticket.id, Some(caller.id()), now, Change { field, before: None, after: Some(comment.id.to_string()), internal }).await?;
@@ -100,6 +91,7 @@ async fn create_comment(
     let ticket = store::find_in(&mut tx, id).await?.ok_or(Error::NotFound { what: "ticket" })?;
     let (comment, _) = add(&mut tx, &state, &caller, &ticket, &request.body, request.internal, now).await?;
     tx.commit().await?;
+    state.hub.ring();
     Ok((StatusCode::CREATED, AppJson(comment)))
 }
 
@@ -110,8 +102,5 @@ async fn create_comment(
     responses((status = 200, body = Vec<Comment>), (status = 404, body = ApiError)))]
 async fn list_comments(State(state): State<AppState>, caller: Authorized<can::ReadTickets>, AppPath(id): AppPath<Uuid>) -> Result<AppJson<Vec<Comment>>> {
     visible_ticket(&state.db, &caller, id).await?;
-    const SQL: &str = "SELECT id, ticket_id, author_id, body, internal, created_at FROM comments \
-                       WHERE ticket_id = $1 AND deleted_at IS NULL AND ($2 OR NOT internal) ORDER BY id";
-    let rows: Vec<CommentRow> = with_db!(&state.db, pool => sqlx::query_as(SQL).bind(id).bind(is_staff(&caller)).fetch_all(pool).await?);
-    Ok(AppJson(rows.into_iter().map(Comment::from).collect()))
+    Ok(AppJson(hub::comments_after(&state.db, id, 0, is_staff(&caller)).await?))
 }

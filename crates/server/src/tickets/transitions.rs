@@ -126,5 +126,6 @@ async fn transition(
         after = comments::add(&mut tx, &state, &caller, &after, body, false, now).await?.1;
     }
     tx.commit().await?;
+    state.hub.ring();
     Ok(AppJson(api::ticket(&state.db, after).await?))
 }

@@ -69,29 +69,34 @@ impl FromRequestParts<AppState> for AuthUser {
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(|| Error::unauthorized("invalid_token", "the Authorization header must be 'Bearer <token>'"))?;
-        if token.starts_with(API_TOKEN_PREFIX) {
-            return tokens::authenticate(state, token).await;
-        }
-        let claims = state.jwt.verify(token).map_err(|err| match err.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                Error::unauthorized("token_expired", "the access token has expired; refresh it")
-            }
-            _ => Error::unauthorized("invalid_token", "the access token is not valid"),
-        })?;
-        const SQL: &str = concat!(
-            "SELECT ", user_columns!("u."), " FROM users u JOIN sessions s ON s.user_id = u.id \
-             WHERE u.id = $1 AND s.id = $2 AND s.revoked_at IS NULL AND u.deleted_at IS NULL AND u.active"
-        );
-        let user: Option<UserRow> = with_db!(&state.db, pool => sqlx::query_as(SQL)
-            .bind(claims.sub)
-            .bind(claims.sid)
-            .fetch_optional(pool)
-            .await?);
-        let user = user.ok_or_else(|| {
-            Error::unauthorized("session_revoked", "this session has ended; log in again")
-        })?;
-        Ok(AuthUser { user, session_id: Some(claims.sid) })
+        authenticate(state, token).await
     }
+}
+
+/// The caller behind an access token or a personal API token (HTTP header or websocket auth).
+pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser> {
+    if token.starts_with(API_TOKEN_PREFIX) {
+        return tokens::authenticate(state, token).await;
+    }
+    let claims = state.jwt.verify(token).map_err(|err| match err.kind() {
+        jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+            Error::unauthorized("token_expired", "the access token has expired; refresh it")
+        }
+        _ => Error::unauthorized("invalid_token", "the access token is not valid"),
+    })?;
+    const SQL: &str = concat!(
+        "SELECT ", user_columns!("u."), " FROM users u JOIN sessions s ON s.user_id = u.id \
+         WHERE u.id = $1 AND s.id = $2 AND s.revoked_at IS NULL AND u.deleted_at IS NULL AND u.active"
+    );
+    let user: Option<UserRow> = with_db!(&state.db, pool => sqlx::query_as(SQL)
+        .bind(claims.sub)
+        .bind(claims.sid)
+        .fetch_optional(pool)
+        .await?);
+    let user = user.ok_or_else(|| {
+        Error::unauthorized("session_revoked", "this session has ended; log in again")
+    })?;
+    Ok(AuthUser { user, session_id: Some(claims.sid) })
 }
 
 /// No Authorization header at all gives `None`; a bad one is still an error.

@@ -1,0 +1,62 @@
+//! The websocket protocol (`GET /ws`), version 1. Every frame is a JSON text message with a
+//! `type` field. The first client message must be `auth`, within 5 seconds.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::notifications::Notification;
+use crate::tickets::Comment;
+
+pub const PROTOCOL_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// An access token or personal API token (never in the URL, where logs would keep it).
+    Auth { token: String },
+    /// Join a ticket's room. With `after_seq`, everything after that message is sent first,
+    /// in order, so a reconnecting client misses nothing and sees nothing twice.
+    Subscribe {
+        ticket_id: Uuid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after_seq: Option<i64>,
+    },
+    Unsubscribe { ticket_id: Uuid },
+    /// A chat message: stored as a public reply (or, from staff, an internal note) before it is
+    /// broadcast. `client_ref` comes back on the echo, to match it to what was sent.
+    Send {
+        ticket_id: Uuid,
+        body: String,
+        #[serde(default)]
+        internal: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_ref: Option<String>,
+    },
+    /// The sender is typing in this room (lasts a few seconds).
+    Typing { ticket_id: Uuid },
+    Ping,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Ready { user_id: Uuid, protocol: u32 },
+    Subscribed { ticket_id: Uuid, last_seq: i64 },
+    Unsubscribed { ticket_id: Uuid },
+    /// A message in a room, with its place in the room's order.
+    Message {
+        ticket_id: Uuid,
+        seq: i64,
+        comment: Comment,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_ref: Option<String>,
+    },
+    /// Who is looking at the ticket and who is typing, so two agents don't answer at once.
+    Presence { ticket_id: Uuid, viewing: Vec<Uuid>, typing: Vec<Uuid> },
+    Notification { notification: Notification },
+    /// This connection fell behind and events were dropped for it: subscribe again with the
+    /// last `seq` seen per room (and reload notifications).
+    Resync { reason: String },
+    Error { code: String, message: String },
+    Pong,
+}

@@ -1,0 +1,341 @@
+//! Realtime fan-out. Every instance keeps one local broadcast channel that its websocket
+//! connections listen to; what feeds it depends on the backend:
+//!
+//! - PostgreSQL: changes call `pg_notify` inside their own transaction (so the signal goes out
+//!   exactly when the change commits), and every instance LISTENs, loads the change once and
+//!   broadcasts it locally. Instance A's chat message reaches clients on instance B with no
+//!   broker but the database.
+//! - SQLite (one instance): a tailer reads new comments and notifications by rowid. Writers are
+//!   serialised (`BEGIN IMMEDIATE`), so rowid order is commit order and nothing is skipped; a
+//!   doorbell rung after each commit makes it immediate, a short poll covers the rest.
+//!
+//! The broadcast channel is bounded: a connection that falls behind is told to resync instead
+//! of slowing the others or growing memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use hdms_api_types::notifications::Notification;
+use hdms_api_types::tickets::Comment;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, broadcast, watch};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::db::{Db, Tx};
+use crate::error::Result;
+use crate::with_db;
+
+const CHANNEL: &str = "hdms_events";
+/// How long presence lasts without being refreshed (connections refresh it on heartbeat).
+pub const VIEWING_TTL: Duration = Duration::from_secs(60);
+pub const TYPING_TTL: Duration = Duration::from_secs(6);
+/// SQLite tailer poll, for changes whose commit did not ring the doorbell.
+const TAIL_POLL: Duration = Duration::from_millis(250);
+
+/// A change, as signalled between instances (small: receivers load the rest).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Signal {
+    Comment { comment_id: Uuid },
+    Notification { notification_id: Uuid },
+    Presence { ticket_id: Uuid, user_id: Uuid, state: PresenceState },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceState {
+    Viewing,
+    Typing,
+    Left,
+}
+
+/// What connections receive.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Comment(Comment),
+    Notification { user_id: Uuid, notification: Notification },
+    Presence { ticket_id: Uuid },
+}
+
+#[derive(Default)]
+struct RoomPresence {
+    viewing: HashMap<Uuid, Instant>,
+    typing: HashMap<Uuid, Instant>,
+}
+
+pub struct Hub {
+    db: Db,
+    local: broadcast::Sender<Arc<Delivery>>,
+    doorbell: Notify,
+    presence: Mutex<HashMap<Uuid, RoomPresence>>,
+}
+
+impl Hub {
+    /// `backlog`: events a connection may fall behind by before it is told to resync.
+    pub fn new(db: Db, backlog: usize) -> Arc<Hub> {
+        let (local, _) = broadcast::channel(backlog.max(1));
+        Arc::new(Hub { db, local, doorbell: Notify::new(), presence: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Delivery>> {
+        self.local.subscribe()
+    }
+
+    /// Call after committing a change that signalled (SQLite: wakes the tailer at once).
+    pub fn ring(&self) {
+        self.doorbell.notify_one();
+    }
+
+    /// Who views and who types in a room now.
+    pub fn presence(&self, ticket_id: Uuid) -> (Vec<Uuid>, Vec<Uuid>) {
+        let now = Instant::now();
+        let mut rooms = self.presence.lock().expect("presence lock");
+        let Some(room) = rooms.get_mut(&ticket_id) else { return (Vec::new(), Vec::new()) };
+        room.viewing.retain(|_, at| now.duration_since(*at) < VIEWING_TTL);
+        room.typing.retain(|_, at| now.duration_since(*at) < TYPING_TTL);
+        let mut viewing: Vec<Uuid> = room.viewing.keys().copied().collect();
+        let mut typing: Vec<Uuid> = room.typing.keys().copied().collect();
+        viewing.sort();
+        typing.sort();
+        (viewing, typing)
+    }
+
+    fn apply_presence(&self, ticket_id: Uuid, user_id: Uuid, state: PresenceState) {
+        let now = Instant::now();
+        let mut rooms = self.presence.lock().expect("presence lock");
+        let room = rooms.entry(ticket_id).or_default();
+        match state {
+            PresenceState::Viewing => {
+                room.viewing.insert(user_id, now);
+            }
+            PresenceState::Typing => {
+                room.viewing.insert(user_id, now);
+                room.typing.insert(user_id, now);
+            }
+            PresenceState::Left => {
+                room.viewing.remove(&user_id);
+                room.typing.remove(&user_id);
+            }
+        }
+        if room.viewing.is_empty() && room.typing.is_empty() {
+            rooms.remove(&ticket_id);
+        }
+        drop(rooms);
+        let _ = self.local.send(Arc::new(Delivery::Presence { ticket_id }));
+    }
+
+    /// Announces presence to every instance.
+    pub async fn announce(&self, ticket_id: Uuid, user_id: Uuid, state: PresenceState) -> Result<()> {
+        match &self.db {
+            Db::Sqlite(_) => self.apply_presence(ticket_id, user_id, state),
+            Db::Postgres(pool) => {
+                let payload = serde_json::to_string(&Signal::Presence { ticket_id, user_id, state }).map_err(anyhow::Error::from)?;
+                sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn deliver(&self, signal: Signal) -> Result<()> {
+        match signal {
+            Signal::Comment { comment_id } => {
+                if let Some(comment) = load_comment(&self.db, comment_id).await? {
+                    let _ = self.local.send(Arc::new(Delivery::Comment(comment)));
+                }
+            }
+            Signal::Notification { notification_id } => {
+                if let Some((user_id, notification)) = load_notification(&self.db, notification_id).await? {
+                    let _ = self.local.send(Arc::new(Delivery::Notification { user_id, notification }));
+                }
+            }
+            Signal::Presence { ticket_id, user_id, state } => self.apply_presence(ticket_id, user_id, state),
+        }
+        Ok(())
+    }
+}
+
+/// Signals a change from inside its transaction: on PostgreSQL the notification is delivered
+/// when (and only if) the transaction commits; on SQLite the tailer finds the row itself.
+pub async fn signal(tx: &mut Tx, signal: &Signal) -> Result<()> {
+    if let Tx::Postgres(tx) = tx {
+        let payload = serde_json::to_string(signal).map_err(anyhow::Error::from)?;
+        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct CommentRow {
+    id: Uuid,
+    ticket_id: Uuid,
+    author_id: Uuid,
+    body: String,
+    internal: bool,
+    created_at: DateTime<Utc>,
+    room_seq: Option<i64>,
+}
+
+impl From<CommentRow> for Comment {
+    fn from(r: CommentRow) -> Self {
+        Comment {
+            id: r.id,
+            ticket_id: r.ticket_id,
+            author_id: r.author_id,
+            body: r.body,
+            internal: r.internal,
+            created_at: r.created_at,
+            seq: r.room_seq.unwrap_or_default(),
+        }
+    }
+}
+
+macro_rules! comment_select {
+    ($where:literal) => {
+        concat!("SELECT id, ticket_id, author_id, body, internal, created_at, room_seq FROM comments WHERE ", $where)
+    };
+}
+
+async fn load_comment(db: &Db, id: Uuid) -> Result<Option<Comment>> {
+    let row: Option<CommentRow> = with_db!(db, pool => sqlx::query_as(comment_select!("id = $1")).bind(id).fetch_optional(pool).await?);
+    Ok(row.map(Comment::from))
+}
+
+/// A room's messages after `after_seq`, in order; internal notes only for staff.
+pub async fn comments_after(db: &Db, ticket_id: Uuid, after_seq: i64, staff: bool) -> Result<Vec<Comment>> {
+    const SQL: &str = comment_select!("ticket_id = $1 AND room_seq > $2 AND deleted_at IS NULL AND ($3 OR NOT internal) ORDER BY room_seq, id");
+    let rows: Vec<CommentRow> = with_db!(db, pool => sqlx::query_as(SQL).bind(ticket_id).bind(after_seq).bind(staff).fetch_all(pool).await?);
+    Ok(rows.into_iter().map(Comment::from).collect())
+}
+
+pub async fn last_seq(db: &Db, ticket_id: Uuid) -> Result<i64> {
+    const SQL: &str = "SELECT room_seq FROM tickets WHERE id = $1";
+    Ok(with_db!(db, pool => sqlx::query_scalar(SQL).bind(ticket_id).fetch_optional(pool).await?).unwrap_or(0))
+}
+
+#[derive(sqlx::FromRow)]
+pub struct NotificationRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: String,
+    pub ticket_id: Option<Uuid>,
+    pub title: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+impl From<NotificationRow> for Notification {
+    fn from(r: NotificationRow) -> Self {
+        Notification { id: r.id, kind: r.kind, ticket_id: r.ticket_id, title: r.title, body: r.body, created_at: r.created_at, read_at: r.read_at }
+    }
+}
+
+async fn load_notification(db: &Db, id: Uuid) -> Result<Option<(Uuid, Notification)>> {
+    const SQL: &str = "SELECT id, user_id, kind, ticket_id, title, body, created_at, read_at FROM notifications WHERE id = $1";
+    let row: Option<NotificationRow> = with_db!(db, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?);
+    Ok(row.map(|r| (r.user_id, r.into())))
+}
+
+/// The task that feeds the hub; stopped with the server.
+pub struct Feed {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Feed {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+pub fn spawn_feed(hub: Arc<Hub>) -> Feed {
+    let (stop, stopped) = watch::channel(false);
+    let task = match hub.db.clone() {
+        Db::Postgres(pool) => tokio::spawn(listen(hub, pool, stopped)),
+        Db::Sqlite(_) => tokio::spawn(tail(hub, stopped)),
+    };
+    Feed { stop, task }
+}
+
+async fn listen(hub: Arc<Hub>, pool: sqlx::PgPool, mut stopped: watch::Receiver<bool>) {
+    let mut listener = loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => break listener,
+                Err(err) => tracing::warn!(error = %err, "cannot LISTEN; retrying"),
+            },
+            Err(err) => tracing::warn!(error = %err, "cannot connect the listener; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stopped.changed() => return,
+        }
+    };
+    loop {
+        tokio::select! {
+            received = listener.recv() => match received {
+                Ok(notification) => match serde_json::from_str::<Signal>(notification.payload()) {
+                    Ok(signal) => {
+                        if let Err(err) = hub.deliver(signal).await {
+                            tracing::warn!(error = %err, "cannot deliver a realtime event");
+                        }
+                    }
+                    Err(err) => tracing::warn!(error = %err, "unreadable realtime event"),
+                },
+                // PgListener reconnects by itself; events sent meanwhile are lost, and
+                // clients catch up by seq when told to resync.
+                Err(err) => tracing::warn!(error = %err, "realtime listener error"),
+            },
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+async fn tail(hub: Arc<Hub>, mut stopped: watch::Receiver<bool>) {
+    const MAX_COMMENT: &str = "SELECT COALESCE(MAX(rowid), 0) FROM comments";
+    const MAX_NOTIFICATION: &str = "SELECT COALESCE(MAX(rowid), 0) FROM notifications";
+    const NEW_COMMENTS: &str = "SELECT rowid, id FROM comments WHERE rowid > $1 ORDER BY rowid LIMIT 500";
+    const NEW_NOTIFICATIONS: &str = "SELECT rowid, id FROM notifications WHERE rowid > $1 ORDER BY rowid LIMIT 500";
+    let Db::Sqlite(pool) = hub.db.clone() else { return };
+    let start = async {
+        let c: i64 = sqlx::query_scalar(MAX_COMMENT).fetch_one(&pool).await?;
+        let n: i64 = sqlx::query_scalar(MAX_NOTIFICATION).fetch_one(&pool).await?;
+        Ok::<_, sqlx::Error>((c, n))
+    };
+    let (mut last_comment, mut last_notification) = match start.await {
+        Ok(marks) => marks,
+        Err(err) => {
+            tracing::error!(error = %err, "realtime tailer cannot start");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = hub.doorbell.notified() => {}
+            _ = tokio::time::sleep(TAIL_POLL) => {}
+            _ = stopped.changed() => return,
+        }
+        let batch = async {
+            let comments: Vec<(i64, Uuid)> = sqlx::query_as(NEW_COMMENTS).bind(last_comment).fetch_all(&pool).await?;
+            let notifications: Vec<(i64, Uuid)> = sqlx::query_as(NEW_NOTIFICATIONS).bind(last_notification).fetch_all(&pool).await?;
+            Ok::<_, sqlx::Error>((comments, notifications))
+        };
+        match batch.await {
+            Ok((comments, notifications)) => {
+                for (rowid, comment_id) in comments {
+                    last_comment = rowid;
+                    let _ = hub.deliver(Signal::Comment { comment_id }).await;
+                }
+                for (rowid, notification_id) in notifications {
+                    last_notification = rowid;
+                    let _ = hub.deliver(Signal::Notification { notification_id }).await;
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "realtime tailer error"),
+        }
+    }
+}

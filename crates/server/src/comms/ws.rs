@@ -1,0 +1,268 @@
+//! `GET /ws`: live chat on tickets, presence and notifications for one authenticated person.
+//!
+//! One task per connection selects over the socket, the hub and a heartbeat. Sends have a
+//! deadline and the hub's channel is bounded, so a client that stops reading is dropped or told
+//! to resync; it never slows the others or grows the server's memory.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use chrono::Utc;
+use hdms_api_types::ws::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
+use tokio::sync::broadcast::error::RecvError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::comms::hub::{self, Delivery, PresenceState};
+use crate::error::Error;
+use crate::state::AppState;
+use crate::tickets::visibility::{is_staff, visible_ticket};
+use crate::tickets::{comments, store};
+use crate::users::auth::{AuthUser, authenticate};
+
+const AUTH_DEADLINE: Duration = Duration::from_secs(5);
+const HEARTBEAT: Duration = Duration::from_secs(20);
+/// A connection that sends nothing (not even a pong) for this long is closed.
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// A send that cannot complete in this time means the client stopped reading.
+const SEND_DEADLINE: Duration = Duration::from_secs(10);
+const MAX_FRAME: usize = 64 * 1024;
+/// Close codes in the private range: 4401 authentication failed, 4408 timed out.
+const CLOSE_AUTH: u16 = 4401;
+const CLOSE_TIMEOUT: u16 = 4408;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(websocket))
+}
+
+/// The websocket (protocol in the README): authenticate with a first `auth` message.
+#[utoipa::path(get, path = "/ws", tag = "live",
+    responses((status = 101, description = "Switching to the websocket protocol")))]
+async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.max_message_size(MAX_FRAME).on_upgrade(move |socket| Connection::run(state, socket))
+}
+
+struct Connection {
+    state: AppState,
+    socket: WebSocket,
+    user: AuthUser,
+    /// Subscribed rooms and the last sequence number sent in each (dedupes catch-up and live).
+    rooms: HashMap<Uuid, i64>,
+    last_heard: Instant,
+}
+
+enum Flow {
+    Continue,
+    Close,
+}
+
+impl Connection {
+    async fn run(state: AppState, mut socket: WebSocket) {
+        let user = match tokio::time::timeout(AUTH_DEADLINE, first_auth(&state, &mut socket)).await {
+            Ok(Ok(user)) => user,
+            Ok(Err(err)) => {
+                let _ = send(&mut socket, &error_message(&err)).await;
+                let _ = close(&mut socket, CLOSE_AUTH, "authentication failed").await;
+                return;
+            }
+            Err(_) => {
+                let _ = close(&mut socket, CLOSE_TIMEOUT, "no auth message in time").await;
+                return;
+            }
+        };
+        let mut connection = Connection { state, socket, user, rooms: HashMap::new(), last_heard: Instant::now() };
+        let ready = ServerMessage::Ready { user_id: connection.user.id(), protocol: PROTOCOL_VERSION };
+        if send(&mut connection.socket, &ready).await.is_ok() {
+            connection.serve().await;
+        }
+        connection.leave_all().await;
+    }
+
+    async fn serve(&mut self) {
+        let mut events = self.state.hub.subscribe();
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.tick().await;
+        loop {
+            let flow = tokio::select! {
+                frame = self.socket.recv() => match frame {
+                    Some(Ok(frame)) => {
+                        self.last_heard = Instant::now();
+                        self.on_frame(frame).await
+                    }
+                    _ => Flow::Close,
+                },
+                event = events.recv() => match event {
+                    Ok(delivery) => self.on_delivery(&delivery).await,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::info!(user_id = %self.user.id(), missed, "slow websocket client told to resync");
+                        self.reply(&ServerMessage::Resync { reason: format!("{missed} events were dropped for this connection") }).await
+                    }
+                    Err(RecvError::Closed) => Flow::Close,
+                },
+                _ = heartbeat.tick() => self.on_heartbeat().await,
+            };
+            if matches!(flow, Flow::Close) {
+                break;
+            }
+        }
+    }
+
+    async fn reply(&mut self, message: &ServerMessage) -> Flow {
+        match send(&mut self.socket, message).await {
+            Ok(()) => Flow::Continue,
+            Err(()) => Flow::Close,
+        }
+    }
+
+    async fn on_heartbeat(&mut self) -> Flow {
+        if self.last_heard.elapsed() > IDLE_LIMIT {
+            let _ = close(&mut self.socket, CLOSE_TIMEOUT, "idle").await;
+            return Flow::Close;
+        }
+        // Refresh presence so it does not expire while the person is still looking.
+        for ticket_id in self.rooms.keys().copied().collect::<Vec<_>>() {
+            let _ = self.state.hub.announce(ticket_id, self.user.id(), PresenceState::Viewing).await;
+        }
+        match tokio::time::timeout(SEND_DEADLINE, self.socket.send(Message::Ping(Vec::new().into()))).await {
+            Ok(Ok(())) => Flow::Continue,
+            _ => Flow::Close,
+        }
+    }
+
+    async fn on_frame(&mut self, frame: Message) -> Flow {
+        let text = match frame {
+            Message::Text(text) => text,
+            Message::Close(_) => return Flow::Close,
+            Message::Ping(_) | Message::Pong(_) => return Flow::Continue,
+            Message::Binary(_) => {
+                return self.reply(&ServerMessage::Error { code: "unsupported".into(), message: "send JSON text frames".into() }).await;
+            }
+        };
+        let message: ClientMessage = match serde_json::from_str(text.as_str()) {
+            Ok(message) => message,
+            Err(err) => return self.reply(&ServerMessage::Error { code: "malformed_message".into(), message: err.to_string() }).await,
+        };
+        let result = match message {
+            ClientMessage::Auth { .. } => Err(Error::BadRequest { code: "already_authenticated", message: "this connection is authenticated".into() }),
+            ClientMessage::Ping => return self.reply(&ServerMessage::Pong).await,
+            ClientMessage::Subscribe { ticket_id, after_seq } => self.subscribe(ticket_id, after_seq).await,
+            ClientMessage::Unsubscribe { ticket_id } => {
+                self.rooms.remove(&ticket_id);
+                let _ = self.state.hub.announce(ticket_id, self.user.id(), PresenceState::Left).await;
+                Ok(vec![ServerMessage::Unsubscribed { ticket_id }])
+            }
+            ClientMessage::Send { ticket_id, body, internal, client_ref } => self.chat(ticket_id, &body, internal, client_ref).await,
+            ClientMessage::Typing { ticket_id } => match self.rooms.contains_key(&ticket_id) {
+                true => self.state.hub.announce(ticket_id, self.user.id(), PresenceState::Typing).await.map(|()| Vec::new()),
+                false => Err(Error::invalid("ticket_id", "subscribe to the ticket first")),
+            },
+        };
+        let replies = match result {
+            Ok(replies) => replies,
+            Err(err) => vec![error_message(&err)],
+        };
+        for reply in &replies {
+            if matches!(self.reply(reply).await, Flow::Close) {
+                return Flow::Close;
+            }
+        }
+        Flow::Continue
+    }
+
+    async fn subscribe(&mut self, ticket_id: Uuid, after_seq: Option<i64>) -> Result<Vec<ServerMessage>, Error> {
+        visible_ticket(&self.state.db, &self.user, ticket_id).await?;
+        let mut replies = Vec::new();
+        let mut last = hub::last_seq(&self.state.db, ticket_id).await?;
+        if let Some(after) = after_seq {
+            let missed = hub::comments_after(&self.state.db, ticket_id, after, is_staff(&self.user)).await?;
+            last = missed.last().map_or(after.max(0), |c| c.seq).max(after);
+            replies.extend(missed.into_iter().map(|comment| ServerMessage::Message { ticket_id, seq: comment.seq, comment, client_ref: None }));
+            // Anything newer than the catch-up arrives live, deduplicated by seq.
+        }
+        self.rooms.insert(ticket_id, last);
+        replies.insert(0, ServerMessage::Subscribed { ticket_id, last_seq: last });
+        self.state.hub.announce(ticket_id, self.user.id(), PresenceState::Viewing).await?;
+        Ok(replies)
+    }
+
+    /// Stores the message (a reply, or an internal note from staff) before anyone sees it.
+    async fn chat(&mut self, ticket_id: Uuid, body: &str, internal: bool, client_ref: Option<String>) -> Result<Vec<ServerMessage>, Error> {
+        visible_ticket(&self.state.db, &self.user, ticket_id).await?;
+        let now = Utc::now();
+        let mut tx = self.state.db.begin().await?;
+        let ticket = store::find_in(&mut tx, ticket_id).await?.ok_or(Error::NotFound { what: "ticket" })?;
+        let (comment, _) = comments::add(&mut tx, &self.state, &self.user, &ticket, body, internal, now).await?;
+        tx.commit().await?;
+        self.state.hub.ring();
+        if let Some(last) = self.rooms.get_mut(&ticket_id) {
+            *last = (*last).max(comment.seq);
+        }
+        Ok(vec![ServerMessage::Message { ticket_id, seq: comment.seq, comment, client_ref }])
+    }
+
+    async fn on_delivery(&mut self, delivery: &Delivery) -> Flow {
+        let message = match delivery {
+            Delivery::Comment(comment) => {
+                let Some(last) = self.rooms.get_mut(&comment.ticket_id) else { return Flow::Continue };
+                if comment.seq <= *last || (comment.internal && !is_staff(&self.user)) {
+                    return Flow::Continue;
+                }
+                *last = comment.seq;
+                ServerMessage::Message { ticket_id: comment.ticket_id, seq: comment.seq, comment: comment.clone(), client_ref: None }
+            }
+            Delivery::Notification { user_id, notification } if *user_id == self.user.id() => {
+                ServerMessage::Notification { notification: notification.clone() }
+            }
+            Delivery::Notification { .. } => return Flow::Continue,
+            Delivery::Presence { ticket_id } if self.rooms.contains_key(ticket_id) => {
+                let (viewing, typing) = self.state.hub.presence(*ticket_id);
+                ServerMessage::Presence { ticket_id: *ticket_id, viewing, typing }
+            }
+            Delivery::Presence { .. } => return Flow::Continue,
+        };
+        self.reply(&message).await
+    }
+
+    async fn leave_all(&mut self) {
+        for ticket_id in self.rooms.keys().copied().collect::<Vec<_>>() {
+            let _ = self.state.hub.announce(ticket_id, self.user.id(), PresenceState::Left).await;
+        }
+    }
+}
+
+async fn first_auth(state: &AppState, socket: &mut WebSocket) -> Result<AuthUser, Error> {
+    let unauthenticated = || Error::unauthorized("unauthenticated", "the first message must be {\"type\":\"auth\",\"token\":\"…\"}");
+    loop {
+        match socket.recv().await {
+            Some(Ok(Message::Text(text))) => {
+                return match serde_json::from_str::<ClientMessage>(text.as_str()) {
+                    Ok(ClientMessage::Auth { token }) => authenticate(state, &token).await,
+                    _ => Err(unauthenticated()),
+                };
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            _ => return Err(unauthenticated()),
+        }
+    }
+}
+
+fn error_message(err: &Error) -> ServerMessage {
+    let body = err.body();
+    ServerMessage::Error { code: body.code, message: body.message }
+}
+
+async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), ()> {
+    let text = serde_json::to_string(message).map_err(|_| ())?;
+    match tokio::time::timeout(SEND_DEADLINE, socket.send(Message::Text(text.into()))).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> Result<(), axum::Error> {
+    socket.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await
+}

@@ -1,0 +1,260 @@
+//! The websocket with real clients on loopback: authentication, rooms, ordering, resume,
+//! presence, slow consumers, live notifications, and two instances on one PostgreSQL database.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, TestServer};
+use hdms_api_types::Role;
+use hdms_api_types::client::{Client, Live, LiveError};
+use hdms_api_types::tickets::{AssignRequest, CreateComment, CreateTicket, Ticket};
+use hdms_api_types::ws::{ClientMessage, ServerMessage};
+use uuid::Uuid;
+
+/// Long enough for anything on loopback; only reached when something is broken.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+async fn next(live: &mut Live) -> ServerMessage {
+    tokio::time::timeout(PATIENCE, live.next()).await.expect("a message in time").expect("a message")
+}
+
+/// The next message that is not presence (presence comes and goes with other people).
+async fn next_message(live: &mut Live) -> ServerMessage {
+    loop {
+        match next(live).await {
+            ServerMessage::Presence { .. } => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn subscribe(live: &mut Live, ticket_id: Uuid, after_seq: Option<i64>) -> i64 {
+    live.send(&ClientMessage::Subscribe { ticket_id, after_seq }).await.unwrap();
+    match next_message(live).await {
+        ServerMessage::Subscribed { last_seq, .. } => last_seq,
+        other => panic!("expected subscribed, got {other:?}"),
+    }
+}
+
+async fn say(live: &mut Live, ticket_id: Uuid, body: &str) -> i64 {
+    live.send(&ClientMessage::Send { ticket_id, body: body.into(), internal: false, client_ref: Some(body.into()) }).await.unwrap();
+    loop {
+        if let ServerMessage::Message { seq, client_ref: Some(r), .. } = next_message(live).await
+            && r == body
+        {
+            return seq;
+        }
+    }
+}
+
+async fn setup(server: &TestServer) -> (Client, Client, Ticket) {
+    let (customer, _) = server.user(Role::Customer).await;
+    let (agent, _) = server.user(Role::Agent).await;
+    let ticket = customer.create_ticket(&CreateTicket { subject: "Chat".into(), description: "d".into(), ..Default::default() }).await.unwrap();
+    (customer, agent, ticket)
+}
+
+async fn authentication_is_required_and_checked(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = server.anonymous();
+    assert!(matches!(client.connect_live().await, Err(LiveError::NoToken)));
+    client.set_token(Some("not-a-token".into()));
+    match client.connect_live().await {
+        Err(LiveError::Refused { code, .. }) => assert_eq!(code, "invalid_token"),
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("expected a refusal, got a connection"),
+    }
+}
+
+async fn forbidden_rooms_answer_not_found(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, _, ticket) = setup(&server).await;
+    let (stranger, _) = server.user(Role::Customer).await;
+    let mut live = stranger.connect_live().await.unwrap();
+    live.send(&ClientMessage::Subscribe { ticket_id: ticket.id, after_seq: None }).await.unwrap();
+    assert!(matches!(next_message(&mut live).await, ServerMessage::Error { code, .. } if code == "not_found"));
+    live.send(&ClientMessage::Send { ticket_id: ticket.id, body: "hi".into(), internal: false, client_ref: None }).await.unwrap();
+    assert!(matches!(next_message(&mut live).await, ServerMessage::Error { code, .. } if code == "not_found"));
+}
+
+async fn messages_are_stored_ordered_and_shown_over_rest(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (customer, agent, ticket) = setup(&server).await;
+    let mut c = customer.connect_live().await.unwrap();
+    let mut a = agent.connect_live().await.unwrap();
+    subscribe(&mut c, ticket.id, None).await;
+    subscribe(&mut a, ticket.id, None).await;
+    for i in 0..5 {
+        say(&mut c, ticket.id, &format!("hello {i}")).await;
+    }
+    let mut seqs = Vec::new();
+    while seqs.len() < 5 {
+        if let ServerMessage::Message { seq, comment, .. } = next_message(&mut a).await {
+            assert_eq!(comment.body, format!("hello {}", seqs.len()));
+            seqs.push(seq);
+        }
+    }
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    // An internal note reaches the agent but never the customer.
+    a.send(&ClientMessage::Send { ticket_id: ticket.id, body: "note to self".into(), internal: true, client_ref: None }).await.unwrap();
+    // A REST reply reaches both live.
+    agent.comment(ticket.id, &CreateComment { body: "over REST".into(), internal: false }).await.unwrap();
+    loop {
+        match next_message(&mut c).await {
+            ServerMessage::Message { comment, .. } if comment.body == "over REST" => break,
+            ServerMessage::Message { comment, .. } => assert!(!comment.internal, "customers never see internal notes"),
+            other => panic!("{other:?}"),
+        }
+    }
+    let stored = customer.list_comments(ticket.id).await.unwrap();
+    let bodies: Vec<&str> = stored.iter().map(|c| c.body.as_str()).collect();
+    assert_eq!(bodies, vec!["hello 0", "hello 1", "hello 2", "hello 3", "hello 4", "over REST"]);
+}
+
+async fn reconnecting_with_the_last_seq_misses_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (customer, agent, ticket) = setup(&server).await;
+    let mut c = customer.connect_live().await.unwrap();
+    subscribe(&mut c, ticket.id, None).await;
+    let mut a = agent.connect_live().await.unwrap();
+    subscribe(&mut a, ticket.id, None).await;
+    let last_seen = say(&mut c, ticket.id, "before").await;
+    c.close().await;
+    for i in 0..3 {
+        say(&mut a, ticket.id, &format!("while away {i}")).await;
+    }
+    let mut c = customer.connect_live().await.unwrap();
+    subscribe(&mut c, ticket.id, Some(last_seen)).await;
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        if let ServerMessage::Message { comment, .. } = next_message(&mut c).await {
+            got.push(comment.body);
+        }
+    }
+    assert_eq!(got, vec!["while away 0", "while away 1", "while away 2"]);
+    // And then live again, with nothing repeated.
+    say(&mut a, ticket.id, "back").await;
+    match next_message(&mut c).await {
+        ServerMessage::Message { comment, .. } => assert_eq!(comment.body, "back"),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn presence_shows_who_views_and_types(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, agent, ticket) = setup(&server).await;
+    let (other_agent, other) = server.user(Role::Agent).await;
+    let mut a = agent.connect_live().await.unwrap();
+    subscribe(&mut a, ticket.id, None).await;
+    let mut b = other_agent.connect_live().await.unwrap();
+    subscribe(&mut b, ticket.id, None).await;
+    b.send(&ClientMessage::Typing { ticket_id: ticket.id }).await.unwrap();
+    loop {
+        if let ServerMessage::Presence { viewing, typing, .. } = next(&mut a).await
+            && typing.contains(&other.id)
+        {
+            assert_eq!(viewing.len(), 2);
+            break;
+        }
+    }
+    b.close().await;
+    loop {
+        if let ServerMessage::Presence { viewing, .. } = next(&mut a).await
+            && !viewing.contains(&other.id)
+        {
+            break;
+        }
+    }
+}
+
+async fn notifications_arrive_live_and_over_rest(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (customer, _) = server.user(Role::Customer).await;
+    let (agent, agent_user) = server.user(Role::Agent).await;
+    let (supervisor, _) = server.user(Role::Supervisor).await;
+    let ticket = customer.create_ticket(&CreateTicket { subject: "Assign me".into(), description: "d".into(), ..Default::default() }).await.unwrap();
+    let mut live = agent.connect_live().await.unwrap();
+    supervisor.assign(ticket.id, &AssignRequest { assignee_id: Some(Some(agent_user.id)), ..Default::default() }).await.unwrap();
+    let notification = match next_message(&mut live).await {
+        ServerMessage::Notification { notification } => notification,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(notification.kind, "assigned");
+    assert_eq!(notification.ticket_id, Some(ticket.id));
+    let unread = agent.request(reqwest::Method::GET, "/api/v1/notifications/unread-count").unwrap();
+    let unread: serde_json::Value = agent.send(unread).await.unwrap();
+    assert_eq!(unread["unread"], 1);
+    let read = agent.request(reqwest::Method::POST, &format!("/api/v1/notifications/{}/read", notification.id)).unwrap();
+    agent.send_empty(read).await.unwrap();
+    let list = agent.request(reqwest::Method::GET, "/api/v1/notifications?unread=true").unwrap();
+    let list: serde_json::Value = agent.send(list).await.unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+    // Someone else's notification is not theirs to mark.
+    let theirs = customer.request(reqwest::Method::POST, &format!("/api/v1/notifications/{}/read", notification.id)).unwrap();
+    assert_eq!(customer.send_empty(theirs).await.unwrap_err().status().unwrap().as_u16(), 404);
+}
+
+async fn a_slow_client_is_told_to_resync(backend: Backend) {
+    let server = TestServer::start_with(backend, |c| c.ws_backlog = 8).await;
+    let (customer, agent, ticket) = setup(&server).await;
+    let mut slow = customer.connect_live().await.unwrap();
+    subscribe(&mut slow, ticket.id, None).await;
+    // The slow client reads nothing while the agent sends more than the socket buffers hold;
+    // the agent is never held up, and the slow client learns it must resync.
+    let mut fast = agent.connect_live().await.unwrap();
+    let body = "x".repeat(48 * 1024);
+    for i in 0..300 {
+        let client_ref = Some(i.to_string());
+        fast.send(&ClientMessage::Send { ticket_id: ticket.id, body: body.clone(), internal: false, client_ref }).await.unwrap();
+        loop {
+            if let ServerMessage::Message { client_ref: Some(r), .. } = next_message(&mut fast).await
+                && r == i.to_string()
+            {
+                break;
+            }
+        }
+    }
+    let mut told = false;
+    for _ in 0..400 {
+        if let ServerMessage::Resync { .. } = next(&mut slow).await {
+            told = true;
+            break;
+        }
+    }
+    assert!(told, "the slow client was told to resync");
+}
+
+backend_tests!(
+    authentication_is_required_and_checked,
+    forbidden_rooms_answer_not_found,
+    messages_are_stored_ordered_and_shown_over_rest,
+    reconnecting_with_the_last_seq_misses_nothing,
+    presence_shows_who_views_and_types,
+    notifications_arrive_live_and_over_rest,
+    a_slow_client_is_told_to_resync,
+);
+
+/// A message sent through instance A reaches a client connected to instance B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_postgres_exchange_chat() {
+    let first = TestServer::start(Backend::Postgres).await;
+    let second = TestServer::start_config(first.config.clone(), tempfile::tempdir().unwrap()).await;
+    let (customer, agent, ticket) = setup(&first).await;
+    let agent_on_b = second.anonymous();
+    agent_on_b.set_token(agent.token());
+    let mut on_a = customer.connect_live().await.unwrap();
+    let mut on_b = agent_on_b.connect_live().await.unwrap();
+    subscribe(&mut on_a, ticket.id, None).await;
+    subscribe(&mut on_b, ticket.id, None).await;
+    say(&mut on_a, ticket.id, "from A").await;
+    match next_message(&mut on_b).await {
+        ServerMessage::Message { comment, .. } => assert_eq!(comment.body, "from A"),
+        other => panic!("{other:?}"),
+    }
+    say(&mut on_b, ticket.id, "from B").await;
+    match next_message(&mut on_a).await {
+        ServerMessage::Message { comment, .. } => assert_eq!(comment.body, "from B"),
+        other => panic!("{other:?}"),
+    }
+}
