@@ -34,6 +34,8 @@ const READ_CHUNK: usize = 256 * 1024;
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
     description: String,
+    /// The directory of a local store, where received files can be moved instead of copied.
+    local_root: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -78,7 +80,11 @@ impl Storage {
             .with_context(|| format!("cannot use storage directory {}", dir.display()))?
             // Removes directories left empty by deletes, so the tree does not only grow.
             .with_automatic_cleanup(true);
-        Ok(Storage { store: Arc::new(store), description: format!("local directory {}", dir.display()) })
+        Ok(Storage {
+            store: Arc::new(store),
+            description: format!("local directory {}", dir.display()),
+            local_root: Some(dir.to_path_buf()),
+        })
     }
 
     pub fn s3(settings: S3Settings) -> anyhow::Result<Storage> {
@@ -99,7 +105,7 @@ impl Storage {
             Some(endpoint) => format!("S3 bucket {} at {endpoint}", settings.bucket),
             None => format!("S3 bucket {} in {}", settings.bucket, settings.region),
         };
-        Ok(Storage { store: Arc::new(store), description })
+        Ok(Storage { store: Arc::new(store), description, local_root: None })
     }
 
     pub fn description(&self) -> &str {
@@ -115,8 +121,21 @@ impl Storage {
         }
     }
 
-    /// Copies a local file of `size` bytes to `key`, streaming it in bounded parts.
+    /// Stores a local file of `size` bytes at `key`: moved there when the store is a local
+    /// directory on the same file system (so the file at `path` is gone afterwards), else
+    /// copied, streaming in bounded parts.
     pub async fn put_file(&self, key: &ObjectPath, path: &Path, size: u64) -> anyhow::Result<()> {
+        if let Some(root) = &self.local_root {
+            let target = key.parts().fold(root.clone(), |dir, part| dir.join(part.as_ref()));
+            if let Some(parent) = target.parent() {
+                tokio::fs::create_dir_all(parent).await.with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            // A rename is atomic, so readers never see a partial blob; across file systems it
+            // fails and the copy below does the work.
+            if tokio::fs::rename(path, &target).await.is_ok() {
+                return Ok(());
+            }
+        }
         let mut file = tokio::fs::File::open(path).await.with_context(|| format!("cannot open {}", path.display()))?;
         let context = || format!("cannot store {key} in {}", self.description);
         if size <= SINGLE_PUT_MAX {
@@ -199,7 +218,19 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn local_round_trip_with_ranges_and_multipart() {
+    async fn local_files_are_moved_into_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::local(&dir.path().join("files")).unwrap();
+        let source = dir.path().join("received");
+        std::fs::write(&source, b"moved").unwrap();
+        let key = blob_key("cd".repeat(32).as_str());
+        storage.put_file(&key, &source, 5).await.unwrap();
+        assert!(!source.exists(), "moved, not copied");
+        assert_eq!(storage.read_all(&key).await.unwrap().as_ref(), b"moved");
+    }
+
+    #[tokio::test]
+    async fn local_round_trip_with_ranges() {
         let dir = tempfile::tempdir().unwrap();
         let storage = Storage::local(&dir.path().join("files")).unwrap();
         // Larger than one single put, and not a whole number of parts.
