@@ -649,6 +649,8 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
     const ON_CONFLICT: &str = " ON CONFLICT (email) WHERE deleted_at IS NULL DO NOTHING RETURNING id";
     const UPDATE: &str = "UPDATE users SET name = $1, role = $2, phone = $3, locale = $4, external_id = $5, \
            updated_at = $6 WHERE id = $7";
+    const FIND_UNINVITED: &str =
+        "SELECT id, email FROM users WHERE deleted_at IS NULL AND password_hash IS NULL AND email IN (";
     const REINVITE: &str = "UPDATE users SET invite_hash = $1, invite_expires_at = $2 WHERE id = $3";
     const JOIN: &str = "INSERT INTO team_members (team_id, user_id, added_at) ";
     const JOIN_CONFLICT: &str = " ON CONFLICT (team_id, user_id) DO NOTHING";
@@ -658,14 +660,22 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
     with_db!(db, pool => {
         let mut tx = pool.begin_write().await?;
         for batch in chunk.chunks(STATEMENT_ROWS) {
-            let mut find = QueryBuilder::new(FIND_EXISTING);
-            let mut emails = find.separated(", ");
-            for row in batch {
-                emails.push_bind(&row.email);
-            }
-            find.push(")");
-            let existing: Vec<Existing> = find.build_query_as().fetch_all(&mut *tx).await?;
+            // Only an update needs the stored values first. Otherwise every row is offered to
+            // the INSERT, and the conflict clause tells which emails exist: one statement per
+            // batch instead of two, which is most of the difference on a first import.
+            let existing: Vec<Existing> = if options.on_conflict == OnConflict::Update {
+                let mut find = QueryBuilder::new(FIND_EXISTING);
+                let mut emails = find.separated(", ");
+                for row in batch {
+                    emails.push_bind(&row.email);
+                }
+                find.push(")");
+                find.build_query_as().fetch_all(&mut *tx).await?
+            } else {
+                Vec::new()
+            };
             let plan = plan_batch(batch, existing, options, now, written);
+            let mut existing_without_update = Vec::new();
 
             let mut joins = plan.joins;
             if !plan.inserts.is_empty() {
@@ -697,7 +707,10 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                                 RowErrorCode::EmailTaken,
                                 format!("a user with email '{}' already exists", row.email),
                             ),
-                            _ => written.skipped += 1,
+                            _ => {
+                                written.skipped += 1;
+                                existing_without_update.push(row);
+                            }
                         }
                         continue;
                     }
@@ -722,7 +735,23 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                     .execute(&mut *tx)
                     .await?;
             }
-            for (id, row, invite) in plan.reinvites {
+            let mut reinvites = plan.reinvites;
+            if options.invite && options.on_conflict == OnConflict::Skip && !existing_without_update.is_empty() {
+                // Skipped users who never set a password get a fresh invitation.
+                let mut find = QueryBuilder::new(FIND_UNINVITED);
+                let mut emails = find.separated(", ");
+                for row in &existing_without_update {
+                    emails.push_bind(&row.email);
+                }
+                find.push(")");
+                let waiting: Vec<(Uuid, String)> = find.build_query_as().fetch_all(&mut *tx).await?;
+                for (id, email) in waiting {
+                    if let Some(row) = existing_without_update.iter().find(|row| row.email == email) {
+                        reinvites.push((id, *row, invites::mint(id, now)));
+                    }
+                }
+            }
+            for (id, row, invite) in reinvites {
                 sqlx::query(REINVITE).bind(&invite.digest).bind(invite.expires_at).bind(id).execute(&mut *tx).await?;
                 invitations.push(Invitation { user_id: id, email: row.email.clone(), token: invite.token, expires_at: invite.expires_at });
             }
