@@ -251,8 +251,10 @@ pub struct UpdateTicket {
     pub tags: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+/// The filters of the queue. Also the body of a saved view's query and of a bulk update's
+/// `filter` (as JSON).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams, utoipa::ToSchema))]
 pub struct TicketListQuery {
     /// Comma-separated statuses.
     pub status: Option<String>,
@@ -350,4 +352,330 @@ pub struct AssignRequest {
     pub round_robin: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
+}
+
+// --- agent tools: merge, links, bulk updates, canned replies, macros, saved views -------------
+
+/// Merge this ticket into another (the survivor).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The ticket that survives.
+    pub into: Uuid,
+    /// When given, the merge fails with 409 if the merged ticket changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+/// What a merge did. When the two tickets have different requesters, the merged ticket's public
+/// replies become internal notes on the survivor and its attachments stay where they are, so
+/// neither customer sees the other's conversation or files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MergeResult {
+    /// The merged ticket, now closed, with `merged_into_id` set.
+    pub merged: Ticket,
+    pub survivor: Ticket,
+    pub comments_moved: i64,
+    /// Public replies that became internal notes (different requesters).
+    pub comments_made_internal: i64,
+    pub attachments_moved: i64,
+    /// Attachments left on the merged ticket (different requesters).
+    pub attachments_left: i64,
+    pub watchers_moved: i64,
+    pub subtickets_moved: i64,
+}
+
+/// How two tickets are related.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// Related both ways.
+    Related,
+    /// `from` reports the same thing as `to`.
+    DuplicateOf,
+    /// `from` was caused by `to`.
+    CausedBy,
+}
+
+impl LinkKind {
+    pub const ALL: [LinkKind; 3] = [LinkKind::Related, LinkKind::DuplicateOf, LinkKind::CausedBy];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::Related => "related",
+            LinkKind::DuplicateOf => "duplicate_of",
+            LinkKind::CausedBy => "caused_by",
+        }
+    }
+}
+parse_by_name!(LinkKind, "link kind");
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateLink {
+    /// The other ticket: this ticket is `kind` of it (`duplicate_of`, `caused_by`).
+    pub to: Uuid,
+    pub kind: LinkKind,
+}
+
+/// The other end of a link, as the caller may see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkedTicket {
+    pub id: Uuid,
+    pub number: String,
+    pub subject: String,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketLink {
+    pub id: Uuid,
+    pub kind: LinkKind,
+    /// `from` is `kind` of `to` (e.g. `from` duplicate_of `to`).
+    pub from_ticket_id: Uuid,
+    pub to_ticket_id: Uuid,
+    /// The ticket at the other end from the one asked about.
+    pub other: LinkedTicket,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Field changes of a bulk update or a macro; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FieldChanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    /// `""` clears the category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Replaces the tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// Adds these tags (after `tags`, if both are given).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<Uuid>,
+    /// `null` unassigns. Giving tickets to someone else needs `tickets.reassign`.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Uuid>))]
+    pub assignee_id: Option<Option<Uuid>>,
+}
+
+impl FieldChanges {
+    pub fn is_empty(&self) -> bool {
+        self == &FieldChanges::default()
+    }
+}
+
+/// The same reply (or internal note) on each ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReplyAction {
+    pub body: String,
+    #[serde(default)]
+    pub internal: bool,
+}
+
+/// What to do to a ticket, in this order: change fields, reply, move status. A macro stores one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TicketActions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<FieldChanges>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyAction>,
+    /// A status move, checked against the lifecycle table; a ticket already there is left as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<Status>,
+}
+
+impl TicketActions {
+    pub fn is_empty(&self) -> bool {
+        self.set.as_ref().is_none_or(FieldChanges::is_empty) && self.reply.is_none() && self.transition.is_none()
+    }
+}
+
+/// Change many tickets at once: a list of ids or a filter (at most 1,000 tickets per call).
+/// Each ticket is checked and changed on its own; one failing never undoes the others.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BulkUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<Uuid>>,
+    /// The queue's filters (`q` included); paging fields are ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<TicketListQuery>,
+    /// The version each ticket was read at; a ticket that changed since fails with 409.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub versions: std::collections::BTreeMap<Uuid, i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<FieldChanges>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<Status>,
+}
+
+/// One ticket's outcome in a bulk update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BulkItemResult {
+    pub id: Uuid,
+    pub ok: bool,
+    /// The HTTP status this ticket alone would have answered (200 on success).
+    pub http_status: u16,
+    /// The ticket's version after the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::ErrorBody>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BulkResult {
+    pub succeeded: u32,
+    pub failed: u32,
+    /// One per ticket, in the order given (by id for a filter).
+    pub results: Vec<BulkItemResult>,
+}
+
+/// A reply text kept for reuse: shared with every agent (`shared`), or personal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CannedReply {
+    pub id: Uuid,
+    pub name: String,
+    pub body: String,
+    pub shared: bool,
+    /// Absent for shared replies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Creating a shared canned reply or macro needs `replies.share`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CannedReplyInput {
+    pub name: String,
+    pub body: String,
+    #[serde(default)]
+    pub shared: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CannedReplyUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Making a reply shared, or a shared one personal, needs `replies.share`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<bool>,
+}
+
+/// A named set of actions (field changes, a reply, a status move) applied to one ticket at a
+/// time through the same checks as the separate routes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Macro {
+    pub id: Uuid,
+    pub name: String,
+    pub actions: TicketActions,
+    pub shared: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MacroInput {
+    pub name: String,
+    pub actions: TicketActions,
+    #[serde(default)]
+    pub shared: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MacroUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<TicketActions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ApplyMacro {
+    /// When given, applying fails with 409 if the ticket changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+/// A queue filter a user keeps under a name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SavedView {
+    pub id: Uuid,
+    pub name: String,
+    pub query: TicketListQuery,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SavedViewInput {
+    pub name: String,
+    /// `cursor` is not kept; `limit` becomes the view's page size.
+    pub query: TicketListQuery,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SavedViewUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<TicketListQuery>,
+}
+
+/// Paging through a saved view's tickets.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct ViewPageQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
 }

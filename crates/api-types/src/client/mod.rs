@@ -11,6 +11,7 @@ use crate::ApiError;
 mod files;
 mod import;
 mod live;
+mod ticket_tools;
 mod tickets;
 mod users;
 

@@ -108,11 +108,17 @@ permission_table! {
         "Read and change the attachment settings (what happens to files no scanner has checked)";
     ReadNotifications = "notifications.read", [Customer, Agent, Supervisor, Admin],
         "Read one's own notifications and mark them read";
+    ManageReplies = "replies.manage", [Agent, Supervisor, Admin],
+        "List and use shared canned replies and macros; create, change and delete one's own";
+    ShareReplies = "replies.share", [Supervisor, Admin],
+        "Create, change and delete shared canned replies and macros, and share or unshare one's own";
+    ManageViews = "views.manage", [Customer, Agent, Supervisor, Admin],
+        "Save, list, change and delete one's own views of the ticket queue";
 }
 
 /// Actions no route needs by itself: a handler checks them on top of its route's action, for
 /// what only some callers of that route may do (e.g. giving a ticket to someone else).
-pub const CHECKED_IN_HANDLERS: &[Action] = &[Action::ReassignTickets];
+pub const CHECKED_IN_HANDLERS: &[Action] = &[Action::ReassignTickets, Action::ShareReplies];
 
 impl Action {
     pub fn allows(self, role: Role) -> bool {

@@ -83,7 +83,22 @@ async fn assign(
     AppPath(id): AppPath<Uuid>,
     AppJson(request): AppJson<AssignRequest>,
 ) -> Result<AppJson<Ticket>> {
-    let current = visible_ticket(&state.db, &caller, id).await?;
+    visible_ticket(&state.db, &caller, id).await?;
+    let now = Utc::now();
+    let mut tx = state.db.begin().await?;
+    let before = store::find_in(&mut tx, id).await?.ok_or(Error::NotFound { what: "ticket" })?;
+    if let Some(version) = request.version.filter(|v| *v != before.version) {
+        return Err(store::stale(version));
+    }
+    let after = assign_in(&mut tx, &state, &caller, &before, &request, now).await?;
+    tx.commit().await?;
+    Ok(AppJson(api::ticket(&state.db, after).await?))
+}
+
+/// Assigns a ticket inside `tx` (the caller has checked visibility and the version), with the
+/// reassign check, round-robin, the SLA policy and the assignee's notice. Shared by the assign
+/// route, bulk updates and macros. `request.version` is not looked at.
+pub async fn assign_in(tx: &mut Tx, state: &AppState, caller: &AuthUser, before: &TicketRow, request: &AssignRequest, now: DateTime<Utc>) -> Result<TicketRow> {
     if let Some(team) = request.team_id {
         const SQL: &str = "SELECT COUNT(*) FROM teams WHERE id = $1 AND deleted_at IS NULL";
         let found: i64 = with_db!(&state.db, pool => sqlx::query_scalar(SQL).bind(team).fetch_one(pool).await?);
@@ -92,21 +107,15 @@ async fn assign(
         }
     }
     if let Some(Some(person)) = request.assignee_id {
-        staff_member(&state, person).await?;
+        staff_member(state, person).await?;
     }
     if request.round_robin && request.assignee_id.is_some() {
         return Err(Error::invalid("round_robin", "give either assignee_id or round_robin, not both"));
     }
-    let takes_from_other = current.assignee_id.is_some_and(|a| a != caller.id());
+    let takes_from_other = before.assignee_id.is_some_and(|a| a != caller.id());
     let gives_to_other = matches!(request.assignee_id, Some(Some(p)) if p != caller.id()) || request.round_robin;
     if (request.assignee_id.is_some() || request.round_robin) && (takes_from_other || gives_to_other) {
         caller.require(Action::ReassignTickets)?;
-    }
-    let now = Utc::now();
-    let mut tx = state.db.begin().await?;
-    let before = store::find_in(&mut tx, id).await?.ok_or(Error::NotFound { what: "ticket" })?;
-    if let Some(version) = request.version.filter(|v| *v != before.version) {
-        return Err(store::stale(version));
     }
     let mut after = before.clone();
     if let Some(team) = request.team_id {
@@ -117,7 +126,7 @@ async fn assign(
     }
     if request.round_robin {
         let team = after.team_id.ok_or_else(|| Error::invalid("round_robin", "the ticket has no team; give team_id"))?;
-        after.assignee_id = Some(next_in_rotation(&mut tx, team).await?);
+        after.assignee_id = Some(next_in_rotation(tx, team).await?);
     }
     if after.team_id != before.team_id {
         let policies = sla::all_policies(&state.db).await?;
@@ -125,12 +134,11 @@ async fn assign(
         let to = sla::choose(&policies, after.priority, after.category.as_deref(), after.team_id);
         sla::switch_policy(&mut after, from, to, now);
     }
-    let after = store::save(&mut tx, &before, after, Some(caller.id()), now).await?;
+    let after = store::save(tx, before, after, Some(caller.id()), now).await?;
     if after.assignee_id != before.assignee_id {
-        tell_assignee(&mut tx, &caller, &after, now).await?;
+        tell_assignee(tx, caller, &after, now).await?;
     }
-    tx.commit().await?;
-    Ok(AppJson(api::ticket(&state.db, after).await?))
+    Ok(after)
 }
 
 /// Take the most urgent, oldest unassigned `new` or `open` ticket of your teams (or the triage

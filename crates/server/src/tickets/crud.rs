@@ -48,7 +48,7 @@ fn description(raw: &str) -> Result<String> {
     Ok(raw.trim().to_owned())
 }
 
-fn category(raw: Option<&str>) -> Result<Option<String>> {
+pub(crate) fn category(raw: Option<&str>) -> Result<Option<String>> {
     let category = raw.map(str::trim).filter(|c| !c.is_empty());
     if category.is_some_and(|c| c.chars().count() > 100) {
         return Err(Error::invalid("category", "must be at most 100 characters"));
@@ -57,7 +57,7 @@ fn category(raw: Option<&str>) -> Result<Option<String>> {
 }
 
 /// Tags are lower case, trimmed, unique and sorted.
-fn tags(raw: &[String]) -> Result<Vec<String>> {
+pub(crate) fn tags(raw: &[String]) -> Result<Vec<String>> {
     let mut tags: Vec<String> = raw.iter().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
     if tags.iter().any(|t| t.chars().count() > 50 || t.contains(',')) {
         return Err(Error::invalid("tags", "each tag must be at most 50 characters, without commas"));
@@ -70,7 +70,7 @@ fn tags(raw: &[String]) -> Result<Vec<String>> {
     Ok(tags)
 }
 
-async fn live_team(db: &Db, id: Uuid) -> Result<()> {
+pub(crate) async fn live_team(db: &Db, id: Uuid) -> Result<()> {
     const SQL: &str = "SELECT COUNT(*) FROM teams WHERE id = $1 AND deleted_at IS NULL";
     let found: i64 = with_db!(db, pool => sqlx::query_scalar(SQL).bind(id).fetch_one(pool).await?);
     if found == 0 {
@@ -343,18 +343,33 @@ async fn list_tickets(
     caller: Authorized<can::ReadTickets>,
     AppQuery(query): AppQuery<TicketListQuery>,
 ) -> Result<AppJson<Page<Ticket>>> {
+    Ok(AppJson(list(&state, &caller, &query).await?))
+}
+
+/// Checks a list query without running it (saved views check theirs when stored).
+pub fn check_query(caller: &AuthUser, query: &TicketListQuery) -> Result<()> {
+    if query.deleted.unwrap_or(false) {
+        caller.require(Action::DeleteTickets)?;
+    }
+    page_limit(query.limit)?;
+    Sort::parse(query.sort.as_deref())?;
+    apply_filters(caller, query, &mut DynamicSql::default())
+}
+
+/// One page of the queue as `query` asks; shared by the queue route and saved views.
+pub async fn list(state: &AppState, caller: &AuthUser, query: &TicketListQuery) -> Result<Page<Ticket>> {
     let deleted = query.deleted.unwrap_or(false);
     if deleted {
         caller.require(Action::DeleteTickets)?;
     }
     let limit = page_limit(query.limit)?;
     if let Some(text) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
-        return Ok(AppJson(search::search(&state, &caller, &query, text, limit).await?));
+        return search::search(state, caller, query, text, limit).await;
     }
     let sort = Sort::parse(query.sort.as_deref())?;
     let mut sql = DynamicSql::new(concat!("SELECT ", ticket_columns!("t."), " FROM tickets t WHERE "));
     sql.push(if deleted { "t.deleted_at IS NOT NULL" } else { "t.deleted_at IS NULL" });
-    apply_filters(&caller, &query, &mut sql)?;
+    apply_filters(caller, query, &mut sql)?;
     if let Some(cursor) = &query.cursor {
         sort.after(cursor, &mut sql)?;
     }
@@ -367,7 +382,7 @@ async fn list_tickets(
     } else {
         None
     };
-    Ok(AppJson(Page { items: api::tickets(&state.db, rows).await?, next_cursor }))
+    Ok(Page { items: api::tickets(&state.db, rows).await?, next_cursor })
 }
 
 // --- update --------------------------------------------------------------------------------
@@ -388,13 +403,21 @@ async fn update_ticket(
 ) -> Result<AppJson<Ticket>> {
     visible_ticket(&state.db, &caller, id).await?;
     let version = expected_version(&headers, update.version)?;
-    let policies = sla::all_policies(&state.db).await?;
     let now = Utc::now();
     let mut tx = state.db.begin().await?;
     let before = store::find_in(&mut tx, id).await?.ok_or(Error::NotFound { what: "ticket" })?;
     if before.version != version {
         return Err(store::stale(version));
     }
+    let after = edit(&mut tx, &state, &caller, &before, &update, now).await?;
+    tx.commit().await?;
+    Ok(AppJson(api::ticket(&state.db, after).await?))
+}
+
+/// Changes a ticket's own fields inside `tx` (the caller has checked visibility and the
+/// version): SLA policy, tags, search text and history follow. Shared by the update route,
+/// bulk updates and macros. `update.version` is not looked at.
+pub async fn edit(tx: &mut Tx, state: &AppState, caller: &AuthUser, before: &TicketRow, update: &UpdateTicket, now: DateTime<Utc>) -> Result<TicketRow> {
     let mut after = before.clone();
     if let Some(s) = &update.subject {
         after.subject = subject(s)?;
@@ -410,21 +433,21 @@ async fn update_ticket(
     }
     let new_tags = update.tags.as_deref().map(tags).transpose()?;
     if (after.priority, &after.category) != (before.priority, &before.category) {
+        let policies = sla::all_policies(&state.db).await?;
         let from = sla::find(&policies, before.sla_policy_id);
         let to = sla::choose(&policies, after.priority, after.category.as_deref(), after.team_id);
         sla::switch_policy(&mut after, from, to, now);
     }
     let text_changed = (&after.subject, &after.description) != (&before.subject, &before.description);
-    let after = store::save(&mut tx, &before, after, Some(caller.id()), now).await?;
+    let after = if after == *before { after } else { store::save(tx, before, after, Some(caller.id()), now).await? };
     if let Some(new_tags) = new_tags {
-        let old_tags = store::tags_of(&state.db, id).await?;
-        store::set_tags(&mut tx, id, &old_tags, &new_tags, Some(caller.id()), now).await?;
+        let old_tags = store::tags_in(tx, before.id).await?;
+        store::set_tags(tx, before.id, &old_tags, &new_tags, Some(caller.id()), now).await?;
     }
     if text_changed {
-        store::index_ticket_text(&mut tx, &after).await?;
+        store::index_ticket_text(tx, &after).await?;
     }
-    tx.commit().await?;
-    Ok(AppJson(api::ticket(&state.db, after).await?))
+    Ok(after)
 }
 
 async fn set_deleted(state: &AppState, caller: &AuthUser, id: Uuid, deleted: bool) -> Result<TicketRow> {

@@ -61,7 +61,16 @@ pub const MOVES: &[Move] = &[
     Move { from: Resolved, to: Open, name: "reopen", by: by(EVERYONE) },
     Move { from: Resolved, to: Closed, name: "close", by: by(STAFF) },
     Move { from: Resolved, to: Closed, name: "auto-close", by: Mover::System("the resolved ticket is left alone long enough") },
+    Move { from: New, to: Closed, name: "merged", by: MERGED },
+    Move { from: Open, to: Closed, name: "merged", by: MERGED },
+    Move { from: InProgress, to: Closed, name: "merged", by: MERGED },
+    Move { from: PendingCustomer, to: Closed, name: "merged", by: MERGED },
+    Move { from: PendingApproval, to: Closed, name: "merged", by: MERGED },
+    Move { from: Resolved, to: Closed, name: "merged", by: MERGED },
 ];
+
+/// A merged ticket closes whatever it was waiting for (`POST /tickets/{id}/merge`).
+const MERGED: Mover = Mover::System("the ticket is merged into another (`POST /api/v1/tickets/{id}/merge`)");
 
 /// The moves a person with `role` may request from `from`, without the conditions that depend
 /// on the ticket (children, reopen window).

@@ -3,15 +3,20 @@
 pub mod api;
 pub mod approvals;
 pub mod assignment;
+pub mod bulk;
 pub mod calendar;
 pub mod comments;
 pub mod crud;
 pub mod lifecycle;
+pub mod links;
+pub mod merge;
+pub mod replies;
 pub mod search;
 pub mod sla;
 pub mod sla_job;
 pub mod store;
 pub mod transitions;
+pub mod views;
 pub mod visibility;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -26,4 +31,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(transitions::router())
         .merge(approvals::router())
         .merge(sla::router())
+        .merge(merge::router())
+        .merge(links::router())
+        .merge(bulk::router())
+        .merge(replies::router())
+        .merge(views::router())
 }

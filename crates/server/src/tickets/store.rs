@@ -209,6 +209,12 @@ pub async fn set_tags(tx: &mut Tx, ticket_id: Uuid, before: &[String], after: &[
     record(tx, ticket_id, actor, now, change).await
 }
 
+/// The same, inside a transaction.
+pub async fn tags_in(tx: &mut Tx, ticket_id: Uuid) -> Result<Vec<String>> {
+    const SQL: &str = "SELECT tag FROM ticket_tags WHERE ticket_id = $1 ORDER BY tag";
+    Ok(with_tx!(tx, conn => sqlx::query_scalar(SQL).bind(ticket_id).fetch_all(&mut *conn).await?))
+}
+
 pub async fn tags_of(db: &Db, ticket_id: Uuid) -> Result<Vec<String>> {
     const SQL: &str = "SELECT tag FROM ticket_tags WHERE ticket_id = $1 ORDER BY tag";
     Ok(with_db!(db, pool => sqlx::query_scalar(SQL).bind(ticket_id).fetch_all(pool).await?))
