@@ -17,6 +17,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 const MAX_CHUNK: usize = 64 * 1024;
 /// Longest answer line we accept; real answers are a signature name.
 const MAX_REPLY: usize = 4096;
+/// Longest wait for a connection: an unreachable TCP host would otherwise hold the worker for
+/// the system's connect timeout (minutes) before the scan counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClamdAddr {
@@ -99,15 +102,11 @@ impl Clamd {
     {
         match &self.addr {
             ClamdAddr::Tcp(host_port) => {
-                let stream = tokio::net::TcpStream::connect(host_port)
-                    .await
-                    .map_err(|source| ScanError::Connect { addr: self.addr.to_string(), source })?;
+                let stream = self.connect(tokio::net::TcpStream::connect(host_port)).await?;
                 self.scan_on(stream, content).await
             }
             ClamdAddr::Unix(path) => {
-                let stream = tokio::net::UnixStream::connect(path)
-                    .await
-                    .map_err(|source| ScanError::Connect { addr: self.addr.to_string(), source })?;
+                let stream = self.connect(tokio::net::UnixStream::connect(path)).await?;
                 self.scan_on(stream, content).await
             }
         }
@@ -166,6 +165,14 @@ impl Clamd {
         Ok(String::from_utf8_lossy(&reply[..end]).trim().to_owned())
     }
 
+    async fn connect<C>(&self, connecting: impl Future<Output = std::io::Result<C>>) -> Result<C, ScanError> {
+        let connect_error = |source| ScanError::Connect { addr: self.addr.to_string(), source };
+        match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            Ok(result) => result.map_err(connect_error),
+            Err(_) => Err(connect_error(std::io::Error::new(std::io::ErrorKind::TimedOut, "connection timed out"))),
+        }
+    }
+
     async fn timed<T>(&self, io: impl Future<Output = std::io::Result<T>>) -> Result<T, ScanError> {
         match tokio::time::timeout(self.io_timeout, io).await {
             Ok(result) => Ok(result?),
@@ -180,10 +187,9 @@ impl Clamd {
             let reply = clamd.read_reply(&mut conn).await?;
             if reply == "PONG" { Ok(()) } else { Err(ScanError::Refused(reply)) }
         }
-        let connect_error = |source| ScanError::Connect { addr: self.addr.to_string(), source };
         match &self.addr {
-            ClamdAddr::Tcp(host_port) => ping_on(self, tokio::net::TcpStream::connect(host_port).await.map_err(connect_error)?).await,
-            ClamdAddr::Unix(path) => ping_on(self, tokio::net::UnixStream::connect(path).await.map_err(connect_error)?).await,
+            ClamdAddr::Tcp(host_port) => ping_on(self, self.connect(tokio::net::TcpStream::connect(host_port)).await?).await,
+            ClamdAddr::Unix(path) => ping_on(self, self.connect(tokio::net::UnixStream::connect(path)).await?).await,
         }
     }
 }

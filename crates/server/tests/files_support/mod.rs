@@ -33,9 +33,10 @@ fn find_program(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// A clamd of our own, listening on `socket`.
+/// A clamd of our own, listening on `socket` (or on a loopback TCP port).
 pub struct ClamdProcess {
     pub socket: PathBuf,
+    tcp_port: Option<u16>,
     child: Option<Child>,
     dir: PathBuf,
 }
@@ -45,7 +46,7 @@ impl ClamdProcess {
     /// behind it yet.
     pub fn unstarted(dir: &Path) -> ClamdProcess {
         let dir = dir.to_path_buf();
-        ClamdProcess { socket: dir.join("clamd.sock"), child: None, dir }
+        ClamdProcess { socket: dir.join("clamd.sock"), tcp_port: None, child: None, dir }
     }
 
     /// Starts clamd in `dir` and waits until it answers PING.
@@ -55,8 +56,20 @@ impl ClamdProcess {
         clamd
     }
 
+    /// Starts clamd in `dir` listening on a free loopback TCP port instead of a socket.
+    pub async fn start_tcp(dir: &Path) -> ClamdProcess {
+        let mut clamd = ClamdProcess::unstarted(dir);
+        clamd.tcp_port = Some(std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+        clamd.run().await;
+        clamd
+    }
+
+    /// The address to give `HDMS_CLAMD`.
     pub fn addr(&self) -> String {
-        self.socket.display().to_string()
+        match self.tcp_port {
+            Some(port) => format!("tcp://127.0.0.1:{port}"),
+            None => self.socket.display().to_string(),
+        }
     }
 
     /// Starts (or restarts) the daemon on this process's socket.
@@ -68,12 +81,16 @@ impl ClamdProcess {
         // Foreground so the test owns the process; no syslog and no user switch (the tests may
         // run as root, which clamd accepts when `User` is unset); streams as large as the
         // benchmark's file.
+        let listen = match self.tcp_port {
+            Some(port) => format!("TCPSocket {port}\nTCPAddr 127.0.0.1"),
+            None => format!("LocalSocket {}", self.socket.display()),
+        };
         std::fs::write(
             &config,
             format!(
-                "Foreground yes\nLocalSocket {}\nDatabaseDirectory {}\nLogSyslog no\nLogFile {}\n\
+                "Foreground yes\n{}\nDatabaseDirectory {}\nLogSyslog no\nLogFile {}\n\
                  StreamMaxLength 200M\nMaxScanSize 200M\nMaxFileSize 200M\nPidFile {}\n",
-                self.socket.display(),
+                listen,
                 signatures_dir().display(),
                 self.dir.join("clamd.log").display(),
                 self.dir.join("clamd.pid").display(),
@@ -89,7 +106,7 @@ impl ClamdProcess {
             .spawn()
             .expect("clamd starts");
         self.child = Some(child);
-        let client = Clamd::new(ClamdAddr::Unix(self.socket.clone()));
+        let client = Clamd::new(ClamdAddr::parse(&self.addr()).expect("clamd address"));
         let started = Instant::now();
         loop {
             if client.ping().await.is_ok() {
