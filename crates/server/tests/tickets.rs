@@ -400,7 +400,23 @@ async fn queues_paginate_without_gaps(backend: Backend) {
     assert_api_error(agent.list_tickets(&TicketListQuery { sort: Some("sideways".into()), ..Default::default() }).await, 422, "validation_failed");
 }
 
+async fn a_move_may_carry_a_comment_even_to_a_final_status(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (customer, _) = server.user(Role::Customer).await;
+    let t = customer.create_ticket(&ticket("Never mind")).await.unwrap();
+    let request = TransitionRequest { to: Status::Cancelled, comment: Some("Solved it myself".into()), version: None };
+    assert_eq!(customer.transition(t.id, &request).await.unwrap().status, Status::Cancelled);
+    let comments = customer.list_comments(t.id).await.unwrap();
+    assert_eq!(comments.iter().map(|c| c.body.as_str()).collect::<Vec<_>>(), vec!["Solved it myself"]);
+    // A refused move keeps nothing, the comment included.
+    let t = customer.create_ticket(&ticket("Try to resolve")).await.unwrap();
+    let refused = TransitionRequest { to: Status::Resolved, comment: Some("done?".into()), version: None };
+    assert_api_error(customer.transition(t.id, &refused).await, 422, "validation_failed");
+    assert!(customer.list_comments(t.id).await.unwrap().is_empty());
+}
+
 backend_tests!(
+    a_move_may_carry_a_comment_even_to_a_final_status,
     customers_see_only_their_own_tickets_and_no_internal_notes,
     agents_see_their_teams_and_triage,
     stale_versions_conflict_and_change_nothing,

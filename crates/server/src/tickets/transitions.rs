@@ -121,9 +121,14 @@ async fn transition(
     if let Some(version) = request.version.filter(|v| *v != before.version) {
         return Err(store::stale(version));
     }
-    let mut after = apply(&mut tx, &state, &caller, &before, request.to, now).await?;
+    // The comment goes in first: once the ticket is closed or cancelled it takes no comments.
+    // A customer's reply may itself reopen the ticket, which may already be the move asked for.
+    let mut after = before.clone();
     if let Some(body) = request.comment.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
         after = comments::add(&mut tx, &state, &caller, &after, body, false, now).await?.1;
+    }
+    if after.status != request.to || after.status == before.status {
+        after = apply(&mut tx, &state, &caller, &after, request.to, now).await?;
     }
     tx.commit().await?;
     state.hub.ring();
