@@ -273,6 +273,10 @@ pub fn spawn_feed(hub: Arc<Hub>) -> Feed {
 }
 
 async fn listen(hub: Arc<Hub>, pool: sqlx::PgPool, mut stopped: watch::Receiver<bool>) {
+    // The listener holds one of the pool's connections: let it go as soon as the pool is being
+    // closed, or closing would wait for it forever.
+    let pool_closing = pool.close_event();
+    tokio::pin!(pool_closing);
     let mut listener = loop {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(mut listener) => match listener.listen(CHANNEL).await {
@@ -284,6 +288,7 @@ async fn listen(hub: Arc<Hub>, pool: sqlx::PgPool, mut stopped: watch::Receiver<
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = stopped.changed() => return,
+            _ = &mut pool_closing => return,
         }
     };
     loop {
@@ -302,6 +307,7 @@ async fn listen(hub: Arc<Hub>, pool: sqlx::PgPool, mut stopped: watch::Receiver<
                 Err(err) => tracing::warn!(error = %err, "realtime listener error"),
             },
             _ = stopped.changed() => return,
+            _ = &mut pool_closing => return,
         }
     }
 }
