@@ -90,11 +90,15 @@ async fn clean_file_is_scanned_then_downloadable(backend: Backend) {
     let ticket = ticket(&customer).await;
 
     let uploaded = customer.upload_attachment(ticket, "notes.txt", Some("text/plain"), TEXT).await.unwrap();
-    assert_eq!(uploaded.scan_state, ScanState::Pending, "the upload answers before the scan");
-    assert!(!uploaded.downloadable);
+    // The upload answers without waiting for the scan; a fast worker may still have finished it
+    // by the time the answer is built, so pending and clean are both right here.
+    assert!(matches!(uploaded.scan_state, ScanState::Pending | ScanState::Clean), "{:?}", uploaded.scan_state);
+    assert_eq!(uploaded.downloadable, uploaded.scan_state == ScanState::Clean);
     assert_eq!((uploaded.size, uploaded.sha256.as_str()), (TEXT.len() as u64, sha256_hex(TEXT).as_str()));
     assert_eq!(uploaded.content_type, "text/plain");
-    assert_api_error(customer.download_attachment(uploaded.id, None).await, 409, "attachment_not_scanned");
+    if let Err(err) = customer.download_attachment(uploaded.id, None).await {
+        assert_eq!((err.status().map(|s| s.as_u16()), err.code()), (Some(409), Some("attachment_not_scanned")), "{err}");
+    }
 
     let clean = wait_for(&customer, &uploaded, ScanState::Clean).await;
     assert!(clean.downloadable);
