@@ -15,6 +15,7 @@ pub mod files;
 pub mod notifications;
 pub mod page;
 pub mod sla;
+pub mod sms;
 pub mod teams;
 pub mod tickets;
 pub mod tokens;

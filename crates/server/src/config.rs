@@ -145,6 +145,52 @@ pub struct Config {
     /// uploads, retries), in milliseconds.
     #[arg(long, env = "HDMS_SCAN_POLL_MS", default_value_t = 2_000)]
     pub scan_poll_ms: u64,
+
+    /// How text messages are sent: `log` (written to the server log, nothing leaves the
+    /// machine) or `http` (POSTed to an SMS gateway, see the `--sms-http-*` settings).
+    #[arg(long, env = "HDMS_SMS_PROVIDER", default_value = "log")]
+    pub sms_provider: SmsProviderKind,
+
+    /// The SMS gateway's URL that each message is POSTed to (`http` provider).
+    #[arg(long, env = "HDMS_SMS_HTTP_URL")]
+    pub sms_http_url: Option<String>,
+
+    /// Body of the POST, with `{to}` (E.164 number), `{text}` and `{id}` (the message's id, the
+    /// same on every attempt) replaced by values escaped for the content type: JSON string
+    /// escapes for `*json`, form encoding for `application/x-www-form-urlencoded`, XML escapes
+    /// for `*xml`, as is otherwise.
+    #[arg(long, env = "HDMS_SMS_HTTP_BODY", default_value = r#"{"to":"{to}","text":"{text}"}"#)]
+    pub sms_http_body: String,
+
+    /// Content type of that body.
+    #[arg(long, env = "HDMS_SMS_HTTP_CONTENT_TYPE", default_value = "application/json")]
+    pub sms_http_content_type: String,
+
+    /// Header authenticating to the gateway, as `Name: value` (e.g. `Authorization: Bearer
+    /// …` or `X-Api-Key: …`); a value alone is sent as `Authorization`.
+    #[arg(long, env = "HDMS_SMS_HTTP_AUTH_HEADER", hide_env_values = true)]
+    pub sms_http_auth_header: Option<String>,
+
+    /// JSON pointer to the gateway's message id in its answer, recorded with the delivery.
+    #[arg(long, env = "HDMS_SMS_HTTP_ID_POINTER", default_value = "/id")]
+    pub sms_http_id_pointer: String,
+
+    /// How long one request to the gateway may take, in seconds.
+    #[arg(long, env = "HDMS_SMS_HTTP_TIMEOUT", default_value_t = 10)]
+    pub sms_http_timeout_secs: u64,
+
+    /// Attempts at delivering one message before it is marked failed.
+    #[arg(long, env = "HDMS_SMS_MAX_ATTEMPTS", default_value_t = 5)]
+    pub sms_max_attempts: u32,
+
+    /// Wait before the second attempt at a message, in milliseconds; doubles after each failed
+    /// attempt, up to an hour (or longer when the gateway's `Retry-After` says so).
+    #[arg(long, env = "HDMS_SMS_RETRY_BASE_MS", default_value_t = 5_000)]
+    pub sms_retry_base_ms: u64,
+
+    /// How often the SMS worker looks for messages due, in milliseconds.
+    #[arg(long, env = "HDMS_SMS_POLL_MS", default_value_t = 1_000)]
+    pub sms_poll_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -172,6 +218,12 @@ pub enum StorageKind {
     S3,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SmsProviderKind {
+    Log,
+    Http,
+}
+
 impl Config {
     /// The defaults, as if started with no flags and no environment.
     pub fn defaults() -> Self {
@@ -196,5 +248,17 @@ impl Config {
 
     pub fn scan_poll(&self) -> Duration {
         Duration::from_millis(self.scan_poll_ms)
+    }
+
+    pub fn sms_retry_base(&self) -> Duration {
+        Duration::from_millis(self.sms_retry_base_ms)
+    }
+
+    pub fn sms_poll(&self) -> Duration {
+        Duration::from_millis(self.sms_poll_ms)
+    }
+
+    pub fn sms_http_timeout(&self) -> Duration {
+        Duration::from_secs(self.sms_http_timeout_secs)
     }
 }

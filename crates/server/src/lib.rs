@@ -36,6 +36,8 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
     let db = Db::connect(config.database_url.as_deref(), &config.data_dir, config.db_max_connections).await?;
     let secret = bootstrap::jwt_secret(&config, &db).await?;
     let files = Arc::new(files::Files::from_config(&config)?);
+    // A provider that cannot work stops the server now rather than losing messages later.
+    comms::sms::gateway::from_config(&config)?;
     files.announce().await;
     let hub = comms::hub::Hub::new(db.clone(), config.ws_backlog);
     let state = AppState { db, config: Arc::new(config), jwt: Arc::new(JwtKeys::new(secret.as_bytes())), files, hub };
@@ -48,10 +50,12 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     let db = state.db.clone();
     let attachment_worker = files::worker::spawn(state.clone());
     let sla_job = tickets::sla_job::spawn(state.clone());
+    let sms_worker = comms::sms::worker::spawn(state.clone())?;
     let realtime = comms::hub::spawn_feed(state.hub.clone());
     let served = axum::serve(listener, app::router(state)).with_graceful_shutdown(shutdown).await;
     attachment_worker.stop().await;
     sla_job.stop().await;
+    sms_worker.stop().await;
     realtime.stop().await;
     served?;
     db.close().await;

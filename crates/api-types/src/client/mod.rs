@@ -10,12 +10,14 @@ use crate::ApiError;
 
 mod files;
 mod import;
+mod sms;
 mod live;
 mod ticket_tools;
 mod tickets;
 mod users;
 
 pub use files::Download;
+pub use sms::OTP_REQUIRED;
 pub use live::{Live, LiveError};
 
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,8 @@
 pub mod hub;
 pub mod inbox;
 pub mod notifications;
+pub mod preferences;
+pub mod sms;
 pub mod ws;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -12,5 +14,5 @@ use crate::state::AppState;
 
 /// Routes under the API prefix.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(inbox::router())
+    OpenApiRouter::new().merge(inbox::router()).merge(preferences::router()).merge(sms::router())
 }

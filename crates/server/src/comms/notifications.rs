@@ -20,6 +20,9 @@ pub enum Kind {
     SlaWarning,
     SlaBreach,
     AttachmentInfected,
+    Mention,
+    NewReply,
+    ImportFinished,
 }
 
 impl Kind {
@@ -31,7 +34,26 @@ impl Kind {
             Kind::SlaWarning => "sla_warning",
             Kind::SlaBreach => "sla_breach",
             Kind::AttachmentInfected => "attachment_infected",
+            Kind::Mention => "mention",
+            Kind::NewReply => "new_reply",
+            Kind::ImportFinished => "import_finished",
         }
+    }
+
+    pub const ALL: &'static [Kind] = &[
+        Kind::Assigned,
+        Kind::NewReply,
+        Kind::Mention,
+        Kind::ApprovalRequested,
+        Kind::ApprovalDecided,
+        Kind::SlaWarning,
+        Kind::SlaBreach,
+        Kind::ImportFinished,
+        Kind::AttachmentInfected,
+    ];
+
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|kind| kind.as_str() == name)
     }
 }
 
@@ -45,7 +67,9 @@ pub struct Notice<'a> {
 pub async fn notify(tx: &mut Tx, users: &[Uuid], notice: &Notice<'_>, now: DateTime<Utc>) -> Result<()> {
     const SQL: &str = "INSERT INTO notifications (id, user_id, kind, ticket_id, title, body, created_at) \
                        VALUES ($1, $2, $3, $4, $5, $6, $7)";
-    for user in users {
+    // Each user's preferences: SMS queued for those who want it, in-app for the others.
+    let users = crate::comms::preferences::route(tx, users, notice, now).await?;
+    for user in &users {
         let id = Uuid::now_v7();
         with_tx!(tx, conn => sqlx::query(SQL)
             .bind(id).bind(user).bind(notice.kind.as_str()).bind(notice.ticket_id)

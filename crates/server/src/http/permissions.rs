@@ -114,6 +114,10 @@ permission_table! {
         "Create, change and delete shared canned replies and macros, and share or unshare one's own";
     ManageViews = "views.manage", [Customer, Agent, Supervisor, Admin],
         "Save, list, change and delete one's own views of the ticket queue";
+    ManageNotifications = "notifications.manage", [Customer, Agent, Supervisor, Admin],
+        "Read and set which events reach one by which channel (in-app, SMS)";
+    ManageOwnPhone = "phone.manage", [Customer, Agent, Supervisor, Admin],
+        "Verify one's own phone number with a code sent by SMS; turn SMS login codes on or off";
 }
 
 /// Actions no route needs by itself: a handler checks them on top of its route's action, for

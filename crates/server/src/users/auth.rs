@@ -5,13 +5,16 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use hdms_api_types::auth::{LoginRequest, LoginResponse, LogoutRequest, RefreshRequest};
+use hdms_api_types::sms::LoginRefusal;
 use hdms_api_types::{API_TOKEN_PREFIX, ApiError, Role};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::comms::sms::otp;
 use crate::error::{Error, Result};
 use crate::http::extract::AppJson;
 use crate::state::AppState;
@@ -121,10 +124,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     request_body = LoginRequest,
     responses(
         (status = 200, body = LoginResponse),
-        (status = 401, description = "Wrong email or password, or account deactivated", body = ApiError),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`), account deactivated \
+            (`account_disabled`), or, for an account with SMS login codes, `otp_required`: a code was sent by \
+            SMS, and the answer's `challenge` completes the login at `POST /auth/login/otp`", body = LoginRefusal),
         (status = 429, description = "Too many failed attempts for this email", body = ApiError),
     ))]
-async fn login(State(state): State<AppState>, AppJson(request): AppJson<LoginRequest>) -> Result<AppJson<LoginResponse>> {
+async fn login(State(state): State<AppState>, AppJson(request): AppJson<LoginRequest>) -> Result<Response> {
     let email = store::normalise_email(&request.email);
     throttle::check(&state, &email).await?;
     let credentials = store::credentials_by_email(&state.db, &email).await?;
@@ -137,24 +142,35 @@ async fn login(State(state): State<AppState>, AppJson(request): AppJson<LoginReq
     if !credentials.active {
         return Err(Error::unauthorized("account_disabled", "this account is deactivated"));
     }
+    if let Some(challenge) = otp::challenge_if_required(&state, credentials.id).await? {
+        // The password was right, but the login is not complete: failures stay counted until
+        // the code is.
+        return Ok((StatusCode::UNAUTHORIZED, AppJson(challenge)).into_response());
+    }
     throttle::clear(&state, &email).await?;
+    Ok(start_session(&state, credentials.id).await?.into_response())
+}
+
+/// Logs in a user whose credentials were checked: a new session, its first refresh token, and
+/// the token answer.
+pub async fn start_session(state: &AppState, user_id: Uuid) -> Result<AppJson<LoginResponse>> {
     let session_id = Uuid::now_v7();
     let refresh_token = secrets::generate("");
     let now = Utc::now();
-    let expires_at = refresh_expiry(&state, now)?;
+    let expires_at = refresh_expiry(state, now)?;
     with_db!(&state.db, pool => {
         let mut tx = pool.begin().await?;
         sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
             .bind(session_id)
-            .bind(credentials.id)
+            .bind(user_id)
             .bind(now)
             .execute(&mut *tx)
             .await?;
         insert_refresh_token!(tx, session_id, &refresh_token, now, expires_at);
         tx.commit().await?;
     });
-    tracing::info!(user_id = %credentials.id, %session_id, "login");
-    token_response(&state, credentials.id, session_id, refresh_token).await
+    tracing::info!(%user_id, %session_id, "login");
+    token_response(state, user_id, session_id, refresh_token).await
 }
 
 /// Trade a refresh token for a new access token and a new refresh token.
