@@ -1,7 +1,6 @@
 //! Assembles the application: routes of every domain, the OpenAPI document, and the middleware.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
@@ -17,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::Error;
 use crate::http::observability::{REQUEST_ID, track_metrics};
-use crate::http::ops;
+use crate::http::{deadline, ops};
 use crate::state::AppState;
 use crate::{comms, files, tickets, users};
 
@@ -71,6 +70,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let (router, doc) = routes().split_for_parts();
     let max_body = state.config.max_body_bytes;
+    let request_timeout = state.config.request_timeout();
+    let body_idle_timeout = state.config.body_idle_timeout();
     router
         .fallback(|| async { not_found() })
         .method_not_allowed_fallback(|| async { method_not_allowed() })
@@ -80,6 +81,9 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
+        // Inside the request id and trace layers, so a timed-out request is logged with its id.
+        .layer(axum::middleware::from_fn_with_state(request_timeout, deadline::deadline))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_idle_timeout))
         // Outermost: every request gets an id (or keeps the caller's), which is in every log
         // line of its span and echoed in the answer.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
@@ -88,7 +92,6 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }).on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(tower_http::LatencyUnit::Micros)))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
         .with_state(state)
 }
 

@@ -51,6 +51,17 @@ pub struct Config {
     #[arg(long, env = "HDMS_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Longest an ordinary request may take, in seconds, before it answers 408. Requests that
+    /// stream a file (attachment uploads, CSV imports) are exempt: they may take as long as
+    /// their body keeps arriving (see `HDMS_BODY_IDLE_TIMEOUT`).
+    #[arg(long, env = "HDMS_REQUEST_TIMEOUT", default_value_t = 60)]
+    pub request_timeout_secs: u64,
+
+    /// Longest pause between two chunks of a request body, in seconds, before the request fails:
+    /// what bounds a streamed upload or import from a client that stopped sending.
+    #[arg(long, env = "HDMS_BODY_IDLE_TIMEOUT", default_value_t = 30)]
+    pub body_idle_timeout_secs: u64,
+
     /// Largest CSV file `POST /api/v1/users/import` accepts, in bytes (default 200 MiB). The
     /// file is streamed, never held whole, so this bounds the work of one request, not memory.
     #[arg(long, env = "HDMS_IMPORT_MAX_BYTES", default_value_t = 200 * 1024 * 1024)]
@@ -260,5 +271,13 @@ impl Config {
 
     pub fn sms_http_timeout(&self) -> Duration {
         Duration::from_secs(self.sms_http_timeout_secs)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn body_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_idle_timeout_secs)
     }
 }

@@ -26,6 +26,9 @@ pub enum Error {
     /// 409: conflicts with stored state (duplicate, stale version, last admin).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 408: the request took longer than the server allows (`HDMS_REQUEST_TIMEOUT`).
+    #[error("the request took too long and was stopped; nothing it had not finished was saved")]
+    RequestTimeout,
     /// 413: the body is larger than the configured limit.
     #[error("the request body is larger than the limit")]
     PayloadTooLarge,
@@ -66,6 +69,7 @@ impl Error {
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::PayloadTooLarge | Error::LimitExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -81,6 +85,7 @@ impl Error {
             | Error::Conflict { code, .. } => code,
             Error::Forbidden { .. } => "forbidden",
             Error::NotFound { .. } => "not_found",
+            Error::RequestTimeout => "request_timeout",
             Error::PayloadTooLarge | Error::LimitExceeded(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Validation { .. } => "validation_failed",

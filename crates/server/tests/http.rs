@@ -133,7 +133,51 @@ async fn generated_signing_key_survives_restart_and_is_shared(backend: Backend) 
     assert_eq!(moved.me().await.unwrap().email, ADMIN_EMAIL);
 }
 
+/// Sends a CSV import by hand over TCP, in two halves with `pause` between them, and returns
+/// the status line's code and the body.
+async fn import_in_two_halves(server: &TestServer, pause: std::time::Duration) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let token = server.admin().await.token().unwrap();
+    let csv = "email,name,role\nslow.one@example.com,Slow One,agent\nslow.two@example.com,Slow Two,customer\n";
+    let (first, second) = csv.split_at(csv.len() / 2);
+    let address = server.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/users/import HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: text/csv\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        csv.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(pause).await;
+    // The server may have answered and closed already (idle body): then this write may fail.
+    let _ = stream.write_all(second.as_bytes()).await;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let status = answer.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("a status line");
+    (status, answer)
+}
+
+/// A streamed import may outlive the request deadline as long as its body keeps coming; a body
+/// that stops coming for longer than the idle timeout ends the request with an error.
+async fn streamed_bodies_are_bounded_by_idleness_not_the_request_deadline(backend: Backend) {
+    let server = TestServer::start_with(backend, |config| {
+        config.request_timeout_secs = 1;
+        config.body_idle_timeout_secs = 3;
+    })
+    .await;
+    let (status, answer) = import_in_two_halves(&server, std::time::Duration::from_millis(1500)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("\"created\":2"), "{answer}");
+
+    let server = TestServer::start_with(backend, |config| config.body_idle_timeout_secs = 1).await;
+    let (status, answer) = import_in_two_halves(&server, std::time::Duration::from_millis(2500)).await;
+    assert!((400..500).contains(&status), "{answer}");
+    let users = server.admin().await.list_users(&Default::default()).await.unwrap();
+    assert!(users.items.iter().all(|u| !u.email.starts_with("slow.")), "a broken import stored nothing of its unfinished batch");
+}
+
 backend_tests!(
+    streamed_bodies_are_bounded_by_idleness_not_the_request_deadline,
     bad_bodies_get_specific_json_errors,
     a_body_over_the_limit_is_413_and_stores_nothing,
     unknown_routes_and_methods_answer_json,

@@ -193,7 +193,7 @@ async fn request_approval(
     check_approvers(&state.db, &request.approvers).await?;
     let now = Utc::now();
     let mut tx = state.db.begin().await?;
-    let ticket = store::find_in(&mut tx, id).await?.ok_or(Error::NotFound { what: "ticket" })?;
+    let ticket = store::load_for_write(&mut tx, id, None).await?;
     let (approval_id, _) = open(&mut tx, &state, &ticket, &request, caller.id(), now).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, AppJson(approval(&state.db, approval_id).await?)))

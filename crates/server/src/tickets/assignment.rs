@@ -86,10 +86,7 @@ async fn assign(
     visible_ticket(&state.db, &caller, id).await?;
     let now = Utc::now();
     let mut tx = state.db.begin().await?;
-    let before = store::find_in(&mut tx, id).await?.ok_or(Error::NotFound { what: "ticket" })?;
-    if let Some(version) = request.version.filter(|v| *v != before.version) {
-        return Err(store::stale(version));
-    }
+    let before = store::load_for_write(&mut tx, id, request.version).await?;
     let after = assign_in(&mut tx, &state, &caller, &before, &request, now).await?;
     tx.commit().await?;
     Ok(AppJson(api::ticket(&state.db, after).await?))

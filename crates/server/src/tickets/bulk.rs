@@ -73,11 +73,7 @@ pub async fn apply_actions(state: &AppState, caller: &AuthUser, id: Uuid, versio
     visible_ticket(&state.db, caller, id).await?;
     let now = Utc::now();
     let mut tx = state.db.begin().await?;
-    let before = store::find_in(&mut tx, id).await?.filter(|t| t.deleted_at.is_none());
-    let mut current = before.ok_or(Error::NotFound { what: "ticket" })?;
-    if let Some(version) = version.filter(|v| *v != current.version) {
-        return Err(store::stale(version));
-    }
+    let mut current = store::load_for_write(&mut tx, id, version).await?;
     if let Some(set) = actions.set.as_ref().filter(|s| !s.is_empty()) {
         let retags = set.tags.is_some() || !set.add_tags.is_empty() || !set.remove_tags.is_empty();
         if set.priority.is_some() || set.category.is_some() || retags {

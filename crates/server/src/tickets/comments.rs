@@ -88,7 +88,7 @@ async fn create_comment(
     visible_ticket(&state.db, &caller, id).await?;
     let now = Utc::now();
     let mut tx = state.db.begin().await?;
-    let ticket = store::find_in(&mut tx, id).await?.ok_or(Error::NotFound { what: "ticket" })?;
+    let ticket = store::load_for_write(&mut tx, id, None).await?;
     let (comment, _) = add(&mut tx, &state, &caller, &ticket, &request.body, request.internal, now).await?;
     tx.commit().await?;
     state.hub.ring();

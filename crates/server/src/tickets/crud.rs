@@ -125,38 +125,11 @@ pub async fn insert_ticket(tx: &mut Tx, state: &AppState, caller: &AuthUser, req
     };
     let priority = request.priority.unwrap_or(Priority::Normal);
     let now = Utc::now();
-    let mut ticket = TicketRow {
-        id: Uuid::now_v7(),
-        number: store::next_number(tx).await?,
-        subject,
-        description,
-        requester_id,
-        assignee_id: None,
-        team_id,
-        priority,
-        category,
-        status: Status::New,
-        parent_id: parent.map(|p| p.id),
-        merged_into_id: None,
-        version: 1,
-        sla_policy_id: None,
-        sla_used_secs: 0,
-        sla_running_since: None,
-        first_response_due_at: None,
-        first_response_warn_at: None,
-        resolution_due_at: None,
-        resolution_warn_at: None,
-        first_response_warned_at: None,
-        first_response_breached_at: None,
-        resolution_warned_at: None,
-        resolution_breached_at: None,
-        first_responded_at: None,
-        resolved_at: None,
-        closed_at: None,
-        created_at: now,
-        updated_at: now,
-        deleted_at: None,
-    };
+    let number = store::next_number(tx).await?;
+    let mut ticket = TicketRow::new(number, subject, description, requester_id, priority, now);
+    ticket.team_id = team_id;
+    ticket.category = category;
+    ticket.parent_id = parent.map(|p| p.id);
     let policies = sla::all_policies(&state.db).await?;
     let policy = sla::choose(&policies, ticket.priority, ticket.category.as_deref(), ticket.team_id);
     ticket.sla_policy_id = policy.map(|p| p.id);
@@ -414,10 +387,7 @@ async fn update_ticket(
     let version = expected_version(&headers, update.version)?;
     let now = Utc::now();
     let mut tx = state.db.begin().await?;
-    let before = store::find_in(&mut tx, id).await?.ok_or(Error::NotFound { what: "ticket" })?;
-    if before.version != version {
-        return Err(store::stale(version));
-    }
+    let before = store::load_for_write(&mut tx, id, Some(version)).await?;
     let after = edit(&mut tx, &state, &caller, &before, &update, now).await?;
     tx.commit().await?;
     Ok(AppJson(api::ticket(&state.db, after).await?))

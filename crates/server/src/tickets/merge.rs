@@ -225,12 +225,9 @@ async fn merge(
     referenced_ticket(&state.db, &caller, request.into, "into").await?;
     let now = Utc::now();
     let mut tx = state.db.begin().await?;
-    let live = |t: Option<TicketRow>| t.filter(|t| t.deleted_at.is_none());
-    let source = live(store::find_in(&mut tx, id).await?).ok_or(Error::NotFound { what: "ticket" })?;
-    let target = live(store::find_in(&mut tx, request.into).await?).ok_or_else(|| Error::invalid("into", "no such ticket"))?;
-    if let Some(version) = request.version.filter(|v| *v != source.version) {
-        return Err(store::stale(version));
-    }
+    let source = store::load_for_write(&mut tx, id, request.version).await?;
+    let target = store::find_in(&mut tx, request.into).await?.filter(|t| t.deleted_at.is_none());
+    let target = target.ok_or_else(|| Error::invalid("into", "no such ticket"))?;
     if let Some(error) = refusal(&source, &target) {
         return Err(error);
     }

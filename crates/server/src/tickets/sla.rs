@@ -377,38 +377,8 @@ mod tests {
     }
 
     fn ticket(created: DateTime<Utc>, policy: &Policy) -> TicketRow {
-        let mut t = TicketRow {
-            id: Uuid::now_v7(),
-            number: 1,
-            subject: "s".into(),
-            description: "d".into(),
-            requester_id: Uuid::now_v7(),
-            assignee_id: None,
-            team_id: None,
-            priority: Priority::Normal,
-            category: None,
-            status: Status::New,
-            parent_id: None,
-            merged_into_id: None,
-            version: 1,
-            sla_policy_id: Some(policy.id),
-            sla_used_secs: 0,
-            sla_running_since: None,
-            first_response_due_at: None,
-            first_response_warn_at: None,
-            resolution_due_at: None,
-            resolution_warn_at: None,
-            first_response_warned_at: None,
-            first_response_breached_at: None,
-            resolution_warned_at: None,
-            resolution_breached_at: None,
-            first_responded_at: None,
-            resolved_at: None,
-            closed_at: None,
-            created_at: created,
-            updated_at: created,
-            deleted_at: None,
-        };
+        let mut t = TicketRow::new(1, "s".into(), "d".into(), Uuid::now_v7(), Priority::Normal, created);
+        t.sla_policy_id = Some(policy.id);
         align_clock(&mut t, Some(policy), created);
         t
     }

@@ -44,6 +44,52 @@ pub struct TicketRow {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+impl TicketRow {
+    /// A new ticket as it is before anyone has touched it: status `new`, version 1, no
+    /// assignee, no SLA clock yet (the creator chooses the policy and aligns the clock).
+    pub fn new(
+        number: i64,
+        subject: String,
+        description: String,
+        requester_id: Uuid,
+        priority: Priority,
+        now: DateTime<Utc>,
+    ) -> TicketRow {
+        TicketRow {
+            id: Uuid::now_v7(),
+            number,
+            subject,
+            description,
+            requester_id,
+            assignee_id: None,
+            team_id: None,
+            priority,
+            category: None,
+            status: Status::New,
+            parent_id: None,
+            merged_into_id: None,
+            version: 1,
+            sla_policy_id: None,
+            sla_used_secs: 0,
+            sla_running_since: None,
+            first_response_due_at: None,
+            first_response_warn_at: None,
+            resolution_due_at: None,
+            resolution_warn_at: None,
+            first_response_warned_at: None,
+            first_response_breached_at: None,
+            resolution_warned_at: None,
+            resolution_breached_at: None,
+            first_responded_at: None,
+            resolved_at: None,
+            closed_at: None,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        }
+    }
+}
+
 /// The columns of [`TicketRow`], optionally behind a table alias, as a literal for `concat!`.
 macro_rules! ticket_columns {
     () => {
@@ -74,6 +120,18 @@ pub async fn find(db: &Db, id: Uuid) -> Result<Option<TicketRow>> {
 /// The same, inside a transaction (so the write that follows sees what was read).
 pub async fn find_in(tx: &mut Tx, id: Uuid) -> Result<Option<TicketRow>> {
     Ok(with_tx!(tx, conn => sqlx::query_as(FIND).bind(id).fetch_optional(&mut *conn).await?))
+}
+
+/// A live ticket read inside the transaction that will write it, checked against the version
+/// the caller last saw (when they sent one): 404 when it is gone, 409 when it moved on.
+/// [`save`] checks the version again as it writes, so a race between the two still fails.
+pub async fn load_for_write(tx: &mut Tx, id: Uuid, expected_version: Option<i64>) -> Result<TicketRow> {
+    let ticket = find_in(tx, id).await?.filter(|t| t.deleted_at.is_none());
+    let ticket = ticket.ok_or(Error::NotFound { what: "ticket" })?;
+    match expected_version {
+        Some(version) if version != ticket.version => Err(stale(version)),
+        _ => Ok(ticket),
+    }
 }
 
 /// The next human ticket number (`HD-<n>`), taken inside the creating transaction so numbers

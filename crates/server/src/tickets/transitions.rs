@@ -117,10 +117,7 @@ async fn transition(
     visible_ticket(&state.db, &caller, id).await?;
     let now = Utc::now();
     let mut tx = state.db.begin().await?;
-    let before = store::find_in(&mut tx, id).await?.ok_or(Error::NotFound { what: "ticket" })?;
-    if let Some(version) = request.version.filter(|v| *v != before.version) {
-        return Err(store::stale(version));
-    }
+    let before = store::load_for_write(&mut tx, id, request.version).await?;
     // The comment goes in first: once the ticket is closed or cancelled it takes no comments.
     // A customer's reply may itself reopen the ticket, which may already be the move asked for.
     let mut after = before.clone();
