@@ -18,6 +18,12 @@ impl Client {
         self.get(&format!("{API_PREFIX}/tickets/{id}")).await
     }
 
+    /// A ticket by the number people quote: `HD-1042` or `1042`.
+    pub async fn get_ticket_by_number(&self, number: &str) -> Result<Ticket> {
+        let number = url::form_urlencoded::byte_serialize(number.as_bytes()).collect::<String>();
+        self.get(&format!("{API_PREFIX}/tickets/by-number/{number}")).await
+    }
+
     pub async fn list_tickets(&self, query: &TicketListQuery) -> Result<Page<Ticket>> {
         self.get_query(&format!("{API_PREFIX}/tickets"), query).await
     }

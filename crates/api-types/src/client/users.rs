@@ -83,6 +83,11 @@ impl Client {
         self.get(&format!("{API_PREFIX}/teams/{id}")).await
     }
 
+    /// A team's backlog, SLA health, throughput and agents' load (supervisors and admins).
+    pub async fn team_metrics(&self, id: Uuid, query: &crate::metrics::TeamMetricsQuery) -> Result<crate::metrics::TeamMetrics> {
+        self.get_query(&format!("{API_PREFIX}/teams/{id}/metrics"), query).await
+    }
+
     pub async fn create_team(&self, team: &CreateTeam) -> Result<Team> {
         self.with_body(Method::POST, &format!("{API_PREFIX}/teams"), team).await
     }

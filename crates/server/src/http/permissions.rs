@@ -70,6 +70,8 @@ permission_table! {
         "Create, rename, delete and restore teams; list deleted teams";
     ManageTeamMembers = "teams.members", [Supervisor, Admin],
         "Add agents to and remove them from teams";
+    ReadTeamMetrics = "metrics.teams", [Supervisor, Admin],
+        "See a team's backlog, SLA health, throughput and each member's load";
     CreateTickets = "tickets.create", [Customer, Agent, Supervisor, Admin],
         "Raise tickets (agents also on a customer's behalf)";
     ReadTickets = "tickets.read", [Customer, Agent, Supervisor, Admin],

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_tickets, create_ticket))
         .routes(routes!(get_ticket, update_ticket, delete_ticket))
+        .routes(routes!(get_ticket_by_number))
         .routes(routes!(restore_ticket))
         .routes(routes!(list_subtickets, create_subticket))
         .routes(routes!(history))
@@ -169,6 +170,29 @@ async fn create_ticket(
     responses((status = 200, body = Ticket), (status = 404, body = ApiError)))]
 async fn get_ticket(State(state): State<AppState>, caller: Authorized<can::ReadTickets>, AppPath(id): AppPath<Uuid>) -> Result<(HeaderMap, AppJson<Ticket>)> {
     let ticket = visible_ticket(&state.db, &caller, id).await?;
+    with_etag(&state, ticket).await
+}
+
+/// Read a ticket by the number people quote (`HD-1042`, or just `1042`), for clients that let
+/// people type it; the answer carries the id every other route takes.
+#[utoipa::path(get, path = "/tickets/by-number/{number}", tag = "tickets",
+    params(("number" = String, Path, description = "`HD-1042` or `1042`")),
+    security(("bearer" = ["tickets.read"])),
+    responses((status = 200, body = Ticket), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+async fn get_ticket_by_number(
+    State(state): State<AppState>,
+    caller: Authorized<can::ReadTickets>,
+    AppPath(number): AppPath<String>,
+) -> Result<(HeaderMap, AppJson<Ticket>)> {
+    let number = store::parse_number(&number).ok_or_else(|| Error::invalid("number", "is not a ticket number like HD-1042"))?;
+    const SQL: &str = "SELECT id FROM tickets WHERE number = $1";
+    let id: Option<Uuid> = with_db!(&state.db, pool => sqlx::query_scalar(SQL).bind(number).fetch_optional(pool).await?);
+    let ticket = visible_ticket(&state.db, &caller, id.ok_or(Error::NotFound { what: "ticket" })?).await?;
+    with_etag(&state, ticket).await
+}
+
+/// The ticket as answered to a read, with its version as the `ETag` (for `If-Match`).
+async fn with_etag(state: &AppState, ticket: TicketRow) -> Result<(HeaderMap, AppJson<Ticket>)> {
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, format!("\"{}\"", ticket.version).parse().map_err(anyhow::Error::from)?);
     Ok((headers, AppJson(api::ticket(&state.db, ticket).await?)))

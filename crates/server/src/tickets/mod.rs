@@ -10,6 +10,7 @@ pub mod crud;
 pub mod lifecycle;
 pub mod links;
 pub mod merge;
+pub mod metrics;
 pub mod replies;
 pub mod search;
 pub mod sla;
@@ -36,4 +37,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(bulk::router())
         .merge(replies::router())
         .merge(views::router())
+        .merge(metrics::router())
 }
