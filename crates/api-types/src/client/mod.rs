@@ -12,6 +12,7 @@ mod files;
 mod import;
 mod sms;
 mod live;
+mod notifications;
 mod ticket_tools;
 mod tickets;
 mod users;

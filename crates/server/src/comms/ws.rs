@@ -198,7 +198,7 @@ impl Connection {
         visible_ticket(&self.state.db, &self.user, ticket_id).await?;
         let now = Utc::now();
         let mut tx = self.state.db.begin().await?;
-        let ticket = store::find_in(&mut tx, ticket_id).await?.ok_or(Error::NotFound { what: "ticket" })?;
+        let ticket = store::load_for_write(&mut tx, ticket_id, None).await?;
         let (comment, _) = comments::add(&mut tx, &self.state, &self.user, &ticket, body, internal, now).await?;
         tx.commit().await?;
         self.state.hub.ring();

@@ -17,7 +17,7 @@ use crate::http::permissions::{Authorized, can};
 use crate::state::AppState;
 use crate::tickets::store::{self, Change, TicketRow};
 use crate::tickets::visibility::{is_staff, visible_ticket};
-use crate::tickets::{sla, transitions};
+use crate::tickets::{notices, sla, transitions};
 use crate::users::auth::AuthUser;
 use crate::comms::hub::{self, Signal};
 use crate::with_tx;
@@ -30,7 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 
 /// Adds a comment inside `tx` with its effects: an agent's first public reply stops the
-/// first-response clock; a customer's reply on `pending_customer` reopens the ticket. Returns
+/// first-response clock; a customer's reply on `pending_customer` reopens the ticket; the
+/// ticket's people and those mentioned are notified (`notices`). Returns
 /// the comment and the ticket as it now stands.
 pub async fn add(tx: &mut Tx, state: &AppState, caller: &AuthUser, ticket: &TicketRow, body: &str, internal: bool, now: DateTime<Utc>) -> Result<(Comment, TicketRow)> {
     let body = body.trim();
@@ -70,6 +71,7 @@ pub async fn add(tx: &mut Tx, state: &AppState, caller: &AuthUser, ticket: &Tick
     if caller.role() == Role::Customer && current.status == Status::PendingCustomer {
         current = transitions::move_to(tx, state, &current, Status::Open, Some(caller.id()), now).await?;
     }
+    notices::comment_added(tx, caller, &current, &comment, now).await?;
     Ok((comment, current))
 }
 

@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod merge;
 pub mod metrics;
+pub mod notices;
 pub mod replies;
 pub mod search;
 pub mod sla;

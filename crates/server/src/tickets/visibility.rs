@@ -19,12 +19,14 @@ pub async fn teams_of(db: &Db, user_id: Uuid) -> Result<Vec<Uuid>> {
 /// Customers see their own tickets; agents their teams' tickets, tickets not yet given to a
 /// team (the triage queue) and tickets assigned to them; supervisors and admins see all.
 pub fn may_see(caller: &AuthUser, caller_teams: &[Uuid], ticket: &TicketRow) -> bool {
-    match caller.role() {
-        Role::Customer => ticket.requester_id == caller.id(),
-        Role::Agent => {
-            ticket.assignee_id == Some(caller.id())
-                || ticket.team_id.is_none_or(|team| caller_teams.contains(&team))
-        }
+    user_may_see(caller.id(), caller.role(), caller_teams, ticket)
+}
+
+/// The same rule for any user, not only the caller (e.g. whom a notification may reach).
+pub fn user_may_see(user_id: Uuid, role: Role, teams: &[Uuid], ticket: &TicketRow) -> bool {
+    match role {
+        Role::Customer => ticket.requester_id == user_id,
+        Role::Agent => ticket.assignee_id == Some(user_id) || ticket.team_id.is_none_or(|team| teams.contains(&team)),
         Role::Supervisor | Role::Admin => true,
     }
 }

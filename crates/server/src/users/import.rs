@@ -32,6 +32,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::comms::notifications::{self, Kind, Notice};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::http::extract::{AppJson, AppQuery};
@@ -76,7 +77,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     ))]
 async fn import_users(
     State(state): State<AppState>,
-    _caller: Authorized<can::ManageUsers>,
+    caller: Authorized<can::ManageUsers>,
     AppQuery(query): AppQuery<ImportQuery>,
     headers: HeaderMap,
     body: Body,
@@ -172,7 +173,30 @@ async fn import_users(
         dry_run = report.dry_run, rows = report.rows, created = report.created, updated = report.updated,
         skipped = report.skipped, failed = report.failed, "user import"
     );
+    if !report.dry_run {
+        tell_importer(&state, caller.id(), &report).await?;
+    }
     Ok(AppJson(report))
+}
+
+/// The `import_finished` notification, so an admin who started a long import elsewhere (or
+/// whose terminal closed) learns how it ended.
+async fn tell_importer(state: &AppState, admin: Uuid, report: &ImportReport) -> Result<()> {
+    let title = if report.failed == 0 {
+        format!("User import finished: {} rows", report.rows)
+    } else {
+        format!("User import finished: {} of {} rows refused", report.failed, report.rows)
+    };
+    let body = format!(
+        "{} created, {} updated, {} skipped, {} refused",
+        report.created, report.updated, report.skipped, report.failed
+    );
+    let notice = Notice { kind: Kind::ImportFinished, ticket_id: None, title: &title, body: &body };
+    let mut tx = state.db.begin().await?;
+    notifications::notify(&mut tx, &[admin], &notice, Utc::now()).await?;
+    tx.commit().await?;
+    state.hub.ring();
+    Ok(())
 }
 
 fn require_csv(headers: &HeaderMap) -> Result<()> {
