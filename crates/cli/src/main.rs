@@ -1,7 +1,7 @@
 //! `hdms`: the admin command line for the hdms help desk.
 //!
-//! One module per command group under `commands/` (users, teams, tokens, auth; tickets, SLA and
-//! approvals join as the server grows them), sharing `output` (table/JSON/CSV/ids), `session`
+//! One module per command group under `commands/` (users, teams, tokens, auth, tickets, SLA,
+//! approvals), sharing `output` (table/JSON/CSV/ids), `session`
 //! (server, token, transparent refresh) and `profiles` (saved logins, keyring or private file).
 
 mod cli;
@@ -52,5 +52,8 @@ async fn run(cli: Cli) -> CliResult {
         Command::Users(command) => commands::users::run(Session::open(target()?).await?, output, command).await,
         Command::Teams(command) => commands::teams::run(Session::open(target()?).await?, output, command).await,
         Command::Tokens(command) => commands::tokens::run(Session::open(target()?).await?, output, command).await,
+        Command::Tickets(command) => commands::tickets::run(Session::open(target()?).await?, output, command).await,
+        Command::Sla(command) => commands::sla::run(Session::open(target()?).await?, output, command).await,
+        Command::Approvals(command) => commands::approvals::run(Session::open(target()?).await?, output, command).await,
     }
 }

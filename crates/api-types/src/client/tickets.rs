@@ -105,4 +105,17 @@ impl Client {
     pub async fn list_sla_policies(&self) -> Result<Vec<SlaPolicy>> {
         self.get(&format!("{API_PREFIX}/sla-policies")).await
     }
+
+    pub async fn get_sla_policy(&self, id: Uuid) -> Result<SlaPolicy> {
+        self.get(&format!("{API_PREFIX}/sla-policies/{id}")).await
+    }
+
+    /// Replaces the policy with `policy`.
+    pub async fn update_sla_policy(&self, id: Uuid, policy: &SlaPolicyInput) -> Result<SlaPolicy> {
+        self.with_body(Method::PUT, &format!("{API_PREFIX}/sla-policies/{id}"), policy).await
+    }
+
+    pub async fn delete_sla_policy(&self, id: Uuid) -> Result<()> {
+        self.delete(&format!("{API_PREFIX}/sla-policies/{id}")).await
+    }
 }

@@ -3,6 +3,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use chrono::Utc;
+use hdms_api_types::sms::LoginOutcome;
 
 use crate::cli::LoginArgs;
 use crate::commands::read_stdin_line;
@@ -26,7 +27,21 @@ pub async fn login(target: Target, args: LoginArgs) -> CliResult {
         return Err(CliError::usage("no terminal to ask for the password on: use --password-stdin"));
     };
     let client = target.anonymous_client()?;
-    let answer = client.login(&email, &password).await?;
+    let answer = match client.login_start(&email, &password).await? {
+        LoginOutcome::LoggedIn(answer) => *answer,
+        LoginOutcome::OtpRequired(challenge) => {
+            let code = match args.otp_code {
+                Some(code) => code,
+                None if args.password_stdin => read_stdin_line()
+                    .map_err(|_| CliError::usage("this account needs an SMS login code: give --otp-code or a second line on stdin"))?,
+                None if std::io::stdin().is_terminal() => {
+                    prompt(&format!("Code sent by SMS to {} (valid {} s): ", challenge.phone_hint, challenge.expires_in))?
+                }
+                None => return Err(CliError::usage("this account needs an SMS login code: give --otp-code")),
+            };
+            client.login_otp(&challenge.challenge, code.trim()).await?
+        }
+    };
     let credentials = Credentials {
         access_token: answer.access_token,
         refresh_token: answer.refresh_token,

@@ -1,9 +1,12 @@
 //! One module per command group. Each takes the parsed arguments and a session, calls the API
 //! through the typed client, and prints through [`crate::output`].
 
+pub mod approvals;
 pub mod auth;
 pub mod import;
+pub mod sla;
 pub mod teams;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 

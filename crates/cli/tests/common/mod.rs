@@ -16,6 +16,8 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestServer {
     pub url: String,
+    /// The server's state, for tests that must look behind the API (an SMS code in the outbox).
+    pub state: hdms_server::state::AppState,
     shutdown: Option<oneshot::Sender<()>>,
     _data_dir: tempfile::TempDir,
 }
@@ -35,6 +37,7 @@ impl TestServer {
         config.db_max_connections = 5;
         adjust(&mut config);
         let started = hdms_server::start(config).await.expect("server starts");
+        let state = started.state.clone();
         // Bound before serving: the port accepts connections as soon as this returns.
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -42,7 +45,7 @@ impl TestServer {
         tokio::spawn(hdms_server::serve(listener, started.state, async {
             let _ = stop.await;
         }));
-        TestServer { url, shutdown: Some(shutdown), _data_dir: data_dir }
+        TestServer { url, state, shutdown: Some(shutdown), _data_dir: data_dir }
     }
 }
 
