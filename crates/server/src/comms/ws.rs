@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use chrono::Utc;
 use hdms_api_types::ws::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
@@ -122,6 +122,14 @@ impl Connection {
         }
     }
 
+    /// Sends a message the hub encoded once for every subscriber.
+    async fn reply_encoded(&mut self, text: Utf8Bytes) -> Flow {
+        match send_text(&mut self.socket, text).await {
+            Ok(()) => Flow::Continue,
+            Err(()) => Flow::Close,
+        }
+    }
+
     async fn on_heartbeat(&mut self) -> Flow {
         if self.last_heard.elapsed() > IDLE_LIMIT {
             let _ = close(&mut self.socket, CLOSE_TIMEOUT, "idle").await;
@@ -209,26 +217,22 @@ impl Connection {
     }
 
     async fn on_delivery(&mut self, delivery: &Delivery) -> Flow {
-        let message = match delivery {
-            Delivery::Comment(comment) => {
+        match delivery {
+            Delivery::Comment { comment, wire } => {
                 let Some(last) = self.rooms.get_mut(&comment.ticket_id) else { return Flow::Continue };
                 if comment.seq <= *last || (comment.internal && !is_staff(&self.user)) {
                     return Flow::Continue;
                 }
                 *last = comment.seq;
-                ServerMessage::Message { ticket_id: comment.ticket_id, seq: comment.seq, comment: comment.clone(), client_ref: None }
+                self.reply_encoded(wire.clone()).await
             }
             Delivery::Notification { user_id, notification } if *user_id == self.user.id() => {
-                ServerMessage::Notification { notification: notification.clone() }
+                self.reply(&ServerMessage::Notification { notification: notification.clone() }).await
             }
-            Delivery::Notification { .. } => return Flow::Continue,
-            Delivery::Presence { ticket_id } if self.rooms.contains_key(ticket_id) => {
-                let (viewing, typing) = self.state.hub.presence(*ticket_id);
-                ServerMessage::Presence { ticket_id: *ticket_id, viewing, typing }
-            }
-            Delivery::Presence { .. } => return Flow::Continue,
-        };
-        self.reply(&message).await
+            Delivery::Notification { .. } => Flow::Continue,
+            Delivery::Presence { ticket_id, wire } if self.rooms.contains_key(ticket_id) => self.reply_encoded(wire.clone()).await,
+            Delivery::Presence { .. } => Flow::Continue,
+        }
     }
 
     async fn leave_all(&mut self) {
@@ -261,7 +265,11 @@ fn error_message(err: &Error) -> ServerMessage {
 
 async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), ()> {
     let text = serde_json::to_string(message).map_err(|_| ())?;
-    match tokio::time::timeout(SEND_DEADLINE, socket.send(Message::Text(text.into()))).await {
+    send_text(socket, text.into()).await
+}
+
+async fn send_text(socket: &mut WebSocket, text: Utf8Bytes) -> Result<(), ()> {
+    match tokio::time::timeout(SEND_DEADLINE, socket.send(Message::Text(text))).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),
     }
