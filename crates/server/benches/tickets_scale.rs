@@ -29,6 +29,7 @@ use hdms_api_types::tickets::TicketListQuery;
 use hdms_api_types::users::CreateUser;
 use hdms_server::config::Config;
 use hdms_server::db::Db;
+use hdms_server::tickets::store::owner_token;
 use sqlx::{AssertSqlSafe, Connection};
 use tokio::net::TcpListener;
 use uuid::Uuid;
@@ -475,9 +476,9 @@ async fn seed_sqlite(pool: &sqlx::SqlitePool, people: &People, generator: &mut G
                     .bind(t.updated_at);
             }
             q.execute(&mut *tx).await?;
-            let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(insert_sql("search_docs", "ticket_id, comment_id, internal, text", batch.len())));
+            let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(insert_sql("search_docs", "ticket_id, comment_id, internal, owner, text", batch.len())));
             for t in batch {
-                q = q.bind(t.id).bind(None::<Uuid>).bind(false).bind(format!("{}\n{}", t.subject, t.description));
+                q = q.bind(t.id).bind(None::<Uuid>).bind(false).bind(owner_token(t.id)).bind(format!("{}\n{}", t.subject, t.description));
             }
             q.execute(&mut *tx).await?;
             let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(insert_sql("ticket_watchers", "ticket_id, user_id", batch.len())));
@@ -492,9 +493,9 @@ async fn seed_sqlite(pool: &sqlx::SqlitePool, people: &People, generator: &mut G
                 q = q.bind(c.id).bind(c.ticket_id).bind(c.author_id).bind(c.body.clone()).bind(c.internal).bind(c.created_at);
             }
             q.execute(&mut *tx).await?;
-            let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(insert_sql("search_docs", "ticket_id, comment_id, internal, text", batch.len())));
+            let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(insert_sql("search_docs", "ticket_id, comment_id, internal, owner, text", batch.len())));
             for c in batch {
-                q = q.bind(c.ticket_id).bind(Some(c.id)).bind(c.internal).bind(c.body.clone());
+                q = q.bind(c.ticket_id).bind(Some(c.id)).bind(c.internal).bind(owner_token(c.ticket_id)).bind(c.body.clone());
             }
             q.execute(&mut *tx).await?;
         }

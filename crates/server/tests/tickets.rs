@@ -415,7 +415,25 @@ async fn a_move_may_carry_a_comment_even_to_a_final_status(backend: Backend) {
     assert!(customer.list_comments(t.id).await.unwrap().is_empty());
 }
 
+/// Search follows edits: the old subject's words stop matching, the new ones match, and the
+/// ticket's comments still match; a ticket whose id is searched for is not found by it.
+async fn search_follows_edits(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (agent, _) = server.user(Role::Agent).await;
+    let search = |q: &str| TicketListQuery { q: Some(q.to_owned()), ..Default::default() };
+    let created = agent.create_ticket(&ticket("Scanner offline")).await.unwrap();
+    let other = agent.create_ticket(&ticket("Scanner smells")).await.unwrap();
+    agent.comment(created.id, &CreateComment { body: "tried the duplex mode".into(), internal: false }).await.unwrap();
+    let update = UpdateTicket { version: Some(created.version), subject: Some("Plotter offline".into()), description: Some("Plotter".into()), ..Default::default() };
+    agent.update_ticket(created.id, &update).await.unwrap();
+    assert_eq!(ids(&agent.list_tickets(&search("scanner")).await.unwrap().items), vec![other.id], "the old words are gone");
+    assert_eq!(ids(&agent.list_tickets(&search("plotter")).await.unwrap().items), vec![created.id]);
+    assert_eq!(ids(&agent.list_tickets(&search("duplex")).await.unwrap().items), vec![created.id], "comments stay");
+    assert!(agent.list_tickets(&search(&created.id.simple().to_string())).await.unwrap().items.is_empty());
+}
+
 backend_tests!(
+    search_follows_edits,
     a_move_may_carry_a_comment_even_to_a_final_status,
     customers_see_only_their_own_tickets_and_no_internal_notes,
     agents_see_their_teams_and_triage,

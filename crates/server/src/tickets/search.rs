@@ -22,11 +22,18 @@ fn fts5_query(text: &str) -> Option<String> {
         .filter(|w| !w.is_empty())
         .map(|w| format!("\"{w}\""))
         .collect();
-    (!words.is_empty()).then(|| words.join(" "))
+    // Only the `text` column: `owner` holds ticket ids for the write path (migration 0009).
+    (!words.is_empty()).then(|| format!("text : ({})", words.join(" ")))
 }
 
-/// One page of matches, best first. The cursor is an offset: ranks move as tickets change, so
-/// no keyset is stable here.
+/// How many matching documents (subjects with descriptions, comments) are ranked: the newest
+/// ones. Ranking costs a few microseconds per match, so a word in 5% of a million tickets took
+/// half a second to rank in full (benches/tickets_scale.rs); a query with fewer matches is
+/// ranked in full. Zendesk's search stops at 1,000 results for the same reason.
+const RANKED_DOCUMENTS: i64 = 2_000;
+
+/// One page of matches, best first, among the newest [`RANKED_DOCUMENTS`] matching documents.
+/// The cursor is an offset: ranks move as tickets change, so no keyset is stable here.
 pub async fn search(state: &AppState, caller: &AuthUser, query: &TicketListQuery, text: &str, limit: u32) -> Result<Page<Ticket>> {
     let offset: i64 = match &query.cursor {
         Some(cursor) => cursor.parse().map_err(|_| Error::invalid("cursor", "is not a cursor this server issued for this search"))?,
@@ -37,25 +44,28 @@ pub async fn search(state: &AppState, caller: &AuthUser, query: &TicketListQuery
     match &state.db {
         Db::Sqlite(_) => {
             let Some(fts) = fts5_query(text) else { return Ok(Page { items: Vec::new(), next_cursor: None }) };
-            // `rank` is FTS5's bm25 score (lower is better); unlike bm25() it may be aggregated.
-            sql.push("(SELECT ticket_id, MIN(rank) AS score FROM search_docs WHERE search_docs MATCH ")
+            // The newest matching documents, ranked by bm25 (lower is better), best per ticket.
+            sql.push("(SELECT ticket_id, MIN(score) AS score FROM (SELECT ticket_id, bm25(search_docs) AS score \
+                      FROM search_docs WHERE search_docs MATCH ")
                 .bind(Bind::Text(fts));
             if !staff {
                 sql.push(" AND internal = 0");
             }
-            sql.push(" GROUP BY ticket_id) s ON s.ticket_id = t.id WHERE t.deleted_at IS NULL");
+            sql.push(" ORDER BY rowid DESC LIMIT ").bind(Bind::Int(RANKED_DOCUMENTS));
+            sql.push(") GROUP BY ticket_id) s ON s.ticket_id = t.id WHERE t.deleted_at IS NULL");
         }
         Db::Postgres(_) => {
             // ts_rank grows with relevance; negated so both backends sort ascending.
             sql.push("(SELECT ticket_id, -MAX(ts_rank(tsv, websearch_to_tsquery('english', ")
                 .bind(Bind::Text(text.to_owned()))
-                .push("))) AS score FROM search_docs WHERE tsv @@ websearch_to_tsquery('english', ")
+                .push("))) AS score FROM (SELECT ticket_id, tsv FROM search_docs WHERE tsv @@ websearch_to_tsquery('english', ")
                 .bind(Bind::Text(text.to_owned()))
                 .push(")");
             if !staff {
                 sql.push(" AND NOT internal");
             }
-            sql.push(" GROUP BY ticket_id) s ON s.ticket_id = t.id WHERE t.deleted_at IS NULL");
+            sql.push(" ORDER BY id DESC LIMIT ").bind(Bind::Int(RANKED_DOCUMENTS));
+            sql.push(") d GROUP BY ticket_id) s ON s.ticket_id = t.id WHERE t.deleted_at IS NULL");
         }
     }
     apply_filters(caller, query, &mut sql)?;
@@ -74,8 +84,8 @@ mod tests {
 
     #[test]
     fn fts5_queries_quote_every_word() {
-        assert_eq!(fts5_query("printer NOT working!").as_deref(), Some("\"printer\" \"NOT\" \"working\""));
-        assert_eq!(fts5_query("col:secret OR \"x"), Some("\"col\" \"secret\" \"OR\" \"x\"".to_owned()));
+        assert_eq!(fts5_query("printer NOT working!").as_deref(), Some("text : (\"printer\" \"NOT\" \"working\")"));
+        assert_eq!(fts5_query("col:secret OR \"x"), Some("text : (\"col\" \"secret\" \"OR\" \"x\")".to_owned()));
         assert_eq!(fts5_query("  -- "), None);
     }
 }

@@ -287,25 +287,48 @@ pub async fn children_counts(db: &Db, ticket_id: Uuid) -> Result<(i64, i64)> {
 
 /// The text search indexes for a ticket itself (subject and description), replaced on edit.
 pub async fn index_ticket_text(tx: &mut Tx, ticket: &TicketRow) -> Result<()> {
-    with_tx!(tx, conn => {
-        sqlx::query("DELETE FROM search_docs WHERE ticket_id = $1 AND comment_id IS NULL")
-            .bind(ticket.id)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("INSERT INTO search_docs (ticket_id, comment_id, internal, text) VALUES ($1, NULL, FALSE, $2)")
-            .bind(ticket.id)
-            .bind(format!("{}\n{}", ticket.subject, ticket.description))
-            .execute(&mut *conn)
-            .await?;
-    });
+    let text = format!("{}\n{}", ticket.subject, ticket.description);
+    match tx {
+        Tx::Sqlite(tx) => {
+            // The owner token finds the ticket's documents through the FTS index (0009).
+            const DELETE: &str = "DELETE FROM search_docs WHERE rowid IN \
+                (SELECT rowid FROM search_docs WHERE search_docs MATCH $1) AND ticket_id = $2 AND comment_id IS NULL";
+            const INSERT: &str = "INSERT INTO search_docs (ticket_id, comment_id, internal, owner, text) VALUES ($1, NULL, FALSE, $2, $3)";
+            sqlx::query(DELETE).bind(owner_match(ticket.id)).bind(ticket.id).execute(&mut **tx).await?;
+            sqlx::query(INSERT).bind(ticket.id).bind(owner_token(ticket.id)).bind(text).execute(&mut **tx).await?;
+        }
+        Tx::Postgres(tx) => {
+            const DELETE: &str = "DELETE FROM search_docs WHERE ticket_id = $1 AND comment_id IS NULL";
+            const INSERT: &str = "INSERT INTO search_docs (ticket_id, comment_id, internal, text) VALUES ($1, NULL, FALSE, $2)";
+            sqlx::query(DELETE).bind(ticket.id).execute(&mut **tx).await?;
+            sqlx::query(INSERT).bind(ticket.id).bind(text).execute(&mut **tx).await?;
+        }
+    }
     Ok(())
 }
 
 pub async fn index_comment_text(tx: &mut Tx, ticket_id: Uuid, comment_id: Uuid, internal: bool, body: &str) -> Result<()> {
-    const SQL: &str = "INSERT INTO search_docs (ticket_id, comment_id, internal, text) VALUES ($1, $2, $3, $4)";
-    with_tx!(tx, conn => sqlx::query(SQL).bind(ticket_id).bind(comment_id).bind(internal).bind(body)
-        .execute(&mut *conn).await?.rows_affected());
+    match tx {
+        Tx::Sqlite(tx) => {
+            const SQL: &str = "INSERT INTO search_docs (ticket_id, comment_id, internal, owner, text) VALUES ($1, $2, $3, $4, $5)";
+            sqlx::query(SQL).bind(ticket_id).bind(comment_id).bind(internal).bind(owner_token(ticket_id)).bind(body).execute(&mut **tx).await?;
+        }
+        Tx::Postgres(tx) => {
+            const SQL: &str = "INSERT INTO search_docs (ticket_id, comment_id, internal, text) VALUES ($1, $2, $3, $4)";
+            sqlx::query(SQL).bind(ticket_id).bind(comment_id).bind(internal).bind(body).execute(&mut **tx).await?;
+        }
+    }
     Ok(())
+}
+
+/// SQLite: the token in `search_docs.owner` that names a document's ticket.
+pub fn owner_token(ticket_id: Uuid) -> String {
+    format!("t{}", ticket_id.simple())
+}
+
+/// SQLite: the FTS5 query for every document of a ticket.
+pub fn owner_match(ticket_id: Uuid) -> String {
+    format!("owner : \"{}\"", owner_token(ticket_id))
 }
 
 /// `HD-1042`.
