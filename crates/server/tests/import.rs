@@ -287,7 +287,34 @@ async fn large_report_caps_the_listed_errors(backend: Backend) {
     assert_eq!((report.errors[0].line, report.errors[999].line), (2, 1_001));
 }
 
+/// Duplicates are found across the 10,000-row chunks the import works in, with the line of
+/// the first occurrence, however far back; a refused row's email still counts as seen.
+async fn duplicates_are_found_across_chunks(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let mut csv = generated_file(25_000);
+    csv.push_str("user3@example.com,Again,agent\nuser24999@example.com,Again,agent\nlate@example.com,Late,wizard\nlate@example.com,Late,agent\n");
+    let report = import(&admin, &ImportQuery { dry_run: Some(true), ..Default::default() }, csv.clone()).await.unwrap();
+    let expected = |report: &ImportReport| {
+        assert_eq!((report.rows, report.created, report.failed), (25_004, 25_000, 4), "{:?}", report.errors);
+        let lines: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [25_002, 25_003, 25_004, 25_005]);
+        let duplicate = |i: usize, message: &str| {
+            assert_eq!(serde_json::to_value(report.errors[i].code).unwrap(), "duplicate_in_file");
+            assert_eq!(report.errors[i].message, message);
+        };
+        duplicate(0, "'user3@example.com' is also on line 5; each user may appear once");
+        duplicate(1, "'user24999@example.com' is also on line 25001; each user may appear once");
+        assert_eq!(serde_json::to_value(report.errors[2].code).unwrap(), "unknown_role");
+        duplicate(3, "'late@example.com' is also on line 25004; each user may appear once");
+    };
+    expected(&report);
+    // The same again for real, on a connection that already served an import.
+    expected(&import(&admin, &ImportQuery::default(), csv).await.unwrap());
+}
+
 backend_tests!(
+    duplicates_are_found_across_chunks,
     messy_file_gets_the_exact_report,
     dry_run_changes_nothing_and_counts_truly,
     conflicts_skip_update_or_fail,

@@ -11,7 +11,6 @@
 //! counts are the real ones.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
 use std::io;
 
 use axum::body::Body;
@@ -119,8 +118,8 @@ async fn import_users(
     let writer = tokio::spawn(write_chunks(state.db.clone(), options, receive));
     let mut report = ImportReport { dry_run: options.dry_run, ..Default::default() };
     let mut errors = Vec::new();
-    let mut seen = SeenEmails::default();
-    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    let mut seen = SeenEmails::open(&state.db).await?;
+    let mut checked = Vec::with_capacity(CHUNK_ROWS);
     let read_outcome = loop {
         match reader.read_byte_record(&mut record).await {
             Ok(true) => {}
@@ -131,26 +130,23 @@ async fn import_users(
             continue;
         }
         report.rows += 1;
-        match validator.validate(&record, &mut seen) {
-            Ok(row) => chunk.push(row),
-            Err(row_errors) => {
-                report.failed += 1;
-                list_errors(&mut errors, &mut report.errors_omitted, row_errors);
-            }
-        }
-        if chunk.len() == CHUNK_ROWS {
-            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
-            if chunks.send(full).await.is_err() {
+        checked.push(validator.validate(&record));
+        if checked.len() == CHUNK_ROWS {
+            let full = std::mem::replace(&mut checked, Vec::with_capacity(CHUNK_ROWS));
+            let chunk = seen.settle(full, &mut report, &mut errors).await?;
+            if chunks.send(chunk).await.is_err() {
                 // The writer stopped on an error; it is reported below.
                 break Ok(());
             }
         }
     };
     // An upload cut short loses the chunk it was filling, never part of a written one.
-    if read_outcome.is_ok() && !chunk.is_empty() {
+    if read_outcome.is_ok() && !checked.is_empty() {
+        let chunk = seen.settle(checked, &mut report, &mut errors).await?;
         let _ = chunks.send(chunk).await;
     }
     drop(chunks);
+    seen.close().await;
     let written = writer.await.map_err(|err| anyhow::anyhow!("import writer: {err}"))??;
     read_outcome?;
 
@@ -378,29 +374,132 @@ impl Teams {
     }
 }
 
-/// The emails of the rows read so far, as 128-bit hashes with the line they were first seen on:
-/// a few bytes per row instead of the address, and collisions are out of reach in practice.
-struct SeenEmails {
-    hashers: (RandomState, RandomState),
-    first_line: HashMap<u128, u64>,
+/// One row as read and checked on its own; its email, when valid, even if the row is not.
+struct Checked {
+    line: u64,
+    email: Option<String>,
+    outcome: Result<ValidRow, Vec<RowError>>,
 }
 
-impl Default for SeenEmails {
-    fn default() -> Self {
-        SeenEmails { hashers: (RandomState::new(), RandomState::new()), first_line: HashMap::new() }
-    }
+/// The emails of the rows read so far, with the line each was first seen on, for reporting
+/// duplicates within the file. They are kept in a temporary table on a connection held for the
+/// import, not in memory: the server's memory stays flat however long the file is. Looked up
+/// and added a chunk at a time, with one statement each.
+enum SeenEmails {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
 
 impl SeenEmails {
-    /// The line this email was first seen on, or `None` (and it is recorded) when it is new.
-    fn first_seen(&mut self, email: &str, line: u64) -> Option<u64> {
-        let key = (u128::from(self.hashers.0.hash_one(email)) << 64) | u128::from(self.hashers.1.hash_one(email));
-        match self.first_line.entry(key) {
-            std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(line);
-                None
+    async fn open(db: &Db) -> Result<SeenEmails> {
+        // A connection an earlier import left with the table (it failed half-way) is emptied.
+        const CREATE: &str = "CREATE TEMPORARY TABLE IF NOT EXISTS import_seen (email TEXT PRIMARY KEY, line BIGINT NOT NULL)";
+        const EMPTY: &str = "DELETE FROM import_seen";
+        Ok(match db {
+            Db::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                sqlx::query(CREATE).execute(&mut *conn).await?;
+                sqlx::query(EMPTY).execute(&mut *conn).await?;
+                SeenEmails::Sqlite(conn)
             }
+            Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                sqlx::query(CREATE).execute(&mut *conn).await?;
+                sqlx::query(EMPTY).execute(&mut *conn).await?;
+                SeenEmails::Postgres(conn)
+            }
+        })
+    }
+
+    /// Reports the chunk's duplicates (of an earlier row of the chunk or of an earlier chunk),
+    /// records its emails, counts and lists the refused rows, and returns the rows to write.
+    async fn settle(&mut self, chunk: Vec<Checked>, report: &mut ImportReport, errors: &mut Vec<RowError>) -> Result<Vec<ValidRow>> {
+        let mut first_in_chunk: HashMap<&str, u64> = HashMap::new();
+        for row in &chunk {
+            if let Some(email) = &row.email {
+                first_in_chunk.entry(email.as_str()).or_insert(row.line);
+            }
+        }
+        let emails: Vec<&str> = first_in_chunk.keys().copied().collect();
+        let emails_json = serde_json::to_string(&emails).map_err(anyhow::Error::from)?;
+        let earlier: HashMap<String, i64> = self.lookup(&emails_json).await?.into_iter().collect();
+        #[derive(serde::Serialize)]
+        struct Seen<'a> {
+            e: &'a str,
+            l: u64,
+        }
+        let new: Vec<Seen> = first_in_chunk.iter().filter(|(email, _)| !earlier.contains_key(**email)).map(|(e, l)| Seen { e, l: *l }).collect();
+        self.record(&serde_json::to_string(&new).map_err(anyhow::Error::from)?).await?;
+
+        let first_lines: HashMap<String, u64> = first_in_chunk.into_iter().map(|(email, line)| (email.to_owned(), line)).collect();
+        let mut valid = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            let first = row.email.as_deref().and_then(|email| match earlier.get(email) {
+                Some(line) => Some(*line as u64),
+                None => first_lines.get(email).copied().filter(|first| *first != row.line),
+            });
+            let duplicate = |email: &str, first: u64| RowError {
+                line: row.line,
+                column: Some("email".to_owned()),
+                code: RowErrorCode::DuplicateInFile,
+                message: format!("'{email}' is also on line {first}; each user may appear once"),
+            };
+            let refused = match (row.outcome, first) {
+                (Ok(valid_row), None) => {
+                    valid.push(valid_row);
+                    continue;
+                }
+                (Ok(valid_row), Some(first)) => vec![duplicate(&valid_row.email, first)],
+                (Err(mut row_errors), Some(first)) => {
+                    row_errors.push(duplicate(row.email.as_deref().unwrap_or_default(), first));
+                    row_errors
+                }
+                (Err(row_errors), None) => row_errors,
+            };
+            report.failed += 1;
+            list_errors(errors, &mut report.errors_omitted, refused);
+        }
+        Ok(valid)
+    }
+
+    /// Which of these emails (a JSON array) were seen before, with their lines.
+    async fn lookup(&mut self, emails_json: &str) -> Result<Vec<(String, i64)>> {
+        Ok(match self {
+            SeenEmails::Sqlite(conn) => {
+                const SQL: &str = "SELECT s.email, s.line FROM json_each($1) AS j JOIN import_seen s ON s.email = j.value";
+                sqlx::query_as(SQL).bind(emails_json).fetch_all(&mut **conn).await?
+            }
+            SeenEmails::Postgres(conn) => {
+                const SQL: &str = "SELECT s.email, s.line FROM json_array_elements_text($1::json) AS j(email) JOIN import_seen s ON s.email = j.email";
+                sqlx::query_as(SQL).bind(emails_json).fetch_all(&mut **conn).await?
+            }
+        })
+    }
+
+    /// Records new emails: a JSON array of `{"e": email, "l": line}`.
+    async fn record(&mut self, seen_json: &str) -> Result<()> {
+        match self {
+            SeenEmails::Sqlite(conn) => {
+                const SQL: &str = "INSERT INTO import_seen (email, line) SELECT j.value ->> 'e', j.value ->> 'l' FROM json_each($1) AS j";
+                sqlx::query(SQL).bind(seen_json).execute(&mut **conn).await?;
+            }
+            SeenEmails::Postgres(conn) => {
+                const SQL: &str = "INSERT INTO import_seen (email, line) SELECT r.e, r.l FROM json_to_recordset($1::json) AS r(e text, l bigint)";
+                sqlx::query(SQL).bind(seen_json).execute(&mut **conn).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the table, so the pooled connection goes back as it came.
+    async fn close(self) {
+        const DROP: &str = "DROP TABLE IF EXISTS import_seen";
+        let dropped = match self {
+            SeenEmails::Sqlite(mut conn) => sqlx::query(DROP).execute(&mut *conn).await.map(drop),
+            SeenEmails::Postgres(mut conn) => sqlx::query(DROP).execute(&mut *conn).await.map(drop),
+        };
+        if let Err(err) = dropped {
+            tracing::warn!(error = %err, "import: temporary table not dropped");
         }
     }
 }
@@ -424,8 +523,9 @@ struct RowValidator {
 }
 
 impl RowValidator {
-    /// The row, or every problem it has (one per column at fault).
-    fn validate(&self, record: &ByteRecord, seen: &mut SeenEmails) -> Result<ValidRow, Vec<RowError>> {
+    /// The row, or every problem it has (one per column at fault); duplicates are looked for
+    /// afterwards, a chunk at a time ([`SeenEmails::settle`]).
+    fn validate(&self, record: &ByteRecord) -> Checked {
         let line = record.position().map_or(0, |position| position.line());
         let columns = &self.columns;
         let mut errors = Vec::new();
@@ -438,7 +538,7 @@ impl RowValidator {
                 RowErrorCode::WrongFieldCount,
                 format!("has {} fields but the header has {}", record.len(), columns.count),
             );
-            return Err(errors);
+            return Checked { line, email: None, outcome: Err(errors) };
         }
         let mut texts = Vec::with_capacity(record.len());
         for (index, raw) in fields(record).enumerate() {
@@ -504,21 +604,12 @@ impl RowValidator {
                 .map_err(|message| error(Some("external_id"), RowErrorCode::BadExternalId, message))
                 .ok()
         });
-        if let Some(email) = &email
-            && let Some(first) = seen.first_seen(email, line)
-        {
-            error(
-                Some("email"),
-                RowErrorCode::DuplicateInFile,
-                format!("'{email}' is also on line {first}; each user may appear once"),
-            );
-        }
         if !errors.is_empty() {
-            return Err(errors);
+            return Checked { line, email, outcome: Err(errors) };
         }
         match (email, name, role) {
             (Some(email), Some(name), Some(role)) => {
-                Ok(ValidRow { line, email, name, role, phone, team, locale, external_id })
+                Checked { line, email: Some(email.clone()), outcome: Ok(ValidRow { line, email, name, role, phone, team, locale, external_id }) }
             }
             _ => unreachable!("a required field that is absent was reported as an error"),
         }
@@ -870,13 +961,5 @@ mod tests {
         assert!(message(&["email", "name"]).starts_with("missing columns: role"));
         assert!(message(&["email", "name", "role", "Email"]).contains("'email' twice"));
         assert!(message(&["ada@example.com", "Ada", "agent"]).ends_with("the first row must be a header"));
-    }
-
-    #[test]
-    fn seen_emails_remember_the_first_line() {
-        let mut seen = SeenEmails::default();
-        assert_eq!(seen.first_seen("a@example.com", 2), None);
-        assert_eq!(seen.first_seen("b@example.com", 3), None);
-        assert_eq!(seen.first_seen("a@example.com", 7), Some(2));
     }
 }
