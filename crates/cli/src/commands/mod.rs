@@ -10,9 +10,35 @@ pub mod tickets;
 pub mod tokens;
 pub mod users;
 
+use std::future::Future;
 use std::io::BufRead;
 
+use hdms_api_types::Page;
+use hdms_api_types::client::{Client, ClientError};
+
 use crate::exit::{CliError, CliResult};
+use crate::session::Session;
+
+/// Every item of a cursor-paged list, page after page, up to `wanted`: `fetch` asks for the page
+/// after the cursor it is given (none for the first).
+pub async fn collect_pages<T, F, Fut>(session: &mut Session, wanted: usize, fetch: F) -> CliResult<Vec<T>>
+where
+    F: Fn(Client, Option<String>) -> Fut,
+    Fut: Future<Output = Result<Page<T>, ClientError>>,
+{
+    let mut items = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = session.call(|client| fetch(client, cursor.clone())).await?;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(next) if items.len() < wanted => cursor = Some(next),
+            _ => break,
+        }
+    }
+    items.truncate(wanted);
+    Ok(items)
+}
 
 /// The arguments as given, or, for a lone `-`, the non-blank lines of stdin: so
 /// `hdms users list --ids | hdms users delete -` works.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::cli::{TicketFilters, TicketsCommand};
-use crate::commands::{args_or_stdin, teams, users};
+use crate::commands::{args_or_stdin, collect_pages, teams, users};
 use crate::exit::{CliError, CliResult};
 use crate::output::{Format, Output, Record, new_table, optional};
 use crate::session::Session;
@@ -176,7 +176,7 @@ async fn assignee_filter(session: &mut Session, user: &str) -> CliResult<String>
 
 async fn list(session: &mut Session, filters: TicketFilters) -> CliResult<Vec<Ticket>> {
     let wanted = if filters.all { usize::MAX } else { filters.limit.unwrap_or(DEFAULT_LIMIT) };
-    let mut query = TicketListQuery {
+    let query = TicketListQuery {
         status: filters.status,
         assignee: match &filters.assignee {
             Some(user) => Some(assignee_filter(session, user).await?),
@@ -199,20 +199,11 @@ async fn list(session: &mut Session, filters: TicketFilters) -> CliResult<Vec<Ti
         limit: Some(wanted.min(PAGE) as u32),
         cursor: None,
     };
-    let mut tickets = Vec::new();
-    loop {
-        let page = session.call(|client| {
-            let query = query.clone();
-            async move { client.list_tickets(&query).await }
-        }).await?;
-        tickets.extend(page.items);
-        match page.next_cursor {
-            Some(cursor) if tickets.len() < wanted => query.cursor = Some(cursor),
-            _ => break,
-        }
-    }
-    tickets.truncate(wanted);
-    Ok(tickets)
+    collect_pages(session, wanted, |client, cursor| {
+        let query = TicketListQuery { cursor, ..query.clone() };
+        async move { client.list_tickets(&query).await }
+    })
+    .await
 }
 
 /// `--set` pairs as the bulk endpoint's field changes.

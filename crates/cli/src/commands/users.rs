@@ -4,7 +4,7 @@ use hdms_api_types::users::{CreateUser, UpdateUser, User, UserListQuery};
 use uuid::Uuid;
 
 use crate::cli::{UserFilters, UsersCommand};
-use crate::commands::{args_or_stdin, import, read_stdin_line, teams};
+use crate::commands::{args_or_stdin, collect_pages, import, read_stdin_line, teams};
 use crate::exit::{CliError, CliResult};
 use crate::output::Output;
 use crate::session::Session;
@@ -72,7 +72,7 @@ async fn list(session: &mut Session, filters: UserFilters) -> CliResult<Vec<User
         None => None,
     };
     let wanted = filters.limit.unwrap_or(usize::MAX);
-    let mut query = UserListQuery {
+    let query = UserListQuery {
         role: filters.role,
         q: filters.query,
         team,
@@ -80,20 +80,11 @@ async fn list(session: &mut Session, filters: UserFilters) -> CliResult<Vec<User
         limit: Some(wanted.min(500) as u32),
         cursor: None,
     };
-    let mut users = Vec::new();
-    loop {
-        let page = session.call(|client| {
-            let query = query.clone();
-            async move { client.list_users(&query).await }
-        }).await?;
-        users.extend(page.items);
-        match page.next_cursor {
-            Some(cursor) if users.len() < wanted => query.cursor = Some(cursor),
-            _ => break,
-        }
-    }
-    users.truncate(wanted);
-    Ok(users)
+    collect_pages(session, wanted, |client, cursor| {
+        let query = UserListQuery { cursor, ..query.clone() };
+        async move { client.list_users(&query).await }
+    })
+    .await
 }
 
 /// A user's id from an id or an email address.
