@@ -30,7 +30,7 @@ fn fts5_query(text: &str) -> Option<String> {
 /// ones. Ranking costs a few microseconds per match, so a word in 5% of a million tickets took
 /// half a second to rank in full (benches/tickets_scale.rs); a query with fewer matches is
 /// ranked in full. Zendesk's search stops at 1,000 results for the same reason.
-const RANKED_DOCUMENTS: i64 = 2_000;
+const RANKED_DOCUMENTS: i64 = 1_000;
 
 /// One page of matches, best first, among the newest [`RANKED_DOCUMENTS`] matching documents.
 /// The cursor is an offset: ranks move as tickets change, so no keyset is stable here.
