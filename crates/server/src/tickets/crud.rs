@@ -309,12 +309,7 @@ pub fn apply_filters(caller: &AuthUser, query: &TicketListQuery, sql: &mut Dynam
         if !statuses.is_empty() {
             sql.push(" AND t.status IN (").bind_list(statuses.iter().map(|s| Bind::Text(s.as_str().to_owned()))).push(")");
         }
-        if only_active_statuses(query) {
-            // Redundant, but spelled exactly as the WHERE of the partial indexes over work still
-            // to do (0010): a planner uses a partial index only when the query states its
-            // condition, and cannot see the bound statuses above.
-            sql.push(ACTIVE_STATUSES);
-        }
+
     }
     match query.assignee.as_deref() {
         None => {}
@@ -391,7 +386,8 @@ pub async fn list(state: &AppState, caller: &AuthUser, query: &TicketListQuery) 
     // sorting whole rows of every match (thousands in a big queue) cost tens of milliseconds a
     // page at a million tickets (benches/tickets_scale.rs).
     let mut sql = DynamicSql::new(concat!("SELECT ", ticket_columns!("t."), " FROM tickets t WHERE t.id IN (SELECT t.id FROM tickets t"));
-    if matches!(sort, Sort::MostUrgent) && matches!(state.db, Db::Sqlite(_)) && !deleted && only_active_statuses(query) {
+    let most_urgent_work = matches!(sort, Sort::MostUrgent) && !deleted && only_active_statuses(query);
+    if most_urgent_work && matches!(state.db, Db::Sqlite(_)) {
         // SQLite's planner prices this index as a full scan, not knowing the page ends after a
         // few dozen entries, and sorts all matching tickets instead (47 ms at a million; the
         // index answers in well under one). PostgreSQL weighs the LIMIT itself.
@@ -400,6 +396,12 @@ pub async fn list(state: &AppState, caller: &AuthUser, query: &TicketListQuery) 
     sql.push(" WHERE ");
     sql.push(if deleted { "t.deleted_at IS NOT NULL" } else { "t.deleted_at IS NULL" });
     apply_filters(caller, query, &mut sql)?;
+    if most_urgent_work {
+        // Redundant, but spelled exactly as the index's WHERE: a planner uses a partial index
+        // only when the query states its condition, and cannot see the bound statuses. Only
+        // here: for other orders the second IN costs SQLite its ordered scans.
+        sql.push(ACTIVE_STATUSES);
+    }
     if let Some(cursor) = &query.cursor {
         sort.after(cursor, &mut sql)?;
     }
