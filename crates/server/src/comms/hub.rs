@@ -66,9 +66,8 @@ pub enum Delivery {
 
 impl Delivery {
     fn comment(comment: Comment) -> Result<Delivery> {
-        let message = ServerMessage::Message { ticket_id: comment.ticket_id, seq: comment.seq, comment, client_ref: None };
+        let message = ServerMessage::Message { ticket_id: comment.ticket_id, seq: comment.seq, comment: comment.clone(), client_ref: None };
         let wire = Utf8Bytes::from(serde_json::to_string(&message).map_err(anyhow::Error::from)?);
-        let ServerMessage::Message { comment, .. } = message else { unreachable!("built just above") };
         Ok(Delivery::Comment { comment, wire })
     }
 }
