@@ -12,3 +12,8 @@ DROP INDEX tickets_priority;
 CREATE INDEX tickets_priority ON tickets (priority DESC, id) WHERE deleted_at IS NULL;
 CREATE INDEX tickets_active_by_urgency ON tickets (priority DESC, id, status, team_id, assignee_id)
     WHERE deleted_at IS NULL AND status IN ('new', 'open', 'in_progress', 'pending_customer', 'pending_approval');
+
+-- The same for a team's queue, newest or oldest first: its statuses still to work on spread
+-- over several ranges of (team_id, status, id), so each page sorted the team's whole open work.
+CREATE INDEX tickets_active_by_team ON tickets (team_id, id, status, assignee_id)
+    WHERE deleted_at IS NULL AND status IN ('new', 'open', 'in_progress', 'pending_customer', 'pending_approval');

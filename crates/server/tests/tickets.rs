@@ -90,6 +90,12 @@ async fn agents_see_their_teams_and_triage(backend: Backend) {
 
     let filtered = supervisor.list_tickets(&TicketListQuery { team: Some(network.id), ..Default::default() }).await.unwrap();
     assert_eq!(ids(&filtered.items), vec![theirs.id]);
+    // A team's open work, in both id orders (SQLite reads it from a partial index, 0010).
+    for sort in ["-created", "created"] {
+        let query = TicketListQuery { team: Some(billing.id), status: Some("new,open".into()), sort: Some(sort.into()), ..Default::default() };
+        assert_eq!(ids(&agent.list_tickets(&query).await.unwrap().items), vec![ours.id], "{sort}");
+        assert!(agent.list_tickets(&TicketListQuery { team: Some(network.id), ..query }).await.unwrap().items.is_empty());
+    }
     let unassigned = supervisor.list_tickets(&TicketListQuery { assignee: Some("none".into()), status: Some("new,open".into()), ..Default::default() }).await.unwrap();
     assert_eq!(unassigned.items.len(), 3);
 }

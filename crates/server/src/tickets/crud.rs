@@ -291,6 +291,20 @@ pub fn visibility_filter(caller: &AuthUser, sql: &mut DynamicSql) {
 /// The WHERE of the partial indexes over tickets not yet done (migration 0010), verbatim.
 const ACTIVE_STATUSES: &str = " AND t.status IN ('new', 'open', 'in_progress', 'pending_customer', 'pending_approval')";
 
+/// The partial index over tickets still to work on (migration 0010) that gives this query's
+/// rows in its order, if any: most urgent first over the desk (both backends), newest or oldest
+/// first within one team (SQLite; PostgreSQL's plan for that is fast without it).
+fn active_work_index(state: &AppState, query: &TicketListQuery, sort: Sort, deleted: bool) -> Option<&'static str> {
+    if deleted || !only_active_statuses(query) {
+        return None;
+    }
+    match (sort, &state.db) {
+        (Sort::MostUrgent, _) => Some("tickets_active_by_urgency"),
+        (Sort::NewestFirst | Sort::OldestFirst, Db::Sqlite(_)) if query.team.is_some() => Some("tickets_active_by_team"),
+        _ => None,
+    }
+}
+
 /// Whether the query asks for some statuses, all of them still to work on.
 fn only_active_statuses(query: &TicketListQuery) -> bool {
     let Some(statuses) = query.status.as_deref() else { return false };
@@ -386,17 +400,18 @@ pub async fn list(state: &AppState, caller: &AuthUser, query: &TicketListQuery) 
     // sorting whole rows of every match (thousands in a big queue) cost tens of milliseconds a
     // page at a million tickets (benches/tickets_scale.rs).
     let mut sql = DynamicSql::new(concat!("SELECT ", ticket_columns!("t."), " FROM tickets t WHERE t.id IN (SELECT t.id FROM tickets t"));
-    let most_urgent_work = matches!(sort, Sort::MostUrgent) && !deleted && only_active_statuses(query);
-    if most_urgent_work && matches!(state.db, Db::Sqlite(_)) {
-        // SQLite's planner prices this index as a full scan, not knowing the page ends after a
-        // few dozen entries, and sorts all matching tickets instead (47 ms at a million; the
-        // index answers in well under one). PostgreSQL weighs the LIMIT itself.
-        sql.push(" INDEXED BY tickets_active_by_urgency");
+    let active_index = active_work_index(state, query, sort, deleted);
+    if let (Some(index), Db::Sqlite(_)) = (active_index, &state.db) {
+        // SQLite's planner prices these partial indexes as full scans, not knowing the page
+        // ends after a few dozen entries, and sorts every matching ticket instead (47 ms for
+        // most-urgent-first at a million; the index answers in well under one). PostgreSQL
+        // weighs the LIMIT itself.
+        sql.push(" INDEXED BY ").push(index);
     }
     sql.push(" WHERE ");
     sql.push(if deleted { "t.deleted_at IS NOT NULL" } else { "t.deleted_at IS NULL" });
     apply_filters(caller, query, &mut sql)?;
-    if most_urgent_work {
+    if active_index.is_some() {
         // Redundant, but spelled exactly as the index's WHERE: a planner uses a partial index
         // only when the query states its condition, and cannot see the bound statuses. Only
         // here: for other orders the second IN costs SQLite its ordered scans.
