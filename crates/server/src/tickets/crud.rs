@@ -323,7 +323,6 @@ pub fn apply_filters(caller: &AuthUser, query: &TicketListQuery, sql: &mut Dynam
         if !statuses.is_empty() {
             sql.push(" AND t.status IN (").bind_list(statuses.iter().map(|s| Bind::Text(s.as_str().to_owned()))).push(")");
         }
-
     }
     match query.assignee.as_deref() {
         None => {}
