@@ -661,32 +661,15 @@ impl Existing {
     }
 }
 
-/// What the import writes differently per backend.
+/// Opens a transaction that takes the write lock at once: on SQLite a deferred transaction that
+/// reads first and writes later can fail to upgrade its lock while another writer holds it.
 trait BeginWrite {
     type Db: sqlx::Database;
-    /// Inserts the users of one batch, given as one JSON array (`$1`, see [`insert_rows_json`])
-    /// with the invitations' expiry (`$2`) and the time (`$3`), and returns the ids created.
-    /// One parameter per batch instead of twelve per row: binding is what a multi-row INSERT
-    /// spends most of its time on through sqlx (every value crosses to the SQLite thread).
-    /// A user created meanwhile by someone else is left alone, like any existing one.
-    const INSERT_JSON: &'static str;
-
-    /// Opens a transaction that takes the write lock at once: on SQLite a deferred transaction
-    /// that reads first and writes later can fail to upgrade its lock while another writer
-    /// holds it.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
 }
 
 impl BeginWrite for sqlx::SqlitePool {
     type Db = sqlx::Sqlite;
-    const INSERT_JSON: &'static str = "INSERT INTO users (id, email, name, role, phone, locale, external_id, active, \
-           invite_hash, invite_expires_at, created_at, updated_at) \
-        SELECT unhex(r.value ->> 'id'), r.value ->> 'email', r.value ->> 'name', r.value ->> 'role', r.value ->> 'phone', \
-           r.value ->> 'locale', r.value ->> 'external_id', TRUE, r.value ->> 'invite', \
-           CASE WHEN r.value ->> 'invite' IS NULL THEN NULL ELSE $2 END, $3, $3 \
-        FROM json_each($1) AS r WHERE TRUE \
-        ON CONFLICT (email) WHERE deleted_at IS NULL DO NOTHING RETURNING id";
-
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
         self.begin_with("BEGIN IMMEDIATE").await
     }
@@ -694,50 +677,9 @@ impl BeginWrite for sqlx::SqlitePool {
 
 impl BeginWrite for sqlx::PgPool {
     type Db = sqlx::Postgres;
-    const INSERT_JSON: &'static str = "INSERT INTO users (id, email, name, role, phone, locale, external_id, active, \
-           invite_hash, invite_expires_at, created_at, updated_at) \
-        SELECT r.id, r.email, r.name, r.role, r.phone, r.locale, r.external_id, TRUE, r.invite, \
-           CASE WHEN r.invite IS NULL THEN NULL ELSE $2::timestamptz END, $3, $3 \
-        FROM json_to_recordset($1::json) AS r(id uuid, email text, name text, role text, phone text, locale text, \
-           external_id text, invite text) \
-        ON CONFLICT (email) WHERE deleted_at IS NULL DO NOTHING RETURNING id";
-
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.begin().await
     }
-}
-
-fn insert_sql<P: BeginWrite>(_pool: &P) -> &'static str {
-    P::INSERT_JSON
-}
-
-/// New users of one batch as the JSON array [`BeginWrite::INSERT_JSON`] reads.
-fn insert_rows_json(inserts: &[(Uuid, &ValidRow, Option<invites::NewInvite>)]) -> Result<String> {
-    #[derive(serde::Serialize)]
-    struct NewUser<'a> {
-        id: uuid::fmt::Simple,
-        email: &'a str,
-        name: &'a str,
-        role: &'static str,
-        phone: Option<&'a str>,
-        locale: Option<&'a str>,
-        external_id: Option<&'a str>,
-        invite: Option<&'a str>,
-    }
-    let rows: Vec<NewUser> = inserts
-        .iter()
-        .map(|(id, row, invite)| NewUser {
-            id: id.simple(),
-            email: &row.email,
-            name: &row.name,
-            role: row.role.as_str(),
-            phone: row.phone.as_deref(),
-            locale: row.locale.as_deref(),
-            external_id: row.external_id.as_deref(),
-            invite: invite.as_ref().map(|invite| invite.digest.as_str()),
-        })
-        .collect();
-    Ok(serde_json::to_string(&rows).map_err(anyhow::Error::from)?)
 }
 
 async fn write_chunks(db: Db, options: WriteOptions, mut chunks: mpsc::Receiver<Vec<ValidRow>>) -> Result<Written> {
@@ -816,6 +758,10 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
     const FIND_EXISTING: &str = "SELECT id, email, name, role, phone, locale, external_id, \
            password_hash IS NOT NULL AS has_password \
          FROM users WHERE deleted_at IS NULL AND email IN (";
+    const INSERT: &str = "INSERT INTO users (id, email, name, role, phone, locale, external_id, active, \
+           invite_hash, invite_expires_at, created_at, updated_at) ";
+    // A user created meanwhile by someone else is left alone, like any existing one.
+    const ON_CONFLICT: &str = " ON CONFLICT (email) WHERE deleted_at IS NULL DO NOTHING RETURNING id";
     const UPDATE: &str = "UPDATE users SET name = $1, role = $2, phone = $3, locale = $4, external_id = $5, \
            updated_at = $6 WHERE id = $7";
     const FIND_UNINVITED: &str =
@@ -848,11 +794,24 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
 
             let mut joins = plan.joins;
             if !plan.inserts.is_empty() {
-                let rows = insert_rows_json(&plan.inserts)?;
-                let expires_at = plan.inserts.iter().find_map(|(_, _, invite)| invite.as_ref().map(|i| i.expires_at));
-                let created: Vec<Uuid> = sqlx::query_scalar(insert_sql(pool))
-                    .bind(rows).bind(expires_at).bind(now)
-                    .fetch_all(&mut *tx).await?;
+                let mut insert = QueryBuilder::new(INSERT);
+                insert.push_values(&plan.inserts, |mut values, (id, row, invite)| {
+                    values
+                        .push_bind(*id)
+                        .push_bind(&row.email)
+                        .push_bind(&row.name)
+                        .push_bind(row.role.as_str())
+                        .push_bind(&row.phone)
+                        .push_bind(&row.locale)
+                        .push_bind(&row.external_id)
+                        .push("TRUE")
+                        .push_bind(invite.as_ref().map(|invite| &invite.digest))
+                        .push_bind(invite.as_ref().map(|invite| invite.expires_at))
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                insert.push(ON_CONFLICT);
+                let created: Vec<Uuid> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
                 let created: std::collections::HashSet<Uuid> = created.into_iter().collect();
                 for (id, row, invite) in plan.inserts {
                     if !created.contains(&id) {
