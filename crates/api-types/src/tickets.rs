@@ -102,6 +102,19 @@ impl Status {
     }
 }
 
+/// The number in a ticket reference as people type it: `HD-1042`, `hd-1042` or `1042`.
+pub fn parse_ticket_number(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let digits = match text.get(..3) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("HD-") => &text[3..],
+        _ => text,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n: &i64| *n > 0)
+}
+
 macro_rules! parse_by_name {
     ($ty:ident, $what:literal) => {
         impl std::str::FromStr for $ty {
@@ -678,4 +691,19 @@ pub struct SavedViewUpdate {
 pub struct ViewPageQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::parse_ticket_number;
+
+    #[test]
+    fn ticket_numbers_parse_with_or_without_the_prefix() {
+        assert_eq!(parse_ticket_number("HD-1042"), Some(1042));
+        assert_eq!(parse_ticket_number(" hd-7 "), Some(7));
+        assert_eq!(parse_ticket_number("1042"), Some(1042));
+        for bad in ["", "HD-", "HD-x", "HD-0", "-5", "+5", "HX-12", "HD-1042a", "ĤD-1"] {
+            assert_eq!(parse_ticket_number(bad), None, "{bad}");
+        }
+    }
 }

@@ -137,8 +137,7 @@ pub async fn resolve(session: &mut Session, ticket: &str) -> CliResult<Uuid> {
     if let Ok(id) = Uuid::try_parse(ticket) {
         return Ok(id);
     }
-    let digits = ticket.get(..3).filter(|p| p.eq_ignore_ascii_case("HD-")).map_or(ticket, |_| &ticket[3..]);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if hdms_api_types::tickets::parse_ticket_number(ticket).is_none() {
         return Err(CliError::usage(format!("'{ticket}' is neither a ticket id nor a number like HD-1042")));
     }
     let number = ticket.to_owned();

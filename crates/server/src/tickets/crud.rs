@@ -184,7 +184,7 @@ async fn get_ticket_by_number(
     caller: Authorized<can::ReadTickets>,
     AppPath(number): AppPath<String>,
 ) -> Result<(HeaderMap, AppJson<Ticket>)> {
-    let number = store::parse_number(&number).ok_or_else(|| Error::invalid("number", "is not a ticket number like HD-1042"))?;
+    let number = hdms_api_types::tickets::parse_ticket_number(&number).ok_or_else(|| Error::invalid("number", "is not a ticket number like HD-1042"))?;
     const SQL: &str = "SELECT id FROM tickets WHERE number = $1";
     let id: Option<Uuid> = with_db!(&state.db, pool => sqlx::query_scalar(SQL).bind(number).fetch_optional(pool).await?);
     let ticket = visible_ticket(&state.db, &caller, id.ok_or(Error::NotFound { what: "ticket" })?).await?;

@@ -335,28 +335,3 @@ pub fn owner_match(ticket_id: Uuid) -> String {
 pub fn display_number(number: i64) -> String {
     format!("HD-{number}")
 }
-
-/// The number in `HD-1042`, `hd-1042` or `1042`.
-pub fn parse_number(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let digits = match text.get(..3) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("HD-") => &text[3..],
-        _ => text,
-    };
-    digits.parse().ok().filter(|n: &i64| *n > 0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_number;
-
-    #[test]
-    fn ticket_numbers_parse_with_or_without_the_prefix() {
-        assert_eq!(parse_number("HD-1042"), Some(1042));
-        assert_eq!(parse_number(" hd-7 "), Some(7));
-        assert_eq!(parse_number("1042"), Some(1042));
-        for bad in ["", "HD-", "HD-x", "HD-0", "-5", "HX-12", "HD-1042a", "ĤD-1"] {
-            assert_eq!(parse_number(bad), None, "{bad}");
-        }
-    }
-}
