@@ -46,7 +46,8 @@ pub struct ImportQuery {
     /// A team (name or id) every imported agent joins, unless the row names its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
-    /// Deliver each new user's invitation through the notification channels.
+    /// Deliver each new user's invitation through the notification channels: by SMS to users with
+    /// a phone number. Those it cannot reach are counted in the report's `invitations_unsent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_invites: Option<bool>,
     /// Return each new user's invitation token in the report, for the admin to hand out.
@@ -130,6 +131,18 @@ pub struct ImportReport {
     /// have no password (a rerun reissues those, so no one is left without a way in).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invitations: Vec<Invitation>,
+    /// With `send_invites`: invitations queued for delivery by SMS (to users with a phone).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub invitations_sent: u64,
+    /// With `send_invites` and without `print_invites`: users left without an invitation because
+    /// no channel reaches them (no phone number). Import again with `print_invites` to hand theirs
+    /// out: a rerun issues one to every imported user who still has no password.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub invitations_unsent: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 impl ImportReport {

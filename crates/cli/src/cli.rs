@@ -48,6 +48,8 @@ pub enum Command {
     Logout,
     /// Show who this profile is logged in as.
     Whoami,
+    /// Set your password with the one-time invitation an admin's import gave you, then log in.
+    AcceptInvite(AcceptInviteArgs),
     /// Check that the server answers, and print its version.
     Status,
     /// User accounts, and bulk import from CSV.
@@ -88,6 +90,15 @@ pub struct LoginArgs {
     /// The SMS login code, for accounts that have them turned on (otherwise asked for).
     #[arg(long)]
     pub otp_code: Option<String>,
+}
+
+#[derive(Args)]
+pub struct AcceptInviteArgs {
+    /// The invitation (`hdms_inv_…`), as it reached you by SMS or from your admin.
+    pub token: String,
+    /// Read the new password from the first line of stdin instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 #[derive(Subcommand)]
@@ -176,7 +187,8 @@ pub struct ImportArgs {
     /// Team (name or id) every imported agent joins unless the row names one.
     #[arg(long)]
     pub team: Option<String>,
-    /// Deliver invitations through the server's notification channels.
+    /// Deliver invitations through the server's notification channels (SMS, to rows with a
+    /// phone); the report counts the users no channel reaches.
     #[arg(long)]
     pub send_invites: bool,
     /// Print each new user's one-time invitation token.

@@ -48,6 +48,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Status => commands::auth::status(target()?).await,
         Command::Login(args) => commands::auth::login(target()?, args).await,
         Command::Logout => commands::auth::logout(target()?).await,
+        Command::AcceptInvite(args) => commands::auth::accept_invite(target()?, args).await,
         Command::Whoami => commands::auth::whoami(Session::open(target()?).await?, output).await,
         Command::Users(command) => commands::users::run(Session::open(target()?).await?, output, command).await,
         Command::Teams(command) => commands::teams::run(Session::open(target()?).await?, output, command).await,

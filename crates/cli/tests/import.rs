@@ -105,8 +105,10 @@ async fn header_errors_conflicts_and_invitations() {
         .success()
         .json();
     let token = invited["invitations"][0]["token"].as_str().unwrap().to_owned();
+    let accepted = cli.run(&["accept-invite", &token, "--password-stdin"], "ada's own password\n").success();
+    assert!(accepted.stderr.contains("Password set for ada@example.com"), "{accepted:#?}");
+    cli.run(&["accept-invite", &token, "--password-stdin"], "another password\n").failure(4);
     let client = hdms_api_types::client::Client::new(&server.url).unwrap();
-    client.accept_invite(&token, "ada's own password").await.unwrap();
     client.login("ada@example.com", "ada's own password").await.unwrap();
 
     let fail = cli.run(&["users", "import", "-", "--on-conflict", "fail", "-o", "json"], "email,name,role\nada@example.com,Ada,agent\n").failure(3);
@@ -116,8 +118,11 @@ async fn header_errors_conflicts_and_invitations() {
         .success()
         .json();
     assert_eq!((update["updated"].as_u64(), update["created"].as_u64()), (Some(1), Some(0)));
-    let send = cli.run(&["users", "import", "-", "--send-invites"], "email,name,role\n").failure(3);
-    assert!(send.stderr.contains("send_invites"), "{send:#?}");
+    let send = cli
+        .run(&["users", "import", "-", "--send-invites", "-o", "table"], "email,name,role,phone\nbo@example.com,Bo,agent,+14155552671\ncy@example.com,Cy,agent,\n")
+        .success();
+    assert!(send.stdout.contains("1 invitations sent by SMS"), "{send:#?}");
+    assert!(send.stdout.contains("1 users have no phone number"), "{send:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -178,11 +178,6 @@ async fn unusable_requests_are_refused_before_writing(backend: Backend) {
         422,
         "validation_failed",
     );
-    assert_api_error(
-        import(&admin, &ImportQuery { send_invites: Some(true), ..Default::default() }, "email,name,role\n").await,
-        422,
-        "validation_failed",
-    );
     let big = format!("email,name,role\n{}", "someone@example.com,Someone,agent\n".repeat(40));
     assert_api_error(import(&admin, &query, big.clone()).await, 413, "payload_too_large");
     // Without a declared length (chunked), the limit still holds as the bytes arrive.
@@ -313,6 +308,47 @@ async fn duplicates_are_found_across_chunks(backend: Backend) {
     expected(&import(&admin, &ImportQuery::default(), csv).await.unwrap());
 }
 
+/// (phone, body) of the text messages queued for a user.
+async fn texts_to(server: &TestServer, user: uuid::Uuid) -> Vec<(String, String)> {
+    const SQL: &str = "SELECT phone, body FROM sms_outbox WHERE user_id = $1 AND sensitive ORDER BY created_at, id";
+    hdms_server::with_db!(&server.state.db, pool => sqlx::query_as(SQL).bind(user).fetch_all(pool).await.unwrap())
+}
+
+/// The invitation token in a text message.
+fn token_in(text: &str) -> &str {
+    text.split_whitespace().find(|word| word.starts_with("hdms_inv_")).expect("the message carries a token")
+}
+
+async fn invitations_are_sent_by_sms_to_users_with_a_phone(backend: Backend) {
+    // The worker stays idle, so the queued messages can be read before it blanks them.
+    let server = TestServer::start_with(backend, |config| config.sms_poll_ms = 3_600_000).await;
+    let admin = server.admin().await;
+    let send = ImportQuery { send_invites: Some(true), ..Default::default() };
+    let csv = "email,name,role,phone\nada@example.com,Ada,agent,+14155552671\nbob@example.com,Bob,customer,\n";
+    let dry = import(&admin, &ImportQuery { dry_run: Some(true), ..send.clone() }, csv).await.unwrap();
+    assert_eq!((dry.invitations_sent, dry.invitations_unsent), (1, 1));
+
+    let report = import(&admin, &send, csv).await.unwrap();
+    assert_eq!((report.created, report.invitations_sent, report.invitations_unsent), (2, 1, 1));
+    assert!(report.invitations.is_empty(), "tokens sent by SMS are not shown to the admin");
+    let users = all_users(&admin).await;
+    let (ada, bob) = (by_email(&users, "ada@example.com"), by_email(&users, "bob@example.com"));
+    let texts = texts_to(&server, ada.id).await;
+    assert_eq!(texts.len(), 1, "the dry run queued nothing");
+    assert_eq!(texts[0].0, "+14155552671");
+    assert!(texts_to(&server, bob.id).await.is_empty());
+    server.anonymous().accept_invite(token_in(&texts[0].1), "ada's own password").await.unwrap();
+    server.anonymous().login("ada@example.com", "ada's own password").await.unwrap();
+
+    // Bob has no phone: a rerun that prints invitations gives him one, and sends nothing more.
+    let rerun = import(&admin, &ImportQuery { print_invites: Some(true), ..send }, csv).await.unwrap();
+    assert_eq!((rerun.skipped, rerun.invitations_sent, rerun.invitations_unsent), (2, 0, 0));
+    let emails: Vec<&str> = rerun.invitations.iter().map(|i| i.email.as_str()).collect();
+    assert_eq!(emails, ["bob@example.com"]);
+    server.anonymous().accept_invite(&rerun.invitations[0].token, "bob's own password").await.unwrap();
+    assert_eq!(texts_to(&server, ada.id).await.len(), 1);
+}
+
 backend_tests!(
     duplicates_are_found_across_chunks,
     messy_file_gets_the_exact_report,
@@ -320,6 +356,7 @@ backend_tests!(
     conflicts_skip_update_or_fail,
     unusable_requests_are_refused_before_writing,
     invitations_set_a_password_once,
+    invitations_are_sent_by_sms_to_users_with_a_phone,
     interrupted_upload_keeps_whole_chunks_and_a_rerun_completes,
     large_report_caps_the_listed_errors,
 );

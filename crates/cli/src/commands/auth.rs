@@ -1,11 +1,11 @@
-//! `hdms login`, `logout`, `whoami`, `status`.
+//! `hdms login`, `logout`, `accept-invite`, `whoami`, `status`.
 
 use std::io::{BufRead, IsTerminal, Write};
 
 use chrono::Utc;
 use hdms_api_types::sms::LoginOutcome;
 
-use crate::cli::LoginArgs;
+use crate::cli::{AcceptInviteArgs, LoginArgs};
 use crate::commands::read_stdin_line;
 use crate::exit::{CliError, CliResult};
 use crate::output::{Output, Record};
@@ -19,13 +19,7 @@ pub async fn login(target: Target, args: LoginArgs) -> CliResult {
         None if std::io::stdin().is_terminal() && !args.password_stdin => prompt("Email: ")?,
         None => return Err(CliError::usage("give --email (no terminal to ask on)")),
     };
-    let password = if args.password_stdin {
-        read_stdin_line()?
-    } else if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(format!("Password for {email}: "))?
-    } else {
-        return Err(CliError::usage("no terminal to ask for the password on: use --password-stdin"));
-    };
+    let password = read_password(args.password_stdin, &format!("Password for {email}: "))?;
     let client = target.anonymous_client()?;
     let answer = match client.login_start(&email, &password).await? {
         LoginOutcome::LoggedIn(answer) => *answer,
@@ -63,6 +57,31 @@ pub async fn login(target: Target, args: LoginArgs) -> CliResult {
     eprintln!(
         "Logged in to {} as {} ({}); profile '{}', token kept in {kept_in}",
         target.server, answer.user.email, answer.user.role, target.profile
+    );
+    Ok(())
+}
+
+/// A password from stdin's first line, or asked for without echo on a terminal.
+fn read_password(from_stdin: bool, question: &str) -> CliResult<String> {
+    if from_stdin {
+        read_stdin_line()
+    } else if std::io::stdin().is_terminal() {
+        Ok(rpassword::prompt_password(question)?)
+    } else {
+        Err(CliError::usage("no terminal to ask for the password on: use --password-stdin"))
+    }
+}
+
+/// `hdms accept-invite TOKEN`: sets the invited user's password. The token works once.
+pub async fn accept_invite(target: Target, args: AcceptInviteArgs) -> CliResult {
+    let password = read_password(args.password_stdin, "Choose a password: ")?;
+    if !args.password_stdin && std::io::stdin().is_terminal() && rpassword::prompt_password("Once more: ")? != password {
+        return Err(CliError::usage("the two passwords differ; nothing was changed"));
+    }
+    let user = target.anonymous_client()?.accept_invite(args.token.trim(), &password).await?;
+    eprintln!(
+        "Password set for {} on {}; log in with `hdms login --email {}`",
+        user.email, target.server, user.email
     );
     Ok(())
 }

@@ -138,13 +138,22 @@ fn print_report(report: &ImportReport, output: Output) -> CliResult {
             if report.errors_omitted > 0 {
                 println!("… and {} more problems not listed", report.errors_omitted);
             }
+            if report.invitations_sent > 0 {
+                println!("{} invitations sent by SMS", report.invitations_sent);
+            }
+            if report.invitations_unsent > 0 {
+                println!(
+                    "{} users have no phone number to send an invitation to: import again with --print-invites to hand theirs out",
+                    report.invitations_unsent
+                );
+            }
             if !report.invitations.is_empty() {
                 let mut table = new_table();
                 table.set_header(["email", "invitation token", "expires"]);
                 for invitation in &report.invitations {
                     table.add_row([invitation.email.clone(), invitation.token.clone(), invitation.expires_at.to_rfc3339()]);
                 }
-                println!("Invitations (each works once: `POST /api/v1/auth/accept-invite`):\n{table}");
+                println!("Invitations (each works once: `hdms accept-invite TOKEN`):\n{table}");
             }
         }
     }

@@ -72,7 +72,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 400, description = "The upload was cut short", body = ApiError),
         (status = 413, description = "Larger than the import limit (HDMS_IMPORT_MAX_BYTES)", body = ApiError),
         (status = 415, description = "Not text/csv", body = ApiError),
-        (status = 422, description = "Unusable header, unknown team, or invitations cannot be sent", body = ApiError),
+        (status = 422, description = "Unusable header or unknown team", body = ApiError),
     ))]
 async fn import_users(
     State(state): State<AppState>,
@@ -87,14 +87,6 @@ async fn import_users(
     if declared_length.is_some_and(|length| length > limit) {
         return Err(Error::PayloadTooLarge);
     }
-    if query.send_invites == Some(true) {
-        // The token must reach the user by some channel; until the server has one, saying so
-        // beats creating users who can never get in.
-        return Err(Error::invalid(
-            "send_invites",
-            "this server has no notification channel to deliver invitations yet; use print_invites and hand them out",
-        ));
-    }
     let teams = Teams::load(&state.db).await?;
     let default_team = match query.team.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         Some(team) => Some(teams.find(team).ok_or_else(|| Error::invalid("team", format!("there is no team '{team}'")))?),
@@ -103,7 +95,7 @@ async fn import_users(
     let options = WriteOptions {
         dry_run: query.dry_run.unwrap_or(false),
         on_conflict: query.on_conflict.unwrap_or_default(),
-        invite: query.print_invites.unwrap_or(false),
+        invites: Invites { print: query.print_invites.unwrap_or(false), send: query.send_invites.unwrap_or(false) },
     };
 
     let mut reader = csv_reader(body, limit).await.map_err(upload_error)?;
@@ -155,6 +147,8 @@ async fn import_users(
     report.skipped = written.skipped;
     report.failed += written.failed;
     report.invitations = written.invitations;
+    report.invitations_sent = written.invitations_sent;
+    report.invitations_unsent = written.invitations_unsent;
     errors.extend(written.errors);
     report.errors_omitted += written.errors_omitted;
     // Both lists are in file order and hold the first problems of each kind: merged and cut,
@@ -622,7 +616,38 @@ impl RowValidator {
 struct WriteOptions {
     dry_run: bool,
     on_conflict: OnConflict,
-    invite: bool,
+    invites: Invites,
+}
+
+/// What becomes of invitations: returned in the report, sent by SMS, or both.
+#[derive(Debug, Clone, Copy)]
+struct Invites {
+    print: bool,
+    send: bool,
+}
+
+impl Invites {
+    /// Whether a user with this phone gets an invitation. One that no channel carries and the
+    /// admin does not see would only replace a token that may still reach them, so none is made.
+    fn for_phone(self, phone: Option<&str>) -> bool {
+        self.print || self.send && phone.is_some()
+    }
+
+    /// Counts a user who needs an invitation but gets none (asked to send, no phone).
+    fn count_unsent(self, phone: Option<&str>, written: &mut Written) {
+        if self.send && !self.for_phone(phone) {
+            written.invitations_unsent += 1;
+        }
+    }
+}
+
+/// The text message that carries an invitation.
+fn invitation_sms(token: &str) -> String {
+    format!(
+        "You have a help desk account. Set your password within {} days with this one-time code: {token} \
+         (e.g. `hdms accept-invite`)",
+        invites::INVITE_TTL.num_days()
+    )
 }
 
 /// What the writer did with the rows it was given.
@@ -635,6 +660,8 @@ struct Written {
     errors: Vec<RowError>,
     errors_omitted: u64,
     invitations: Vec<Invitation>,
+    invitations_sent: u64,
+    invitations_unsent: u64,
 }
 
 /// A live user that a row's email matches.
@@ -694,8 +721,8 @@ async fn write_chunks(db: Db, options: WriteOptions, mut chunks: mpsc::Receiver<
 struct BatchPlan<'a> {
     inserts: Vec<(Uuid, &'a ValidRow, Option<invites::NewInvite>)>,
     updates: Vec<(Uuid, &'a ValidRow)>,
-    /// Existing users who still have no password, and get a fresh invitation.
-    reinvites: Vec<(Uuid, &'a ValidRow, invites::NewInvite)>,
+    /// Existing users who still have no password, and get a fresh invitation (sent to the phone).
+    reinvites: Vec<(Uuid, &'a ValidRow, Option<String>, invites::NewInvite)>,
     /// Existing users (updated ones) that join the row's team.
     joins: Vec<(Uuid, Uuid)>,
 }
@@ -712,7 +739,7 @@ fn plan_batch<'a>(
     for row in batch {
         let Some(user) = existing.get(&row.email) else {
             let id = Uuid::now_v7();
-            plan.inserts.push((id, row, options.invite.then(|| invites::mint(id, now))));
+            plan.inserts.push((id, row, options.invites.for_phone(row.phone.as_deref()).then(|| invites::mint(id, now))));
             continue;
         };
         match options.on_conflict {
@@ -741,8 +768,13 @@ fn plan_batch<'a>(
         {
             plan.joins.push((team, user.id));
         }
-        if options.invite && !user.has_password {
-            plan.reinvites.push((user.id, row, invites::mint(user.id, now)));
+        if !user.has_password {
+            // Update mode: the row's phone is the user's from now on.
+            if options.invites.for_phone(row.phone.as_deref()) {
+                plan.reinvites.push((user.id, row, row.phone.clone(), invites::mint(user.id, now)));
+            } else {
+                options.invites.count_unsent(row.phone.as_deref(), written);
+            }
         }
     }
     plan
@@ -765,13 +797,17 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
     const UPDATE: &str = "UPDATE users SET name = $1, role = $2, phone = $3, locale = $4, external_id = $5, \
            updated_at = $6 WHERE id = $7";
     const FIND_UNINVITED: &str =
-        "SELECT id, email FROM users WHERE deleted_at IS NULL AND password_hash IS NULL AND email IN (";
+        "SELECT id, email, phone FROM users WHERE deleted_at IS NULL AND password_hash IS NULL AND email IN (";
     const REINVITE: &str = "UPDATE users SET invite_hash = $1, invite_expires_at = $2 WHERE id = $3";
     const JOIN: &str = "INSERT INTO team_members (team_id, user_id, added_at) ";
     const JOIN_CONFLICT: &str = " ON CONFLICT (team_id, user_id) DO NOTHING";
+    const SMS_OUTBOX: &str = "INSERT INTO sms_outbox (id, user_id, phone, body, sensitive, state, attempts, next_attempt_at, created_at) ";
 
     let now = Utc::now();
-    let mut invitations = Vec::new();
+    // Each invitation with the phone it goes to, and how many of them earlier batches queued.
+    let mut invitations: Vec<(Invitation, Option<String>)> = Vec::new();
+    let mut sent_before = 0;
+    let mut sent_in_chunk = 0;
     with_db!(db, pool => {
         let mut tx = pool.begin_write().await?;
         for batch in chunk.chunks(STATEMENT_ROWS) {
@@ -833,8 +869,12 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                     if let Some(team) = row.team {
                         joins.push((team, id));
                     }
-                    if let Some(invite) = invite {
-                        invitations.push(Invitation { user_id: id, email: row.email.clone(), token: invite.token, expires_at: invite.expires_at });
+                    match invite {
+                        Some(invite) => invitations.push((
+                            Invitation { user_id: id, email: row.email.clone(), token: invite.token, expires_at: invite.expires_at },
+                            row.phone.clone(),
+                        )),
+                        None => options.invites.count_unsent(row.phone.as_deref(), written),
                     }
                 }
             }
@@ -851,7 +891,10 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                     .await?;
             }
             let mut reinvites = plan.reinvites;
-            if options.invite && options.on_conflict == OnConflict::Skip && !existing_without_update.is_empty() {
+            if (options.invites.print || options.invites.send)
+                && options.on_conflict == OnConflict::Skip
+                && !existing_without_update.is_empty()
+            {
                 // Skipped users who never set a password get a fresh invitation.
                 let mut find = QueryBuilder::new(FIND_UNINVITED);
                 let mut emails = find.separated(", ");
@@ -859,16 +902,22 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                     emails.push_bind(&row.email);
                 }
                 find.push(")");
-                let waiting: Vec<(Uuid, String)> = find.build_query_as().fetch_all(&mut *tx).await?;
-                for (id, email) in waiting {
-                    if let Some(row) = existing_without_update.iter().find(|row| row.email == email) {
-                        reinvites.push((id, *row, invites::mint(id, now)));
+                let waiting: Vec<(Uuid, String, Option<String>)> = find.build_query_as().fetch_all(&mut *tx).await?;
+                for (id, email, phone) in waiting {
+                    let Some(row) = existing_without_update.iter().find(|row| row.email == email) else { continue };
+                    if options.invites.for_phone(phone.as_deref()) {
+                        reinvites.push((id, *row, phone, invites::mint(id, now)));
+                    } else {
+                        options.invites.count_unsent(phone.as_deref(), written);
                     }
                 }
             }
-            for (id, row, invite) in reinvites {
+            for (id, row, phone, invite) in reinvites {
                 sqlx::query(REINVITE).bind(&invite.digest).bind(invite.expires_at).bind(id).execute(&mut *tx).await?;
-                invitations.push(Invitation { user_id: id, email: row.email.clone(), token: invite.token, expires_at: invite.expires_at });
+                invitations.push((
+                    Invitation { user_id: id, email: row.email.clone(), token: invite.token, expires_at: invite.expires_at },
+                    phone,
+                ));
             }
             if !joins.is_empty() {
                 let mut join = QueryBuilder::new(JOIN);
@@ -878,6 +927,30 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                 join.push(JOIN_CONFLICT);
                 join.build().execute(&mut *tx).await?;
             }
+            if options.invites.send {
+                let texts: Vec<(Uuid, &Invitation, &str, String)> = invitations[sent_before..]
+                    .iter()
+                    .filter_map(|(invitation, phone)| Some((Uuid::now_v7(), invitation, phone.as_deref()?, invitation_sms(&invitation.token))))
+                    .collect();
+                if !texts.is_empty() {
+                    // Queued in the same transaction as the users: the worker sends them once it
+                    // commits (see `comms::sms`). Sensitive: the body is blanked once delivered.
+                    let mut outbox = QueryBuilder::new(SMS_OUTBOX);
+                    outbox.push_values(&texts, |mut values, (id, invitation, phone, text)| {
+                        values
+                            .push_bind(*id)
+                            .push_bind(invitation.user_id)
+                            .push_bind(*phone)
+                            .push_bind(text)
+                            .push("TRUE, 'pending', 0")
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    outbox.build().execute(&mut *tx).await?;
+                    sent_in_chunk += texts.len() as u64;
+                }
+            }
+            sent_before = invitations.len();
         }
         if options.dry_run {
             tx.rollback().await?;
@@ -886,8 +959,12 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
         }
     });
     // Invitations of a dry run were never stored: they would not work.
+    // Like every count of a dry run, what would have been sent.
+    written.invitations_sent += sent_in_chunk;
     if !options.dry_run {
-        written.invitations.append(&mut invitations);
+        if options.invites.print {
+            written.invitations.extend(invitations.into_iter().map(|(invitation, _)| invitation));
+        }
     }
     Ok(())
 }
