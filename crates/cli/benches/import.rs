@@ -21,6 +21,10 @@ use hdms_api_types::tokens::CreateApiToken;
 use hdms_server::config::Config;
 use tokio::net::TcpListener;
 
+// The server's allocator (see its main.rs): the server runs in this process.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EMAIL: &str = "bench@example.com";
 const PASSWORD: &str = "bench password 123";
 

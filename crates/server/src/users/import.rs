@@ -41,7 +41,7 @@ use crate::users::{invites, validate};
 use crate::with_db;
 
 /// Rows per INSERT statement: large enough that per-statement costs vanish, small enough to stay
-/// far below SQLite's 32,766 bound parameters (10 per row).
+/// far below SQLite's 32,766 bound parameters ([`INSERT_PARAMETERS`] a row).
 const STATEMENT_ROWS: usize = 500;
 /// Rows per transaction: the unit that a crash keeps or loses whole.
 const CHUNK_ROWS: usize = 10_000;
@@ -388,11 +388,13 @@ impl SeenEmails {
     async fn open(db: &Db) -> Result<SeenEmails> {
         // A connection an earlier import left with the table (it failed half-way) is emptied.
         const CREATE: &str = "CREATE TEMPORARY TABLE IF NOT EXISTS import_seen (email TEXT PRIMARY KEY, line BIGINT NOT NULL)";
+        // SQLite: one B-tree keyed by email instead of a rowid table plus an index on email.
+        const CREATE_SQLITE: &str = "CREATE TEMPORARY TABLE IF NOT EXISTS import_seen (email TEXT PRIMARY KEY, line BIGINT NOT NULL) WITHOUT ROWID";
         const EMPTY: &str = "DELETE FROM import_seen";
         Ok(match db {
             Db::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?;
-                sqlx::query(CREATE).execute(&mut *conn).await?;
+                sqlx::query(CREATE_SQLITE).execute(&mut *conn).await?;
                 sqlx::query(EMPTY).execute(&mut *conn).await?;
                 SeenEmails::Sqlite(conn)
             }
@@ -786,14 +788,50 @@ fn refuse(written: &mut Written, row: &ValidRow, code: RowErrorCode, message: St
     list_errors(&mut written.errors, &mut written.errors_omitted, vec![error]);
 }
 
+/// Parameters of each row in [`insert_users_sql`].
+const INSERT_PARAMETERS: usize = 11;
+
+/// The INSERT of `rows` users, [`INSERT_PARAMETERS`] a row. Built once for a full batch (some
+/// 60 KB of text). Placeholders are `$n` on PostgreSQL and plain `?` on SQLite: sqlx looks each
+/// of a statement's parameters up by name, and SQLite finds a name by walking the list of all
+/// of them, so 5,500 named parameters cost more than the rows.
+fn insert_users_sql(rows: usize, db: &Db) -> std::borrow::Cow<'static, str> {
+    static FULL_BATCH: [std::sync::OnceLock<String>; 2] = [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    let numbered = matches!(db, Db::Postgres(_));
+    let build = || {
+        let mut sql = String::from(
+            "INSERT INTO users (id, email, name, role, phone, locale, external_id, invite_hash, invite_expires_at, \
+             created_at, updated_at, active) VALUES ",
+        );
+        let mut parameter = 0;
+        for row in 0..rows {
+            sql.push_str(if row == 0 { "(" } else { ", (" });
+            for _ in 0..INSERT_PARAMETERS {
+                parameter += 1;
+                if numbered {
+                    sql.push_str(&format!("${parameter}, "));
+                } else {
+                    sql.push_str("?, ");
+                }
+            }
+            sql.push_str("TRUE)");
+        }
+        // A user created meanwhile by someone else is left alone, like any existing one.
+        sql.push_str(" ON CONFLICT (email) WHERE deleted_at IS NULL DO NOTHING");
+        sql
+    };
+    if rows == STATEMENT_ROWS {
+        std::borrow::Cow::Borrowed(FULL_BATCH[usize::from(numbered)].get_or_init(build))
+    } else {
+        std::borrow::Cow::Owned(build())
+    }
+}
+
 async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written: &mut Written) -> Result<()> {
     const FIND_EXISTING: &str = "SELECT id, email, name, role, phone, locale, external_id, \
            password_hash IS NOT NULL AS has_password \
          FROM users WHERE deleted_at IS NULL AND email IN (";
-    const INSERT: &str = "INSERT INTO users (id, email, name, role, phone, locale, external_id, active, \
-           invite_hash, invite_expires_at, created_at, updated_at) ";
-    // A user created meanwhile by someone else is left alone, like any existing one.
-    const ON_CONFLICT: &str = " ON CONFLICT (email) WHERE deleted_at IS NULL DO NOTHING RETURNING id";
+    const FIND_CREATED: &str = "SELECT id FROM users WHERE id IN (";
     const UPDATE: &str = "UPDATE users SET name = $1, role = $2, phone = $3, locale = $4, external_id = $5, \
            updated_at = $6 WHERE id = $7";
     const FIND_UNINVITED: &str =
@@ -830,25 +868,37 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
 
             let mut joins = plan.joins;
             if !plan.inserts.is_empty() {
-                let mut insert = QueryBuilder::new(INSERT);
-                insert.push_values(&plan.inserts, |mut values, (id, row, invite)| {
-                    values
-                        .push_bind(*id)
-                        .push_bind(&row.email)
-                        .push_bind(&row.name)
-                        .push_bind(row.role.as_str())
-                        .push_bind(&row.phone)
-                        .push_bind(&row.locale)
-                        .push_bind(&row.external_id)
-                        .push("TRUE")
-                        .push_bind(invite.as_ref().map(|invite| &invite.digest))
-                        .push_bind(invite.as_ref().map(|invite| invite.expires_at))
-                        .push_bind(now)
-                        .push_bind(now);
-                });
-                insert.push(ON_CONFLICT);
-                let created: Vec<Uuid> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
-                let created: std::collections::HashSet<Uuid> = created.into_iter().collect();
+                // Built from constants and numbers only.
+                let sql = sqlx::AssertSqlSafe(insert_users_sql(plan.inserts.len(), db));
+                let mut insert = sqlx::query(sql);
+                for (id, row, invite) in &plan.inserts {
+                    insert = insert
+                        .bind(*id)
+                        .bind(&row.email)
+                        .bind(&row.name)
+                        .bind(row.role.as_str())
+                        .bind(&row.phone)
+                        .bind(&row.locale)
+                        .bind(&row.external_id)
+                        .bind(invite.as_ref().map(|invite| &invite.digest))
+                        .bind(invite.as_ref().map(|invite| invite.expires_at))
+                        .bind(now)
+                        .bind(now);
+                }
+                let inserted = insert.execute(&mut *tx).await?.rows_affected();
+                // Which rows met an existing email matters only when some did: on a first
+                // import none do, and no row has to come back.
+                let created: std::collections::HashSet<Uuid> = if inserted == plan.inserts.len() as u64 {
+                    plan.inserts.iter().map(|(id, _, _)| *id).collect()
+                } else {
+                    let mut find = QueryBuilder::new(FIND_CREATED);
+                    let mut ids = find.separated(", ");
+                    for (id, _, _) in &plan.inserts {
+                        ids.push_bind(*id);
+                    }
+                    find.push(")");
+                    find.build_query_scalar().fetch_all(&mut *tx).await?.into_iter().collect()
+                };
                 for (id, row, invite) in plan.inserts {
                     if !created.contains(&id) {
                         match options.on_conflict {
