@@ -416,16 +416,18 @@ impl SeenEmails {
                 first_in_chunk.entry(email.as_str()).or_insert(row.line);
             }
         }
-        let emails: Vec<&str> = first_in_chunk.keys().copied().collect();
-        let emails_json = serde_json::to_string(&emails).map_err(anyhow::Error::from)?;
-        let earlier: HashMap<String, i64> = self.lookup(&emails_json).await?.into_iter().collect();
         #[derive(serde::Serialize)]
         struct Seen<'a> {
             e: &'a str,
             l: u64,
         }
-        let new: Vec<Seen> = first_in_chunk.iter().filter(|(email, _)| !earlier.contains_key(**email)).map(|(e, l)| Seen { e, l: *l }).collect();
-        self.record(&serde_json::to_string(&new).map_err(anyhow::Error::from)?).await?;
+        let seen: Vec<Seen> = first_in_chunk.iter().map(|(e, l)| Seen { e, l: *l }).collect();
+        let seen_json = serde_json::to_string(&seen).map_err(anyhow::Error::from)?;
+        // Recorded first; an email already there keeps its earlier line. Only when some were
+        // there (rarely: a file with duplicates) are they looked up, by that line.
+        let recorded = self.record(&seen_json).await?;
+        let earlier: HashMap<String, i64> =
+            if recorded == seen.len() as u64 { HashMap::new() } else { self.earlier(&seen_json).await?.into_iter().collect() };
 
         let first_lines: HashMap<String, u64> = first_in_chunk.into_iter().map(|(email, line)| (email.to_owned(), line)).collect();
         let mut valid = Vec::with_capacity(chunk.len());
@@ -458,33 +460,40 @@ impl SeenEmails {
         Ok(valid)
     }
 
-    /// Which of these emails (a JSON array) were seen before, with their lines.
-    async fn lookup(&mut self, emails_json: &str) -> Result<Vec<(String, i64)>> {
+    /// Records emails (a JSON array of `{"e": email, "l": line}`) not seen before; returns how
+    /// many were new.
+    async fn record(&mut self, seen_json: &str) -> Result<u64> {
         Ok(match self {
             SeenEmails::Sqlite(conn) => {
-                const SQL: &str = "SELECT s.email, s.line FROM json_each($1) AS j JOIN import_seen s ON s.email = j.value";
-                sqlx::query_as(SQL).bind(emails_json).fetch_all(&mut **conn).await?
+                // `WHERE true` tells SQLite's parser that ON CONFLICT is not a join constraint.
+                const SQL: &str = "INSERT INTO import_seen (email, line) \
+                    SELECT j.value ->> 'e', j.value ->> 'l' FROM json_each($1) AS j WHERE true \
+                    ON CONFLICT (email) DO NOTHING";
+                sqlx::query(SQL).bind(seen_json).execute(&mut **conn).await?.rows_affected()
             }
             SeenEmails::Postgres(conn) => {
-                const SQL: &str = "SELECT s.email, s.line FROM json_array_elements_text($1::json) AS j(email) JOIN import_seen s ON s.email = j.email";
-                sqlx::query_as(SQL).bind(emails_json).fetch_all(&mut **conn).await?
+                const SQL: &str = "INSERT INTO import_seen (email, line) \
+                    SELECT r.e, r.l FROM json_to_recordset($1::json) AS r(e text, l bigint) \
+                    ON CONFLICT (email) DO NOTHING";
+                sqlx::query(SQL).bind(seen_json).execute(&mut **conn).await?.rows_affected()
             }
         })
     }
 
-    /// Records new emails: a JSON array of `{"e": email, "l": line}`.
-    async fn record(&mut self, seen_json: &str) -> Result<()> {
-        match self {
+    /// Of emails just recorded, those seen on an earlier line, with that line.
+    async fn earlier(&mut self, seen_json: &str) -> Result<Vec<(String, i64)>> {
+        Ok(match self {
             SeenEmails::Sqlite(conn) => {
-                const SQL: &str = "INSERT INTO import_seen (email, line) SELECT j.value ->> 'e', j.value ->> 'l' FROM json_each($1) AS j";
-                sqlx::query(SQL).bind(seen_json).execute(&mut **conn).await?;
+                const SQL: &str = "SELECT s.email, s.line FROM json_each($1) AS j \
+                    JOIN import_seen s ON s.email = j.value ->> 'e' WHERE s.line <> j.value ->> 'l'";
+                sqlx::query_as(SQL).bind(seen_json).fetch_all(&mut **conn).await?
             }
             SeenEmails::Postgres(conn) => {
-                const SQL: &str = "INSERT INTO import_seen (email, line) SELECT r.e, r.l FROM json_to_recordset($1::json) AS r(e text, l bigint)";
-                sqlx::query(SQL).bind(seen_json).execute(&mut **conn).await?;
+                const SQL: &str = "SELECT s.email, s.line FROM json_to_recordset($1::json) AS r(e text, l bigint) \
+                    JOIN import_seen s ON s.email = r.e WHERE s.line <> r.l";
+                sqlx::query_as(SQL).bind(seen_json).fetch_all(&mut **conn).await?
             }
-        }
-        Ok(())
+        })
     }
 
     /// Drops the table, so the pooled connection goes back as it came.
