@@ -106,11 +106,13 @@ async fn import_users(
     let columns = Columns::from_header(&record)?;
     let validator = RowValidator { columns, teams, default_team };
 
-    let (chunks, receive) = mpsc::channel::<Vec<ValidRow>>(1);
-    let writer = tokio::spawn(write_chunks(state.db.clone(), options, receive));
+    // Three stages, each a chunk ahead of the next: reading and checking rows (here), finding
+    // duplicates in the file (`settle_chunks`), writing (`write_chunks`).
+    let (valid_chunks, to_write) = mpsc::channel::<Vec<ValidRow>>(1);
+    let writer = tokio::spawn(write_chunks(state.db.clone(), options, to_write));
+    let (chunks, to_settle) = mpsc::channel::<Vec<Checked>>(1);
+    let settler = tokio::spawn(settle_chunks(SeenEmails::open(&state.db).await?, to_settle, valid_chunks));
     let mut report = ImportReport { dry_run: options.dry_run, ..Default::default() };
-    let mut errors = Vec::new();
-    let mut seen = SeenEmails::open(&state.db).await?;
     let mut checked = Vec::with_capacity(CHUNK_ROWS);
     let read_outcome = loop {
         match reader.read_byte_record(&mut record).await {
@@ -125,22 +127,24 @@ async fn import_users(
         checked.push(validator.validate(&record));
         if checked.len() == CHUNK_ROWS {
             let full = std::mem::replace(&mut checked, Vec::with_capacity(CHUNK_ROWS));
-            let chunk = seen.settle(full, &mut report, &mut errors).await?;
-            if chunks.send(chunk).await.is_err() {
-                // The writer stopped on an error; it is reported below.
+            if chunks.send(full).await.is_err() {
+                // A later stage stopped on an error; it is reported below.
                 break Ok(());
             }
         }
     };
     // An upload cut short loses the chunk it was filling, never part of a written one.
     if read_outcome.is_ok() && !checked.is_empty() {
-        let chunk = seen.settle(checked, &mut report, &mut errors).await?;
-        let _ = chunks.send(chunk).await;
+        let _ = chunks.send(checked).await;
     }
     drop(chunks);
-    seen.close().await;
+    let settled = settler.await.map_err(|err| anyhow::anyhow!("import settler: {err}"))?;
     let written = writer.await.map_err(|err| anyhow::anyhow!("import writer: {err}"))??;
+    let settled = settled?;
     read_outcome?;
+    report.failed += settled.failed;
+    report.errors_omitted += settled.errors_omitted;
+    let mut errors = settled.errors;
 
     report.created = written.created;
     report.updated = written.updated;
@@ -167,6 +171,40 @@ async fn import_users(
         tell_importer(&state, caller.id(), &report).await?;
     }
     Ok(AppJson(report))
+}
+
+/// The rows refused by the checks and as duplicates, as settled chunk by chunk.
+#[derive(Default)]
+struct Settled {
+    failed: u64,
+    errors: Vec<RowError>,
+    errors_omitted: u64,
+}
+
+/// Settles each chunk of checked rows against the emails seen before and passes its valid rows
+/// on; stops at the first database error (dropping `valid`, which stops the writer too).
+async fn settle_chunks(
+    mut seen: SeenEmails,
+    mut chunks: mpsc::Receiver<Vec<Checked>>,
+    valid: mpsc::Sender<Vec<ValidRow>>,
+) -> Result<Settled> {
+    let mut settled = Settled::default();
+    let mut outcome = Ok(());
+    while let Some(chunk) = chunks.recv().await {
+        match seen.settle(chunk, &mut settled).await {
+            Ok(rows) => {
+                if valid.send(rows).await.is_err() {
+                    break;
+                }
+            }
+            Err(err) => {
+                outcome = Err(err);
+                break;
+            }
+        }
+    }
+    seen.close().await;
+    outcome.map(|()| settled)
 }
 
 /// The `import_finished` notification, so an admin who started a long import elsewhere (or
@@ -409,7 +447,7 @@ impl SeenEmails {
 
     /// Reports the chunk's duplicates (of an earlier row of the chunk or of an earlier chunk),
     /// records its emails, counts and lists the refused rows, and returns the rows to write.
-    async fn settle(&mut self, chunk: Vec<Checked>, report: &mut ImportReport, errors: &mut Vec<RowError>) -> Result<Vec<ValidRow>> {
+    async fn settle(&mut self, chunk: Vec<Checked>, settled: &mut Settled) -> Result<Vec<ValidRow>> {
         let mut first_in_chunk: HashMap<&str, u64> = HashMap::new();
         for row in &chunk {
             if let Some(email) = &row.email {
@@ -454,8 +492,8 @@ impl SeenEmails {
                 }
                 (Err(row_errors), None) => row_errors,
             };
-            report.failed += 1;
-            list_errors(errors, &mut report.errors_omitted, refused);
+            settled.failed += 1;
+            list_errors(&mut settled.errors, &mut settled.errors_omitted, refused);
         }
         Ok(valid)
     }
