@@ -406,11 +406,22 @@ impl Teams {
     }
 }
 
-/// One row as read and checked on its own; its email, when valid, even if the row is not.
+/// One row as read and checked on its own.
 struct Checked {
     line: u64,
-    email: Option<String>,
+    /// A refused row's email, when that field is valid (to find duplicates of it too).
+    refused_email: Option<String>,
     outcome: Result<ValidRow, Vec<RowError>>,
+}
+
+impl Checked {
+    /// The row's email, if valid, whether or not the row is.
+    fn email(&self) -> Option<&str> {
+        match &self.outcome {
+            Ok(row) => Some(&row.email),
+            Err(_) => self.refused_email.as_deref(),
+        }
+    }
 }
 
 /// The emails of the rows read so far, with the line each was first seen on, for reporting
@@ -448,10 +459,10 @@ impl SeenEmails {
     /// Reports the chunk's duplicates (of an earlier row of the chunk or of an earlier chunk),
     /// records its emails, counts and lists the refused rows, and returns the rows to write.
     async fn settle(&mut self, chunk: Vec<Checked>, settled: &mut Settled) -> Result<Vec<ValidRow>> {
-        let mut first_in_chunk: HashMap<&str, u64> = HashMap::new();
+        let mut first_in_chunk: HashMap<&str, u64> = HashMap::with_capacity(chunk.len());
         for row in &chunk {
-            if let Some(email) = &row.email {
-                first_in_chunk.entry(email.as_str()).or_insert(row.line);
+            if let Some(email) = row.email() {
+                first_in_chunk.entry(email).or_insert(row.line);
             }
         }
         #[derive(serde::Serialize)]
@@ -467,13 +478,20 @@ impl SeenEmails {
         let earlier: HashMap<String, i64> =
             if recorded == seen.len() as u64 { HashMap::new() } else { self.earlier(&seen_json).await?.into_iter().collect() };
 
-        let first_lines: HashMap<String, u64> = first_in_chunk.into_iter().map(|(email, line)| (email.to_owned(), line)).collect();
+        // The line each row's email was first seen on, if not its own.
+        let firsts: Vec<Option<u64>> = chunk
+            .iter()
+            .map(|row| {
+                let email = row.email()?;
+                match earlier.get(email) {
+                    Some(line) => Some(*line as u64),
+                    None => first_in_chunk.get(email).copied().filter(|first| *first != row.line),
+                }
+            })
+            .collect();
+        drop(first_in_chunk);
         let mut valid = Vec::with_capacity(chunk.len());
-        for row in chunk {
-            let first = row.email.as_deref().and_then(|email| match earlier.get(email) {
-                Some(line) => Some(*line as u64),
-                None => first_lines.get(email).copied().filter(|first| *first != row.line),
-            });
+        for (row, first) in chunk.into_iter().zip(firsts) {
             let duplicate = |email: &str, first: u64| RowError {
                 line: row.line,
                 column: Some("email".to_owned()),
@@ -487,7 +505,7 @@ impl SeenEmails {
                 }
                 (Ok(valid_row), Some(first)) => vec![duplicate(&valid_row.email, first)],
                 (Err(mut row_errors), Some(first)) => {
-                    row_errors.push(duplicate(row.email.as_deref().unwrap_or_default(), first));
+                    row_errors.push(duplicate(row.refused_email.as_deref().unwrap_or_default(), first));
                     row_errors
                 }
                 (Err(row_errors), None) => row_errors,
@@ -581,7 +599,7 @@ impl RowValidator {
                 RowErrorCode::WrongFieldCount,
                 format!("has {} fields but the header has {}", record.len(), columns.count),
             );
-            return Checked { line, email: None, outcome: Err(errors) };
+            return Checked { line, refused_email: None, outcome: Err(errors) };
         }
         let mut texts = Vec::with_capacity(record.len());
         for (index, raw) in fields(record).enumerate() {
@@ -648,11 +666,11 @@ impl RowValidator {
                 .ok()
         });
         if !errors.is_empty() {
-            return Checked { line, email, outcome: Err(errors) };
+            return Checked { line, refused_email: email, outcome: Err(errors) };
         }
         match (email, name, role) {
             (Some(email), Some(name), Some(role)) => {
-                Checked { line, email: Some(email.clone()), outcome: Ok(ValidRow { line, email, name, role, phone, team, locale, external_id }) }
+                Checked { line, refused_email: None, outcome: Ok(ValidRow { line, email, name, role, phone, team, locale, external_id }) }
             }
             _ => unreachable!("a required field that is absent was reported as an error"),
         }
@@ -874,6 +892,22 @@ fn insert_users_sql(rows: usize, db: &Db) -> std::borrow::Cow<'static, str> {
     }
 }
 
+/// Binds each value to a query in place. `Query::bind` takes and returns the whole query, which
+/// for the 5,500 values of a full INSERT is most of the cost of binding.
+macro_rules! try_bind_each {
+    ($query:ident, $($value:expr),+ $(,)?) => {
+        $( $query.try_bind($value).map_err(sqlx::Error::Encode)?; )+
+    };
+}
+
+/// Arguments with room for `count` values: binding 5,500 values one by one into a growing list
+/// copies it a dozen times over.
+fn reserved_arguments<DB: sqlx::Database>(_: &sqlx::Pool<DB>, count: usize) -> <DB as sqlx::Database>::Arguments {
+    let mut arguments = <DB as sqlx::Database>::Arguments::default();
+    sqlx::Arguments::reserve(&mut arguments, count, 0);
+    arguments
+}
+
 async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written: &mut Written) -> Result<()> {
     const FIND_EXISTING: &str = "SELECT id, email, name, role, phone, locale, external_id, \
            password_hash IS NOT NULL AS has_password \
@@ -917,20 +951,12 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
             if !plan.inserts.is_empty() {
                 // Built from constants and numbers only.
                 let sql = sqlx::AssertSqlSafe(insert_users_sql(plan.inserts.len(), db));
-                let mut insert = sqlx::query(sql);
+                let mut insert = sqlx::query_with(sql, reserved_arguments(pool, plan.inserts.len() * INSERT_PARAMETERS));
                 for (id, row, invite) in &plan.inserts {
-                    insert = insert
-                        .bind(*id)
-                        .bind(&row.email)
-                        .bind(&row.name)
-                        .bind(row.role.as_str())
-                        .bind(&row.phone)
-                        .bind(&row.locale)
-                        .bind(&row.external_id)
-                        .bind(invite.as_ref().map(|invite| &invite.digest))
-                        .bind(invite.as_ref().map(|invite| invite.expires_at))
-                        .bind(now)
-                        .bind(now);
+                    let invite_hash = invite.as_ref().map(|invite| &invite.digest);
+                    let invite_expires_at = invite.as_ref().map(|invite| invite.expires_at);
+                    try_bind_each!(insert, *id, &row.email, &row.name, row.role.as_str(), &row.phone, &row.locale,
+                        &row.external_id, invite_hash, invite_expires_at, now, now);
                 }
                 let inserted = insert.execute(&mut *tx).await?.rows_affected();
                 // Which rows met an existing email matters only when some did: on a first
