@@ -18,7 +18,7 @@ use crate::http::permissions::{Action, Authorized, can};
 use crate::state::AppState;
 use crate::tickets::store::{self, TicketRow};
 use crate::tickets::visibility::visible_ticket;
-use crate::tickets::{api, sla};
+use crate::tickets::{api, crud, sla};
 use crate::users::auth::AuthUser;
 use crate::{with_db, with_tx};
 
@@ -97,11 +97,7 @@ async fn assign(
 /// route, bulk updates and macros. `request.version` is not looked at.
 pub async fn assign_in(tx: &mut Tx, state: &AppState, caller: &AuthUser, before: &TicketRow, request: &AssignRequest, now: DateTime<Utc>) -> Result<TicketRow> {
     if let Some(team) = request.team_id {
-        const SQL: &str = "SELECT COUNT(*) FROM teams WHERE id = $1 AND deleted_at IS NULL";
-        let found: i64 = with_db!(&state.db, pool => sqlx::query_scalar(SQL).bind(team).fetch_one(pool).await?);
-        if found == 0 {
-            return Err(Error::invalid("team_id", "no such team"));
-        }
+        crud::live_team(&state.db, team).await?;
     }
     if let Some(Some(person)) = request.assignee_id {
         staff_member(state, person).await?;

@@ -72,9 +72,7 @@ pub(crate) fn tags(raw: &[String]) -> Result<Vec<String>> {
 }
 
 pub(crate) async fn live_team(db: &Db, id: Uuid) -> Result<()> {
-    const SQL: &str = "SELECT COUNT(*) FROM teams WHERE id = $1 AND deleted_at IS NULL";
-    let found: i64 = with_db!(db, pool => sqlx::query_scalar(SQL).bind(id).fetch_one(pool).await?);
-    if found == 0 {
+    if !crate::users::teams::is_live(db, id).await? {
         return Err(Error::invalid("team_id", "no such team"));
     }
     Ok(())

@@ -140,28 +140,28 @@ async fn move_everything(tx: &mut Tx, caller: &AuthUser, source: &TicketRow, tar
     if has_column(tx, "comments", "room_seq").await? {
         renumber_comments(tx, from, to).await?;
     }
+    // Comments made visible to another requester become internal notes, in search too.
     let comments_sql = if same_requester {
         "UPDATE comments SET ticket_id = $1 WHERE ticket_id = $2"
     } else {
         "UPDATE comments SET ticket_id = $1, internal = TRUE WHERE ticket_id = $2"
     };
-    // Comments made visible to another requester become internal notes, in search too.
-    let internal_sql = if same_requester { "internal" } else { "TRUE" };
     moved.comments = with_tx!(tx, conn => sqlx::query(comments_sql).bind(to).bind(from).execute(&mut *conn).await?.rows_affected()) as i64;
     match tx {
         Tx::Sqlite(tx) => {
             // The owner token finds the documents through the FTS index (0009), and moves too.
-            let sql = format!(
-                "UPDATE search_docs SET ticket_id = $1, owner = $2, internal = {internal_sql} \
-                 WHERE rowid IN (SELECT rowid FROM search_docs WHERE search_docs MATCH $3) AND ticket_id = $4 AND comment_id IS NOT NULL"
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
+            const KEEP: &str = "UPDATE search_docs SET ticket_id = $1, owner = $2 \
+                WHERE rowid IN (SELECT rowid FROM search_docs WHERE search_docs MATCH $3) AND ticket_id = $4 AND comment_id IS NOT NULL";
+            const HIDE: &str = "UPDATE search_docs SET ticket_id = $1, owner = $2, internal = TRUE \
+                WHERE rowid IN (SELECT rowid FROM search_docs WHERE search_docs MATCH $3) AND ticket_id = $4 AND comment_id IS NOT NULL";
+            sqlx::query(if same_requester { KEEP } else { HIDE })
                 .bind(to).bind(store::owner_token(to)).bind(store::owner_match(from)).bind(from)
                 .execute(&mut **tx).await?;
         }
         Tx::Postgres(tx) => {
-            let sql = format!("UPDATE search_docs SET ticket_id = $1, internal = {internal_sql} WHERE ticket_id = $2 AND comment_id IS NOT NULL");
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to).bind(from).execute(&mut **tx).await?;
+            const KEEP: &str = "UPDATE search_docs SET ticket_id = $1 WHERE ticket_id = $2 AND comment_id IS NOT NULL";
+            const HIDE: &str = "UPDATE search_docs SET ticket_id = $1, internal = TRUE WHERE ticket_id = $2 AND comment_id IS NOT NULL";
+            sqlx::query(if same_requester { KEEP } else { HIDE }).bind(to).bind(from).execute(&mut **tx).await?;
         }
     }
 

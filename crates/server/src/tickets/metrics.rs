@@ -41,9 +41,8 @@ async fn team_metrics(
         return Err(Error::invalid("days", format!("must be 1 to {MAX_DAYS}")));
     }
     let db = &state.db;
-    const TEAM: &str = "SELECT COUNT(*) FROM teams WHERE id = $1 AND deleted_at IS NULL";
-    let found: i64 = with_db!(db, pool => sqlx::query_scalar(TEAM).bind(id).fetch_one(pool).await?);
-    if found == 0 {
+    // The team is the resource here (404), not a field of a request (422, `crud::live_team`).
+    if !crate::users::teams::is_live(db, id).await? {
         return Err(Error::NotFound { what: "team" });
     }
     let now = Utc::now();
@@ -80,7 +79,6 @@ async fn backlog(db: &Db, team: Uuid, now: DateTime<Utc>) -> Result<Backlog> {
         AND status NOT IN ('resolved', 'closed', 'cancelled') GROUP BY status";
     let rows: Vec<StatusCount> = with_db!(db, pool => sqlx::query_as(SQL).bind(team).fetch_all(pool).await?);
     let mut backlog = Backlog::default();
-    let count = |n: i64| u64::try_from(n).unwrap_or(0);
     for row in &rows {
         let slot = match row.status.as_str() {
             "new" => &mut backlog.new,
@@ -126,7 +124,7 @@ async fn throughput(db: &Db, team: Uuid, days: u32, since: DateTime<Utc>) -> Res
     Ok(Throughput {
         days,
         since,
-        created: u64::try_from(created).unwrap_or(0),
+        created: count(created),
         resolved: resolved.len() as u64,
         median_first_response_secs: median(answered.iter().map(|(created, answered)| (*answered - *created).num_seconds()).collect()),
         median_resolution_secs: median(resolved.iter().map(|r| (r.resolved_at - r.created_at).num_seconds()).collect()),
@@ -171,13 +169,18 @@ async fn agents(db: &Db, team: Uuid, since: DateTime<Utc>) -> Result<Vec<AgentLo
         .map(|r| AgentLoad {
             user_id: r.id,
             name: r.name,
-            assigned: u64::try_from(r.assigned).unwrap_or(0),
-            breached: u64::try_from(r.breached).unwrap_or(0),
-            resolved_in_window: u64::try_from(r.resolved).unwrap_or(0),
+            assigned: count(r.assigned),
+            breached: count(r.breached),
+            resolved_in_window: count(r.resolved),
         })
         .collect();
     agents.sort_by(|a, b| b.assigned.cmp(&a.assigned).then_with(|| a.name.cmp(&b.name)));
     Ok(agents)
+}
+
+/// A SQL count as the wire's unsigned number (a count is never negative).
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
 }
 
 #[cfg(test)]

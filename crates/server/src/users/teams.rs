@@ -56,6 +56,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// (team, user) pairs of live users: of one team, or of every team when `team` is `None`.
+/// Whether a live (not deleted) team has this id.
+pub async fn is_live(db: &Db, id: Uuid) -> Result<bool> {
+    const SQL: &str = "SELECT COUNT(*) FROM teams WHERE id = $1 AND deleted_at IS NULL";
+    let found: i64 = with_db!(db, pool => sqlx::query_scalar(SQL).bind(id).fetch_one(pool).await?);
+    Ok(found > 0)
+}
+
 async fn memberships(db: &Db, team: Option<Uuid>) -> Result<Vec<(Uuid, Uuid)>> {
     const SQL: &str = "SELECT m.team_id, m.user_id FROM team_members m JOIN users u ON u.id = m.user_id \
                        WHERE u.deleted_at IS NULL AND ($1 IS NULL OR m.team_id = $1) \
