@@ -335,6 +335,24 @@ pub enum TicketsCommand {
         #[arg(long)]
         internal: bool,
     },
+    /// Follow tickets: their replies reach you (or `--user`, staff only) as notifications.
+    Watch {
+        #[arg(required = true, value_name = "TICKET")]
+        tickets: Vec<String>,
+        /// User id or email (default: you).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Stop following tickets (you, or `--user`, staff only).
+    Unwatch {
+        #[arg(required = true, value_name = "TICKET")]
+        tickets: Vec<String>,
+        /// User id or email (default: you).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Who watches a ticket.
+    Watchers { ticket: String },
     /// Change many tickets at once; each is checked on its own and the outcome printed per
     /// ticket (`hdms tickets list --status open --ids | hdms tickets bulk - --set priority=high`).
     Bulk {

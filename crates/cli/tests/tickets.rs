@@ -1,5 +1,5 @@
 //! The real `hdms` binary against a real server: ticket commands (queues, search, conversation,
-//! assignment, status moves, the `list --ids | bulk -` pipe), SLA policies, approvals, and a
+//! assignment, status moves, the `list --ids | bulk -` pipe, watchers), SLA policies, approvals, and a
 //! login with an SMS code.
 
 mod common;
@@ -110,6 +110,21 @@ async fn tickets_commands() {
     assert!(partly.stderr.contains("1 changed, 1 refused"), "{partly:#?}");
     admin.run(&["tickets", "bulk", &number, "--set", "colour=red"], "").failure(2);
     admin.run(&["tickets", "bulk", &number], "").failure(2);
+
+    // Watchers: follow, add a colleague, list, stop; someone who cannot see the ticket is refused.
+    agent.run(&["tickets", "watch", &number], "").success();
+    let (outsider, _) = user(&server, &admin, "outsider@example.com", "agent");
+    let watchers = admin.run(&["tickets", "watchers", &number, "-o", "json"], "").success().json();
+    // The admin raised it, so watches it from the start.
+    let names: Vec<&str> = watchers.as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Administrator", "agent@example.com"]);
+    let refused = admin.run(&["tickets", "watch", &number, "--user", "outsider@example.com"], "").failure(3);
+    assert!(refused.stderr.contains("cannot see this ticket"), "{refused:#?}");
+    outsider.run(&["tickets", "watch", &number], "").failure(1);
+    agent.run(&["tickets", "unwatch", &number], "").success();
+    let left = admin.run(&["tickets", "watchers", &number, "--ids"], "").success();
+    assert!(!lines(&left).contains(&agent_id), "{left:#?}");
+    assert_eq!(lines(&left).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

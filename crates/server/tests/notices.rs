@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, TestServer};
+use common::{Backend, TestServer, assert_api_error};
 use hdms_api_types::Role;
 use hdms_api_types::client::Client;
 use hdms_api_types::import::ImportQuery;
@@ -15,6 +15,7 @@ use hdms_api_types::teams::CreateTeam;
 use hdms_api_types::tickets::{AssignRequest, CreateComment, CreateTicket, Ticket};
 use hdms_api_types::users::User;
 use hdms_api_types::ws::ServerMessage;
+use uuid::Uuid;
 
 /// Everything `client` was told so far, oldest first, but `assigned` notices (the set-up
 /// assigns tickets, which is tested elsewhere).
@@ -141,7 +142,48 @@ async fn a_finished_import_tells_the_admin(backend: Backend) {
     assert_eq!(admin.unread_notifications().await.unwrap().unread, 1);
 }
 
+async fn watchers_follow_and_stop_following(backend: Backend) {
+    let Desk { server, customer, agent, supervisor, ticket } = desk(backend).await;
+    let (outsider, outsider_user) = server.user(Role::Agent).await;
+    let names = |watchers: Vec<hdms_api_types::tickets::Watcher>| watchers.into_iter().map(|w| w.user_id).collect::<Vec<_>>();
+
+    // The requester watches from the start; a supervisor follows the ticket and hears of replies.
+    assert_eq!(names(supervisor.0.list_watchers(ticket.id).await.unwrap()), [customer.1.id]);
+    supervisor.0.watch_ticket(ticket.id, supervisor.1.id).await.unwrap();
+    supervisor.0.watch_ticket(ticket.id, supervisor.1.id).await.unwrap();
+    comment(&customer.0, &ticket, "Still jammed", false).await;
+    assert_eq!(kinds(&told(&supervisor.0).await), ["new_reply"]);
+
+    // Staff add others who can see the ticket; an agent of another team cannot see it.
+    assert_api_error(agent.0.watch_ticket(ticket.id, outsider_user.id).await, 422, "validation_failed");
+    assert_api_error(outsider.watch_ticket(ticket.id, outsider_user.id).await, 404, "not_found");
+    assert_api_error(agent.0.watch_ticket(ticket.id, Uuid::now_v7()).await, 422, "validation_failed");
+    // Customers manage only themselves, and see only themselves in the list.
+    assert_api_error(customer.0.watch_ticket(ticket.id, agent.1.id).await, 403, "forbidden");
+    assert_api_error(customer.0.unwatch_ticket(ticket.id, supervisor.1.id).await, 403, "forbidden");
+    assert_eq!(names(customer.0.list_watchers(ticket.id).await.unwrap()), [customer.1.id]);
+
+    // Whoever stops watching hears no more; the history records both changes, for staff only.
+    supervisor.0.unwatch_ticket(ticket.id, supervisor.1.id).await.unwrap();
+    supervisor.0.unwatch_ticket(ticket.id, supervisor.1.id).await.unwrap();
+    customer.0.unwatch_ticket(ticket.id, customer.1.id).await.unwrap();
+    comment(&agent.0, &ticket, "Replaced the roller", false).await;
+    assert_eq!(told(&supervisor.0).await.len(), 1);
+    assert_eq!(told(&customer.0).await.len(), 1, "the requester still hears of public replies");
+    assert!(supervisor.0.list_watchers(ticket.id).await.unwrap().is_empty());
+    let watcher_changes = |history: Vec<hdms_api_types::tickets::HistoryEntry>| {
+        history.into_iter().filter(|h| h.field == "watcher").map(|h| (h.before, h.after)).collect::<Vec<_>>()
+    };
+    let name = supervisor.1.name.clone();
+    assert_eq!(
+        watcher_changes(agent.0.history(ticket.id).await.unwrap()),
+        [(None, Some(name.clone())), (Some(name), None), (Some(customer.1.name.clone()), None)]
+    );
+    assert!(watcher_changes(customer.0.history(ticket.id).await.unwrap()).is_empty());
+}
+
 backend_tests!(
+    watchers_follow_and_stop_following,
     replies_reach_the_tickets_people_but_never_the_author,
     mentions_reach_only_people_who_may_see,
     a_finished_import_tells_the_admin,

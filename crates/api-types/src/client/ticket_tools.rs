@@ -1,4 +1,5 @@
-//! Agent tools: merging and linking tickets, bulk updates, canned replies, macros, saved views.
+//! Agent tools: merging and linking tickets, watchers, bulk updates, canned replies, macros,
+//! saved views.
 
 use reqwest::Method;
 use uuid::Uuid;
@@ -6,7 +7,7 @@ use uuid::Uuid;
 use super::{Client, Result};
 use crate::tickets::{
     ApplyMacro, BulkResult, BulkUpdate, CannedReply, CannedReplyInput, CannedReplyUpdate, CreateLink, Macro, MacroInput,
-    MacroUpdate, MergeRequest, MergeResult, SavedView, SavedViewInput, SavedViewUpdate, Ticket, TicketLink, ViewPageQuery,
+    MacroUpdate, MergeRequest, MergeResult, SavedView, SavedViewInput, SavedViewUpdate, Ticket, TicketLink, ViewPageQuery, Watcher,
 };
 use crate::{API_PREFIX, Page};
 
@@ -25,6 +26,21 @@ impl Client {
 
     pub async fn delete_link(&self, id: Uuid, link: Uuid) -> Result<()> {
         self.delete(&format!("{API_PREFIX}/tickets/{id}/links/{link}")).await
+    }
+
+    /// Who watches a ticket (customers: only themselves).
+    pub async fn list_watchers(&self, id: Uuid) -> Result<Vec<Watcher>> {
+        self.get(&format!("{API_PREFIX}/tickets/{id}/watchers")).await
+    }
+
+    /// Makes `user` (yourself, or, staff, someone who can see the ticket) watch a ticket.
+    pub async fn watch_ticket(&self, id: Uuid, user: Uuid) -> Result<()> {
+        self.send_empty(self.request(Method::PUT, &format!("{API_PREFIX}/tickets/{id}/watchers/{user}"))?).await
+    }
+
+    /// Stops `user` (yourself, or, staff, anyone) watching a ticket.
+    pub async fn unwatch_ticket(&self, id: Uuid, user: Uuid) -> Result<()> {
+        self.delete(&format!("{API_PREFIX}/tickets/{id}/watchers/{user}")).await
     }
 
     pub async fn bulk_update(&self, request: &BulkUpdate) -> Result<BulkResult> {

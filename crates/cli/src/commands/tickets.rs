@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 
 use hdms_api_types::tickets::{
     AssignRequest, BulkItemResult, BulkUpdate, Comment, CreateComment, CreateTicket, FieldChanges, ReplyAction, Ticket,
-    TicketListQuery, TicketSla, TransitionRequest,
+    TicketListQuery, TicketSla, TransitionRequest, Watcher,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -101,6 +101,13 @@ pub async fn run(mut session: Session, output: Output, command: TicketsCommand) 
             }).await?;
             output.one(&comment)
         }
+        TicketsCommand::Watch { tickets, user } => set_watching(&mut session, tickets, user, true).await,
+        TicketsCommand::Unwatch { tickets, user } => set_watching(&mut session, tickets, user, false).await,
+        TicketsCommand::Watchers { ticket } => {
+            let id = resolve(&mut session, &ticket).await?;
+            let watchers = session.call(|client| async move { client.list_watchers(id).await }).await?;
+            output.list(&watchers)
+        }
         TicketsCommand::Bulk { tickets, set, status, reply, internal } => {
             let changes = field_changes(&mut session, &set).await?;
             let ids = resolve_all(&mut session, tickets).await?;
@@ -154,6 +161,22 @@ pub async fn resolve_all(session: &mut Session, tickets: Vec<String>) -> CliResu
         ids.push(resolve(session, &ticket).await?);
     }
     Ok(ids)
+}
+
+/// Makes `user` (default: you) watch the tickets, or stop watching them.
+async fn set_watching(session: &mut Session, tickets: Vec<String>, user: Option<String>, watch: bool) -> CliResult {
+    let user = match user {
+        Some(user) => users::resolve(session, &user, false).await?,
+        None => session.me().await?.id,
+    };
+    for id in resolve_all(session, tickets).await? {
+        session
+            .call(|client| async move {
+                if watch { client.watch_ticket(id, user).await } else { client.unwatch_ticket(id, user).await }
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// `me`, `none`, or a user: what an assignment asks for.
@@ -352,6 +375,18 @@ impl Record for Comment {
 
     fn id(&self) -> String {
         self.id.to_string()
+    }
+}
+
+impl Record for Watcher {
+    const COLUMNS: &'static [&'static str] = &["user_id", "name", "role"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![self.user_id.to_string(), self.name.clone(), self.role.to_string()]
+    }
+
+    fn id(&self) -> String {
+        self.user_id.to_string()
     }
 }
 

@@ -86,6 +86,10 @@ permission_table! {
         "Assign tickets to oneself, a team or round-robin; claim the next ticket";
     ReassignTickets = "tickets.reassign", [Supervisor, Admin],
         "Assign tickets to other people, or take them from their assignee";
+    WatchTickets = "tickets.watch", [Customer, Agent, Supervisor, Admin],
+        "Follow a visible ticket and stop following it: its replies reach one as notifications";
+    ManageWatchers = "tickets.watchers", [Agent, Supervisor, Admin],
+        "Add others who can see a ticket to its watchers, remove anyone, and see who watches";
     DeleteTickets = "tickets.delete", [Admin],
         "Delete and restore tickets; list deleted tickets";
     RequestApprovals = "approvals.request", [Agent, Supervisor, Admin],
@@ -124,7 +128,7 @@ permission_table! {
 
 /// Actions no route needs by itself: a handler checks them on top of its route's action, for
 /// what only some callers of that route may do (e.g. giving a ticket to someone else).
-pub const CHECKED_IN_HANDLERS: &[Action] = &[Action::ReassignTickets, Action::ShareReplies];
+pub const CHECKED_IN_HANDLERS: &[Action] = &[Action::ReassignTickets, Action::ShareReplies, Action::ManageWatchers];
 
 impl Action {
     pub fn allows(self, role: Role) -> bool {

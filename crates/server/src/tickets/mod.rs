@@ -20,6 +20,7 @@ pub mod store;
 pub mod transitions;
 pub mod views;
 pub mod visibility;
+pub mod watchers;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -39,4 +40,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(replies::router())
         .merge(views::router())
         .merge(metrics::router())
+        .merge(watchers::router())
 }
