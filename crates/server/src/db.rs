@@ -12,6 +12,8 @@ use anyhow::Context;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::background::Background;
+
 #[derive(Clone, Debug)]
 pub enum Db {
     Sqlite(SqlitePool),
@@ -149,42 +151,22 @@ async fn open_sqlite(options: SqliteConnectOptions, max_connections: u32) -> any
 /// How often the checkpointer copies the SQLite WAL back into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
-/// The task that checkpoints the SQLite WAL; stop it before closing the pool.
-pub struct Checkpointer {
-    stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Checkpointer {
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
 impl Db {
     /// SQLite: copies the WAL back into the database every second, off every request's path.
     /// Left to SQLite, the commit that takes the WAL past 1,000 pages does it, so one request in
     /// every few hundred writes pays for the others (a quarter of a bulk import's time). Passive:
     /// it never waits for or blocks readers and writers. PostgreSQL: nothing to do.
-    pub fn spawn_checkpointer(&self) -> Option<Checkpointer> {
+    pub fn spawn_checkpointer(&self) -> Option<Background> {
         let Db::Sqlite(pool) = self else { return None };
         let pool = pool.clone();
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticks.tick() => {}
-                    _ = stopped.changed() => break,
-                }
+        Some(Background::every(CHECKPOINT_EVERY, move || {
+            let pool = pool.clone();
+            async move {
                 if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
                     tracing::warn!(error = %err, "WAL checkpoint failed; retrying next second");
                 }
             }
-        });
-        Some(Checkpointer { stop, task })
+        }))
     }
 }
 

@@ -4,6 +4,7 @@
 //! they are built). [`start`] wires storage, secrets and the first admin; [`serve`] runs it.
 
 pub mod app;
+pub mod background;
 pub mod bootstrap;
 pub mod comms;
 pub mod config;

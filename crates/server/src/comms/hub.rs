@@ -22,10 +22,11 @@ use hdms_api_types::notifications::Notification;
 use hdms_api_types::ws::ServerMessage;
 use hdms_api_types::tickets::Comment;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, broadcast, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::background::Background;
 use crate::db::{Db, Tx};
 use crate::error::Result;
 use crate::with_db;
@@ -270,29 +271,15 @@ async fn load_notification(db: &Db, id: Uuid) -> Result<Option<(Uuid, Notificati
     Ok(row.map(|r| (r.user_id, r.into())))
 }
 
-/// The task that feeds the hub; stopped with the server.
-pub struct Feed {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Feed {
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
+/// Starts the task that feeds the hub, stopped with the server.
+pub fn spawn_feed(hub: Arc<Hub>) -> Background {
+    match hub.db.clone() {
+        Db::Postgres(pool) => Background::spawn(|stopped| listen(hub, pool, stopped)),
+        Db::Sqlite(_) => Background::spawn(|stopped| tail(hub, stopped)),
     }
 }
 
-pub fn spawn_feed(hub: Arc<Hub>) -> Feed {
-    let (stop, stopped) = watch::channel(false);
-    let task = match hub.db.clone() {
-        Db::Postgres(pool) => tokio::spawn(listen(hub, pool, stopped)),
-        Db::Sqlite(_) => tokio::spawn(tail(hub, stopped)),
-    };
-    Feed { stop, task }
-}
-
-async fn listen(hub: Arc<Hub>, pool: sqlx::PgPool, mut stopped: watch::Receiver<bool>) {
+async fn listen(hub: Arc<Hub>, pool: sqlx::PgPool, stopped: CancellationToken) {
     // The listener holds one of the pool's connections: let it go as soon as the pool is being
     // closed, or closing would wait for it forever.
     let pool_closing = pool.close_event();
@@ -307,7 +294,7 @@ async fn listen(hub: Arc<Hub>, pool: sqlx::PgPool, mut stopped: watch::Receiver<
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stopped.changed() => return,
+            () = stopped.cancelled() => return,
             _ = &mut pool_closing => return,
         }
     };
@@ -326,13 +313,13 @@ async fn listen(hub: Arc<Hub>, pool: sqlx::PgPool, mut stopped: watch::Receiver<
                 // clients catch up by seq when told to resync.
                 Err(err) => tracing::warn!(error = %err, "realtime listener error"),
             },
-            _ = stopped.changed() => return,
+            () = stopped.cancelled() => return,
             _ = &mut pool_closing => return,
         }
     }
 }
 
-async fn tail(hub: Arc<Hub>, mut stopped: watch::Receiver<bool>) {
+async fn tail(hub: Arc<Hub>, stopped: CancellationToken) {
     const MAX_COMMENT: &str = "SELECT COALESCE(MAX(rowid), 0) FROM comments";
     const MAX_NOTIFICATION: &str = "SELECT COALESCE(MAX(rowid), 0) FROM notifications";
     const NEW_COMMENTS: &str = "SELECT rowid, id FROM comments WHERE rowid > $1 ORDER BY rowid LIMIT 500";
@@ -354,7 +341,7 @@ async fn tail(hub: Arc<Hub>, mut stopped: watch::Receiver<bool>) {
         tokio::select! {
             _ = hub.doorbell.notified() => {}
             _ = tokio::time::sleep(TAIL_POLL) => {}
-            _ = stopped.changed() => return,
+            () = stopped.cancelled() => return,
         }
         let batch = async {
             let comments: Vec<(i64, Uuid)> = sqlx::query_as(NEW_COMMENTS).bind(last_comment).fetch_all(&pool).await?;

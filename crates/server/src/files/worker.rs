@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hdms_api_types::files::ScanState;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::background::Background;
 use crate::db::{Db, Tx};
 use crate::files::clamd::Verdict;
 use crate::files::storage::{blob_key, thumbnail_key};
@@ -28,25 +28,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10 * 60);
 /// Wait before retrying processing whose storage read or write failed.
 const PROCESSING_RETRY: Duration = Duration::from_secs(60);
 
-/// A running worker; [`WorkerHandle::stop`] ends it.
-pub struct WorkerHandle {
-    cancel: CancellationToken,
-    task: JoinHandle<()>,
-}
-
-impl WorkerHandle {
-    /// Stops taking work, abandons the job in hand (its claim is released so it is picked up
-    /// again at once) and waits for the worker to end.
-    pub async fn stop(self) {
-        self.cancel.cancel();
-        let _ = self.task.await;
-    }
-}
-
-pub fn spawn(state: AppState) -> WorkerHandle {
-    let cancel = CancellationToken::new();
-    let task = tokio::spawn(run(state, cancel.clone()));
-    WorkerHandle { cancel, task }
+/// Starts the worker. Stopping it stops taking work, abandons the job in hand (its claim is
+/// released so it is picked up again at once) and waits for the worker to end.
+pub fn spawn(state: AppState) -> Background {
+    Background::spawn(|cancel| run(state, cancel))
 }
 
 async fn run(state: AppState, cancel: CancellationToken) {

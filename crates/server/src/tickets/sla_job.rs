@@ -10,10 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use hdms_api_types::Role;
 use hdms_api_types::tickets::Status;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::background::Background;
 use crate::comms::notifications::{self, Kind, Notice};
 use crate::db::Tx;
 use crate::error::{Error, Result};
@@ -167,35 +166,16 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<Round> {
 }
 
 /// The running job; dropped or stopped with the server.
-pub struct SlaJob {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl SlaJob {
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
-pub fn spawn(state: AppState) -> SlaJob {
-    let (stop, mut stopped) = watch::channel(false);
+pub fn spawn(state: AppState) -> Background {
     let every = Duration::from_secs(state.config.sla_check_interval_secs.max(1));
-    let task = tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = stopped.changed() => break,
-            }
+    Background::every(every, move || {
+        let state = state.clone();
+        async move {
             match run_once(&state, Utc::now()).await {
                 Ok(round) if round != Round::default() => tracing::info!(?round, "SLA job round"),
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "SLA job round failed; retrying next round"),
             }
         }
-    });
-    SlaJob { stop, task }
+    })
 }

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::background::Background;
 use crate::comms::sms::gateway::{self, Delivery, Gateway, Message, SendError};
 use crate::error::Result;
 use crate::state::AppState;
@@ -231,26 +231,11 @@ pub fn backoff(base: Duration, attempts: i32) -> Duration {
     base.saturating_mul(1u32 << doublings).min(MAX_BACKOFF)
 }
 
-/// The running worker; [`SmsWorker::stop`] ends it.
-pub struct SmsWorker {
-    cancel: CancellationToken,
-    task: JoinHandle<()>,
-}
-
-impl SmsWorker {
-    /// Stops claiming messages, lets the attempts in flight finish and record their outcome
-    /// (bounded by the gateway timeout), and waits for the worker to end.
-    pub async fn stop(self) {
-        self.cancel.cancel();
-        let _ = self.task.await;
-    }
-}
-
-pub fn spawn(state: AppState) -> anyhow::Result<SmsWorker> {
+/// Starts the worker. Stopping it stops claiming messages, lets the attempts in flight finish and
+/// record their outcome (bounded by the gateway timeout), and waits for the worker to end.
+pub fn spawn(state: AppState) -> anyhow::Result<Background> {
     let worker = Worker::new(state)?;
-    let cancel = CancellationToken::new();
-    let stopped = cancel.clone();
-    let task = tokio::spawn(async move {
+    Ok(Background::spawn(|stopped| async move {
         let poll = worker.state.config.sms_poll().max(Duration::from_millis(10));
         loop {
             tokio::select! {
@@ -263,8 +248,7 @@ pub fn spawn(state: AppState) -> anyhow::Result<SmsWorker> {
                 Err(err) => tracing::warn!(error = %err, "SMS worker round failed; retrying next round"),
             }
         }
-    });
-    Ok(SmsWorker { cancel, task })
+    }))
 }
 
 #[cfg(test)]
