@@ -1,5 +1,6 @@
 //! The websocket with real clients on loopback: authentication, rooms, ordering, resume,
-//! presence, slow consumers, live notifications, and two instances on one PostgreSQL database.
+//! presence, slow consumers, live notifications, merged conversations, and two instances on one
+//! PostgreSQL database.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 use common::{Backend, TestServer};
 use hdms_api_types::Role;
 use hdms_api_types::client::{Client, Live, LiveError};
-use hdms_api_types::tickets::{AssignRequest, CreateComment, CreateTicket, Ticket};
+use hdms_api_types::tickets::{AssignRequest, CreateComment, CreateTicket, MergeRequest, Ticket};
 use hdms_api_types::ws::{ClientMessage, ServerMessage};
 use uuid::Uuid;
 
@@ -229,6 +230,30 @@ async fn a_slow_client_is_told_to_resync(backend: Backend) {
     assert!(told, "the slow client was told to resync");
 }
 
+async fn merged_comments_arrive_in_the_survivors_room(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (customer, agent, survivor) = setup(&server).await;
+    let merged = customer.create_ticket(&CreateTicket { subject: "Chat again".into(), description: "d".into(), ..Default::default() }).await.unwrap();
+    customer.comment(merged.id, &CreateComment { body: "first words".into(), internal: false }).await.unwrap();
+    customer.comment(merged.id, &CreateComment { body: "second words".into(), internal: false }).await.unwrap();
+    let mut a = agent.connect_live().await.unwrap();
+    let last = subscribe(&mut a, survivor.id, None).await;
+
+    agent.merge_ticket(merged.id, &MergeRequest { into: survivor.id, version: None }).await.unwrap();
+    let mut arrived = Vec::new();
+    while arrived.len() < 3 {
+        if let ServerMessage::Message { seq, comment, .. } = next_message(&mut a).await {
+            assert_eq!(comment.ticket_id, survivor.id);
+            arrived.push((seq, comment.body));
+        }
+    }
+    let bodies: Vec<&str> = arrived.iter().map(|(_, body)| body.as_str()).collect();
+    assert_eq!(bodies[..2], ["first words", "second words"]);
+    assert!(bodies[2].starts_with("Merged "), "then the merge note: {bodies:?}");
+    let seqs: Vec<i64> = arrived.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(seqs, [last + 1, last + 2, last + 3]);
+}
+
 backend_tests!(
     authentication_is_required_and_checked,
     forbidden_rooms_answer_not_found,
@@ -237,6 +262,7 @@ backend_tests!(
     presence_shows_who_views_and_types,
     notifications_arrive_live_and_over_rest,
     a_slow_client_is_told_to_resync,
+    merged_comments_arrive_in_the_survivors_room,
 );
 
 /// A message sent through instance A reaches a client connected to instance B.

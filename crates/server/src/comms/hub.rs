@@ -171,6 +171,18 @@ impl Hub {
         Ok(())
     }
 
+    /// Announces comments that moved to another room (a merge) after their transaction
+    /// committed. On PostgreSQL their `signal`s did it already; SQLite's tailer only sees new
+    /// rows, so they are delivered here.
+    pub async fn announce_moved(&self, comment_ids: &[Uuid]) -> Result<()> {
+        if let Db::Sqlite(_) = self.db {
+            for comment_id in comment_ids {
+                self.deliver(Signal::Comment { comment_id: *comment_id }).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn deliver(&self, signal: Signal) -> Result<()> {
         match signal {
             Signal::Comment { comment_id } => {

@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::comms::hub::{self, Signal};
 use crate::db::{Db, Tx};
 use crate::error::{Error, Result};
 use crate::http::extract::{AppJson, AppPath};
@@ -78,18 +79,25 @@ async fn has_column(tx: &mut Tx, table: &str, column: &str) -> Result<bool> {
 
 /// Numbers the merged ticket's comments after the survivor's, in their order, so that the
 /// survivor's conversation stays one sequence (followers fetch "after the last one seen").
-async fn renumber_comments(tx: &mut Tx, from: Uuid, to: Uuid) -> Result<()> {
-    const IDS: &str = "SELECT id FROM comments WHERE ticket_id = $1 ORDER BY room_seq, id";
+/// Gives the merged ticket's comments the next places in the survivor's room, in their order,
+/// and signals each live one to the survivor's room. Returns the live ones.
+async fn renumber_comments(tx: &mut Tx, from: Uuid, to: Uuid) -> Result<Vec<Uuid>> {
+    const IDS: &str = "SELECT id, deleted_at IS NULL FROM comments WHERE ticket_id = $1 ORDER BY room_seq, id";
     const NEXT: &str = "UPDATE tickets SET room_seq = room_seq + 1 WHERE id = $1 RETURNING room_seq";
     const SET: &str = "UPDATE comments SET room_seq = $1 WHERE id = $2";
-    let ids: Vec<Uuid> = with_tx!(tx, conn => sqlx::query_scalar(IDS).bind(from).fetch_all(&mut *conn).await?);
-    for id in ids {
+    let comments: Vec<(Uuid, bool)> = with_tx!(tx, conn => sqlx::query_as(IDS).bind(from).fetch_all(&mut *conn).await?);
+    let mut live = Vec::new();
+    for (id, is_live) in comments {
         with_tx!(tx, conn => {
             let seq: i64 = sqlx::query_scalar(NEXT).bind(to).fetch_one(&mut *conn).await?;
             sqlx::query(SET).bind(seq).bind(id).execute(&mut *conn).await?.rows_affected()
         });
+        if is_live {
+            hub::signal(tx, &Signal::Comment { comment_id: id }).await?;
+            live.push(id);
+        }
     }
-    Ok(())
+    Ok(live)
 }
 
 /// Why `source` cannot be merged into `target`, if it cannot.
@@ -117,6 +125,8 @@ fn refusal(source: &TicketRow, target: &TicketRow) -> Option<Error> {
 #[derive(Default)]
 struct Moved {
     comments: i64,
+    /// The live comments moved, to announce in the survivor's room.
+    comment_ids: Vec<Uuid>,
     made_internal: i64,
     attachments: i64,
     attachments_left: i64,
@@ -138,7 +148,7 @@ async fn move_everything(tx: &mut Tx, caller: &AuthUser, source: &TicketRow, tar
         with_tx!(tx, conn => sqlx::query_scalar(SQL).bind(from).fetch_one(&mut *conn).await?)
     };
     if has_column(tx, "comments", "room_seq").await? {
-        renumber_comments(tx, from, to).await?;
+        moved.comment_ids = renumber_comments(tx, from, to).await?;
     }
     // Comments made visible to another requester become internal notes, in search too.
     let comments_sql = if same_requester {
@@ -270,6 +280,9 @@ async fn merge(
     let pointed = store::save(&mut tx, &source, pointed, Some(caller.id()), now).await?;
     let merged = transitions::move_to(&mut tx, &state, &pointed, Status::Closed, Some(caller.id()), now).await?;
     tx.commit().await?;
+    // The moved comments come before the merge note in the survivor's room: announced first.
+    state.hub.announce_moved(&moved.comment_ids).await?;
+    state.hub.ring();
 
     Ok(AppJson(MergeResult {
         merged: api::ticket(&state.db, merged).await?,
