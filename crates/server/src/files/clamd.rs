@@ -142,10 +142,7 @@ impl Clamd {
 
     async fn reply_after_write_error<C: AsyncRead + Unpin>(&self, conn: &mut C) -> Option<ScanError> {
         let reply = self.read_reply(conn).await.ok()?;
-        match parse_reply(&reply) {
-            Err(refused) => Some(refused),
-            Ok(_) => None,
-        }
+        parse_reply(&reply).err()
     }
 
     async fn read_reply<C: AsyncRead + Unpin>(&self, conn: &mut C) -> Result<String, ScanError> {

@@ -34,7 +34,7 @@ impl BlockedTypes {
 
     fn blocks_mime(&self, mime: &str) -> bool {
         let mime = essence(mime);
-        self.mime_types.iter().any(|blocked| *blocked == mime)
+        self.mime_types.contains(&mime)
     }
 
     fn blocks_extension(&self, ext: &str) -> bool {
