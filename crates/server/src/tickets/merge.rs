@@ -53,30 +53,6 @@ async fn descends_from(tx: &mut Tx, ticket: &TicketRow, ancestor: Uuid) -> Resul
     Ok(false)
 }
 
-/// Whether `table` has `column`: the attachments table and the comments' room sequence come
-/// with other domains' migrations, and a merge moves them only where they exist.
-async fn has_column(tx: &mut Tx, table: &str, column: &str) -> Result<bool> {
-    let found: i64 = match tx {
-        Tx::Sqlite(tx) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master m JOIN pragma_table_info(m.name) c \
-                                WHERE m.type = 'table' AND m.name = $1 AND c.name = $2")
-                .bind(table)
-                .bind(column)
-                .fetch_one(&mut **tx)
-                .await?
-        }
-        Tx::Postgres(tx) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.columns \
-                                WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2")
-                .bind(table)
-                .bind(column)
-                .fetch_one(&mut **tx)
-                .await?
-        }
-    };
-    Ok(found > 0)
-}
-
 /// Numbers the merged ticket's comments after the survivor's, in their order, so that the
 /// survivor's conversation stays one sequence (followers fetch "after the last one seen").
 /// Gives the merged ticket's comments the next places in the survivor's room, in their order,
@@ -147,9 +123,7 @@ async fn move_everything(tx: &mut Tx, caller: &AuthUser, source: &TicketRow, tar
         const SQL: &str = "SELECT COUNT(*) FROM comments WHERE ticket_id = $1 AND NOT internal AND deleted_at IS NULL";
         with_tx!(tx, conn => sqlx::query_scalar(SQL).bind(from).fetch_one(&mut *conn).await?)
     };
-    if has_column(tx, "comments", "room_seq").await? {
-        moved.comment_ids = renumber_comments(tx, from, to).await?;
-    }
+    moved.comment_ids = renumber_comments(tx, from, to).await?;
     // Comments made visible to another requester become internal notes, in search too.
     let comments_sql = if same_requester {
         "UPDATE comments SET ticket_id = $1 WHERE ticket_id = $2"
@@ -175,14 +149,13 @@ async fn move_everything(tx: &mut Tx, caller: &AuthUser, source: &TicketRow, tar
         }
     }
 
-    if has_column(tx, "attachments", "ticket_id").await? {
-        const MOVE: &str = "UPDATE attachments SET ticket_id = $1 WHERE ticket_id = $2 AND deleted_at IS NULL";
-        const COUNT: &str = "SELECT COUNT(*) FROM attachments WHERE ticket_id = $1 AND deleted_at IS NULL";
-        if same_requester {
-            moved.attachments = with_tx!(tx, conn => sqlx::query(MOVE).bind(to).bind(from).execute(&mut *conn).await?.rows_affected()) as i64;
-        } else {
-            moved.attachments_left = with_tx!(tx, conn => sqlx::query_scalar(COUNT).bind(from).fetch_one(&mut *conn).await?);
-        }
+    // Files follow only to the same requester's ticket; otherwise they stay, and are counted.
+    const MOVE: &str = "UPDATE attachments SET ticket_id = $1 WHERE ticket_id = $2 AND deleted_at IS NULL";
+    const COUNT: &str = "SELECT COUNT(*) FROM attachments WHERE ticket_id = $1 AND deleted_at IS NULL";
+    if same_requester {
+        moved.attachments = with_tx!(tx, conn => sqlx::query(MOVE).bind(to).bind(from).execute(&mut *conn).await?.rows_affected()) as i64;
+    } else {
+        moved.attachments_left = with_tx!(tx, conn => sqlx::query_scalar(COUNT).bind(from).fetch_one(&mut *conn).await?);
     }
 
     // Watchers who may see the survivor: staff, and its own requester.
