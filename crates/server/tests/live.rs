@@ -288,3 +288,23 @@ async fn two_instances_on_postgres_exchange_chat() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Presence refreshes gathered on one instance reach the other, together, within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn presence_refreshes_cross_instances_in_batches() {
+    let first = TestServer::start(Backend::Postgres).await;
+    let second = TestServer::start_config(first.config.clone(), tempfile::tempdir().unwrap()).await;
+    let rooms: Vec<(Uuid, Uuid)> = (0..200).map(|_| (Uuid::now_v7(), Uuid::now_v7())).collect();
+    for (ticket_id, user_id) in &rooms {
+        first.state.hub.refresh(*ticket_id, *user_id).await.unwrap();
+    }
+    let arrived = async {
+        loop {
+            if rooms.iter().all(|(ticket_id, user_id)| second.state.hub.presence(*ticket_id).0.contains(user_id)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, arrived).await.expect("every refresh reached the other instance");
+}

@@ -37,6 +37,11 @@ pub const VIEWING_TTL: Duration = Duration::from_secs(60);
 pub const TYPING_TTL: Duration = Duration::from_secs(6);
 /// SQLite tailer poll, for changes whose commit did not ring the doorbell.
 const TAIL_POLL: Duration = Duration::from_millis(250);
+/// PostgreSQL: how often the presence refreshes gathered on an instance go out, together.
+/// Far below `VIEWING_TTL`, so a refresh always arrives before the presence it keeps expires.
+const REFRESH_EVERY: Duration = Duration::from_secs(5);
+/// Refreshes per NOTIFY: each is some 80 bytes of JSON, and a payload must stay under 8,000.
+const REFRESHES_PER_SIGNAL: usize = 90;
 
 /// A change, as signalled between instances (small: receivers load the rest).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +50,8 @@ pub enum Signal {
     Comment { comment_id: Uuid },
     Notification { notification_id: Uuid },
     Presence { ticket_id: Uuid, user_id: Uuid, state: PresenceState },
+    /// People still viewing rooms they already view: (ticket, user) pairs.
+    PresenceRefresh { viewing: Vec<(Uuid, Uuid)> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,13 +91,21 @@ pub struct Hub {
     local: broadcast::Sender<Arc<Delivery>>,
     doorbell: Notify,
     presence: Mutex<HashMap<Uuid, RoomPresence>>,
+    /// PostgreSQL: presence refreshes waiting to go out together (see `refresh`).
+    refreshes: Mutex<std::collections::HashSet<(Uuid, Uuid)>>,
 }
 
 impl Hub {
     /// `backlog`: events a connection may fall behind by before it is told to resync.
     pub fn new(db: Db, backlog: usize) -> Arc<Hub> {
         let (local, _) = broadcast::channel(backlog.max(1));
-        Arc::new(Hub { db, local, doorbell: Notify::new(), presence: Mutex::new(HashMap::new()) })
+        Arc::new(Hub {
+            db,
+            local,
+            doorbell: Notify::new(),
+            presence: Mutex::new(HashMap::new()),
+            refreshes: Mutex::new(std::collections::HashSet::new()),
+        })
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Delivery>> {
@@ -171,6 +186,29 @@ impl Hub {
         Ok(())
     }
 
+    /// Keeps someone's presence in a room from expiring (each connection calls it on its
+    /// heartbeat). On PostgreSQL the refreshes of all of an instance's connections go out
+    /// together every few seconds, not one NOTIFY per connection per heartbeat (10,000
+    /// connections made 500 a second, each delivered to every instance).
+    pub async fn refresh(&self, ticket_id: Uuid, user_id: Uuid) -> Result<()> {
+        match &self.db {
+            Db::Sqlite(_) => self.apply_presence(ticket_id, user_id, PresenceState::Viewing),
+            Db::Postgres(_) => {
+                self.refreshes.lock().expect("refreshes lock").insert((ticket_id, user_id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the refreshes gathered since the last call, in as few signals as fit.
+    async fn send_refreshes(&self, pool: &sqlx::PgPool) -> Result<()> {
+        let gathered: Vec<(Uuid, Uuid)> = std::mem::take(&mut *self.refreshes.lock().expect("refreshes lock")).into_iter().collect();
+        for payload in refresh_payloads(&gathered)? {
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(pool).await?;
+        }
+        Ok(())
+    }
+
     /// Announces comments that moved to another room (a merge) after their transaction
     /// committed. On PostgreSQL their `signal`s did it already; SQLite's tailer only sees new
     /// rows, so they are delivered here.
@@ -196,9 +234,25 @@ impl Hub {
                 }
             }
             Signal::Presence { ticket_id, user_id, state } => self.apply_presence(ticket_id, user_id, state),
+            Signal::PresenceRefresh { viewing } => {
+                for (ticket_id, user_id) in viewing {
+                    self.apply_presence(ticket_id, user_id, PresenceState::Viewing);
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// The NOTIFY payloads carrying these refreshes, each under PostgreSQL's 8,000-byte limit.
+fn refresh_payloads(refreshes: &[(Uuid, Uuid)]) -> Result<Vec<String>> {
+    refreshes
+        .chunks(REFRESHES_PER_SIGNAL)
+        .map(|chunk| {
+            let signal = Signal::PresenceRefresh { viewing: chunk.to_vec() };
+            Ok(serde_json::to_string(&signal).map_err(anyhow::Error::from)?)
+        })
+        .collect()
 }
 
 /// Signals a change from inside its transaction: on PostgreSQL the notification is delivered
@@ -310,8 +364,14 @@ async fn listen(hub: Arc<Hub>, pool: sqlx::PgPool, stopped: CancellationToken) {
             _ = &mut pool_closing => return,
         }
     };
+    let mut refresh_ticks = tokio::time::interval(REFRESH_EVERY);
     loop {
         tokio::select! {
+            _ = refresh_ticks.tick() => {
+                if let Err(err) = hub.send_refreshes(&pool).await {
+                    tracing::warn!(error = %err, "cannot send presence refreshes");
+                }
+            }
             received = listener.recv() => match received {
                 Ok(notification) => match serde_json::from_str::<Signal>(notification.payload()) {
                     Ok(signal) => {
@@ -373,5 +433,27 @@ async fn tail(hub: Arc<Hub>, stopped: CancellationToken) {
             }
             Err(err) => tracing::warn!(error = %err, "realtime tailer error"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refreshes_fit_in_notify_payloads() {
+        let refreshes: Vec<(Uuid, Uuid)> = (0..1000).map(|_| (Uuid::now_v7(), Uuid::now_v7())).collect();
+        let payloads = refresh_payloads(&refreshes).unwrap();
+        assert_eq!(payloads.len(), 1000_usize.div_ceil(REFRESHES_PER_SIGNAL));
+        let mut carried = Vec::new();
+        for payload in &payloads {
+            assert!(payload.len() < 8000, "{} bytes", payload.len());
+            match serde_json::from_str::<Signal>(payload).unwrap() {
+                Signal::PresenceRefresh { viewing } => carried.extend(viewing),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(carried, refreshes);
+        assert!(refresh_payloads(&[]).unwrap().is_empty());
     }
 }
