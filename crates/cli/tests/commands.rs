@@ -52,16 +52,14 @@ async fn login_keeps_the_token_in_the_os_keyring() {
     }
     let server = TestServer::start().await;
     let cli = Cli::new(&server);
-    let script = format!(
-        r#"set -e
+    let script = r#"set -e
 printf 'unlock-password' | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
 printf '%s\n' "$ADMIN_PASSWORD" | "$HDMS" login --email "$ADMIN_EMAIL" --password-stdin
 "$HDMS" whoami -o json > "$OUT/whoami.json"
 secret-tool lookup service hdms username default > "$OUT/secret.json"
 "$HDMS" logout
 if secret-tool lookup service hdms username default; then echo "still in the keyring"; exit 1; fi
-"#
-    );
+"#;
     let out = tempfile::tempdir().unwrap();
     let mut command = cli.std_command();
     command
@@ -73,7 +71,7 @@ if secret-tool lookup service hdms username default; then echo "still in the key
         .env("HOME", out.path())
         .env("XDG_DATA_HOME", out.path().join("data"));
     let mut dbus = assert_cmd::Command::new("dbus-run-session");
-    dbus.args(["--", "sh", "-c", &script]);
+    dbus.args(["--", "sh", "-c", script]);
     for (key, value) in command.get_envs() {
         match value {
             Some(value) => dbus.env(key, value),

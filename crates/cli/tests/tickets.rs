@@ -79,7 +79,7 @@ async fn tickets_commands() {
     let assigned = admin.run(&["tickets", "assign", &number, "--to", "agent@example.com", "-o", "json"], "").success().json();
     assert_eq!(assigned[0]["assignee_id"], agent_id.as_str());
     let mine = agent.run(&["tickets", "list", "--assignee", "me", "--ids"], "").success();
-    assert_eq!(lines(&mine), [printer_id.clone()]);
+    assert_eq!(lines(&mine), std::slice::from_ref(&printer_id));
     agent.run(&["tickets", "transition", &number, "open"], "").success();
     let resolved = agent.run(&["tickets", "transition", &number, "resolved", "--comment", "New toner", "-o", "json"], "").success().json();
     assert_eq!(resolved[0]["status"], "resolved");
@@ -147,7 +147,7 @@ async fn sla_and_approvals_commands() {
     assert_eq!((created["first_response_secs"].as_i64(), created["resolution_secs"].as_i64()), (Some(3600), Some(8 * 3600)));
     assert_eq!(created["calendar"]["working_days"], serde_json::json!(["Mon", "Tue", "Wed", "Thu", "Fri"]));
     let id = created["id"].as_str().unwrap().to_owned();
-    assert_eq!(lines(&admin.run(&["sla", "list", "--ids"], "").success()), [id.clone()]);
+    assert_eq!(lines(&admin.run(&["sla", "list", "--ids"], "").success()), std::slice::from_ref(&id));
     let updated = admin.run(&["sla", "update", &id, "--resolution", "1d", "-o", "json"], "").success().json();
     assert_eq!(updated["resolution_secs"], 86400);
     assert_eq!(updated["calendar"]["time_zone"], "Europe/Berlin", "what was not given stays");

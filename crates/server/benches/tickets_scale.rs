@@ -674,7 +674,7 @@ async fn seed_postgres(pool: &sqlx::PgPool, people: &People, generator: &mut Gen
 }
 
 fn progress(done: usize, total: usize, started: Instant) {
-    if done % 200_000 == 0 || done == total {
+    if done.is_multiple_of(200_000) || done == total {
         eprintln!("  seeded {done} tickets ({:.0}/s)", done as f64 / started.elapsed().as_secs_f64());
     }
 }

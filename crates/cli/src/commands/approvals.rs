@@ -81,7 +81,7 @@ impl Record for Approval {
         vec![
             self.id.to_string(),
             self.ticket_id.to_string(),
-            serde_json::to_value(&self.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            serde_json::to_value(self.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
             self.rule.as_str().to_owned(),
             approvers.join(" "),
             self.requested_by.map(|id| id.to_string()).unwrap_or_default(),

@@ -98,9 +98,11 @@ pub async fn route(tx: &mut Tx, users: &[Uuid], notice: &Notice<'_>, now: DateTi
                        LEFT JOIN notification_preferences p ON p.user_id = u.id AND p.kind = $2 \
                        LEFT JOIN phone_verifications v ON v.user_id = u.id AND v.phone = u.phone \
                        WHERE u.id = $1";
+    /// (wants in-app, wants SMS, verified phone, live and active): unset wishes take the defaults.
+    type Route = (Option<bool>, Option<bool>, Option<String>, bool);
     let mut in_app = Vec::with_capacity(users.len());
     for &user in users {
-        let row: Option<(Option<bool>, Option<bool>, Option<String>, bool)> = with_tx!(tx, conn => sqlx::query_as(SQL)
+        let row: Option<Route> = with_tx!(tx, conn => sqlx::query_as(SQL)
             .bind(user).bind(notice.kind.as_str()).fetch_optional(&mut *conn).await?);
         let Some((wants_in_app, wants_sms, verified_phone, live)) = row else {
             in_app.push(user);
