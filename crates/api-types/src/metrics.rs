@@ -63,6 +63,11 @@ pub struct Throughput {
     /// Share (0 to 1) of the tickets resolved within the window that met both SLA targets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla_met_share: Option<f64>,
+    /// Satisfaction ratings given (or last changed) within the window.
+    #[serde(default)]
+    pub rated_good: u64,
+    #[serde(default)]
+    pub rated_bad: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -402,6 +402,51 @@ pub struct MergeResult {
     pub subtickets_moved: i64,
 }
 
+/// How the requester found the handling of their ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Satisfaction {
+    Good,
+    Bad,
+}
+
+impl Satisfaction {
+    pub const ALL: [Satisfaction; 2] = [Satisfaction::Good, Satisfaction::Bad];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Satisfaction::Good => "good",
+            Satisfaction::Bad => "bad",
+        }
+    }
+}
+parse_by_name!(Satisfaction, "satisfaction score");
+
+/// Rate a resolved or closed ticket (its requester only). Rating again replaces the rating.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RateTicket {
+    pub score: Satisfaction,
+    /// Up to 2,000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// A ticket's satisfaction rating.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketRating {
+    pub ticket_id: Uuid,
+    pub rated_by: Uuid,
+    pub score: Satisfaction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// How two tickets are related.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

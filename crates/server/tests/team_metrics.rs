@@ -1,4 +1,5 @@
-//! Supervisors' team metrics and reading tickets by their number, on both backends.
+//! Supervisors' team metrics, satisfaction ratings, and reading tickets by their number, on
+//! both backends.
 
 mod common;
 
@@ -6,7 +7,7 @@ use common::{Backend, TestServer, assert_api_error};
 use hdms_api_types::Role;
 use hdms_api_types::metrics::TeamMetricsQuery;
 use hdms_api_types::teams::CreateTeam;
-use hdms_api_types::tickets::{AssignRequest, CreateComment, CreateTicket, Status, TransitionRequest};
+use hdms_api_types::tickets::{AssignRequest, CreateComment, CreateTicket, RateTicket, Satisfaction, Status, TransitionRequest};
 
 fn ticket(subject: &str, team: uuid::Uuid, requester: uuid::Uuid) -> CreateTicket {
     CreateTicket {
@@ -91,4 +92,54 @@ async fn tickets_are_read_by_their_number(backend: Backend) {
     assert_api_error(customer.get_ticket_by_number("HD-x").await, 422, "validation_failed");
 }
 
-backend_tests!(team_metrics_count_backlog_throughput_and_load, tickets_are_read_by_their_number);
+async fn requesters_rate_resolved_tickets_and_supervisors_see_the_counts(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let (supervisor, _) = server.user(Role::Supervisor).await;
+    let (agent_client, agent) = server.user(Role::Agent).await;
+    let (customer, requester) = server.user(Role::Customer).await;
+    let (stranger, _) = server.user(Role::Customer).await;
+    let team = admin.create_team(&CreateTeam { name: "Desk".into(), description: None }).await.unwrap();
+    admin.add_team_member(team.id, agent.id).await.unwrap();
+    let printer = admin.create_ticket(&ticket("printer", team.id, requester.id)).await.unwrap();
+    let good = RateTicket { score: Satisfaction::Good, comment: Some("  Quick and kind  ".into()) };
+
+    // Not before it is resolved, not by anyone but the requester, not unseen.
+    assert_api_error(customer.rate_ticket(printer.id, &good).await, 422, "validation_failed");
+    assert_api_error(customer.ticket_rating(printer.id).await, 404, "not_found");
+    admin.assign(printer.id, &AssignRequest { assignee_id: Some(Some(agent.id)), ..Default::default() }).await.unwrap();
+    for to in [Status::Open, Status::Resolved] {
+        agent_client.transition(printer.id, &TransitionRequest { to, comment: None, version: None }).await.unwrap();
+    }
+    assert_api_error(agent_client.rate_ticket(printer.id, &good).await, 403, "forbidden");
+    assert_api_error(stranger.rate_ticket(printer.id, &good).await, 404, "not_found");
+    let long = RateTicket { score: Satisfaction::Bad, comment: Some("x".repeat(2001)) };
+    assert_api_error(customer.rate_ticket(printer.id, &long).await, 422, "validation_failed");
+
+    let rated = customer.rate_ticket(printer.id, &good).await.unwrap();
+    assert_eq!((rated.score, rated.comment.as_deref(), rated.rated_by), (Satisfaction::Good, Some("Quick and kind"), requester.id));
+    assert_eq!(agent_client.ticket_rating(printer.id).await.unwrap(), rated);
+    let window = supervisor.team_metrics(team.id, &TeamMetricsQuery::default()).await.unwrap().window;
+    assert_eq!((window.rated_good, window.rated_bad), (1, 0));
+
+    // Rating again replaces the rating; the history keeps both.
+    let changed = customer.rate_ticket(printer.id, &RateTicket { score: Satisfaction::Bad, comment: None }).await.unwrap();
+    assert_eq!((changed.score, changed.comment, changed.created_at), (Satisfaction::Bad, None, rated.created_at));
+    let window = supervisor.team_metrics(team.id, &TeamMetricsQuery::default()).await.unwrap().window;
+    assert_eq!((window.rated_good, window.rated_bad), (0, 1));
+    let ratings: Vec<(Option<String>, Option<String>)> = customer
+        .history(printer.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.field == "rating")
+        .map(|h| (h.before, h.after))
+        .collect();
+    assert_eq!(ratings, [(None, Some("good".to_owned())), (Some("good".to_owned()), Some("bad".to_owned()))]);
+}
+
+backend_tests!(
+    team_metrics_count_backlog_throughput_and_load,
+    tickets_are_read_by_their_number,
+    requesters_rate_resolved_tickets_and_supervisors_see_the_counts,
+);

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{Client, Result};
 use crate::tickets::{
     ApplyMacro, BulkResult, BulkUpdate, CannedReply, CannedReplyInput, CannedReplyUpdate, CreateLink, Macro, MacroInput,
-    MacroUpdate, MergeRequest, MergeResult, SavedView, SavedViewInput, SavedViewUpdate, Ticket, TicketLink, ViewPageQuery, Watcher,
+    MacroUpdate, MergeRequest, MergeResult, SavedView, SavedViewInput, RateTicket, SavedViewUpdate, Ticket, TicketLink, TicketRating, ViewPageQuery, Watcher,
 };
 use crate::{API_PREFIX, Page};
 
@@ -41,6 +41,16 @@ impl Client {
     /// Stops `user` (yourself, or, staff, anyone) watching a ticket.
     pub async fn unwatch_ticket(&self, id: Uuid, user: Uuid) -> Result<()> {
         self.delete(&format!("{API_PREFIX}/tickets/{id}/watchers/{user}")).await
+    }
+
+    /// Rates a resolved or closed ticket (its requester only); rating again replaces it.
+    pub async fn rate_ticket(&self, id: Uuid, request: &RateTicket) -> Result<TicketRating> {
+        self.with_body(Method::PUT, &format!("{API_PREFIX}/tickets/{id}/rating"), request).await
+    }
+
+    /// A ticket's satisfaction rating (404 `not_found` while it has none).
+    pub async fn ticket_rating(&self, id: Uuid) -> Result<TicketRating> {
+        self.get(&format!("{API_PREFIX}/tickets/{id}/rating")).await
     }
 
     pub async fn bulk_update(&self, request: &BulkUpdate) -> Result<BulkResult> {

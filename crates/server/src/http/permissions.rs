@@ -86,6 +86,8 @@ permission_table! {
         "Assign tickets to oneself, a team or round-robin; claim the next ticket";
     ReassignTickets = "tickets.reassign", [Supervisor, Admin],
         "Assign tickets to other people, or take them from their assignee";
+    RateTickets = "tickets.rate", [Customer, Agent, Supervisor, Admin],
+        "Rate one's own resolved ticket good or bad, with a comment";
     WatchTickets = "tickets.watch", [Customer, Agent, Supervisor, Admin],
         "Follow a visible ticket and stop following it: its replies reach one as notifications";
     ManageWatchers = "tickets.watchers", [Agent, Supervisor, Admin],

@@ -117,6 +117,12 @@ async fn throughput(db: &Db, team: Uuid, days: u32, since: DateTime<Utc>) -> Res
     let resolved: Vec<Resolution> = with_db!(db, pool => sqlx::query_as(RESOLVED).bind(team).bind(since).fetch_all(pool).await?);
     let answered: Vec<(DateTime<Utc>, DateTime<Utc>)> =
         with_db!(db, pool => sqlx::query_as(ANSWERED).bind(team).bind(since).fetch_all(pool).await?);
+    const RATED: &str = "SELECT COALESCE(SUM(CASE WHEN r.score = 'good' THEN 1 ELSE 0 END), 0), \
+        COALESCE(SUM(CASE WHEN r.score = 'bad' THEN 1 ELSE 0 END), 0) \
+        FROM ticket_ratings r JOIN tickets t ON t.id = r.ticket_id \
+        WHERE t.team_id = $1 AND t.deleted_at IS NULL AND r.updated_at >= $2";
+    let (rated_good, rated_bad): (i64, i64) =
+        with_db!(db, pool => sqlx::query_as(RATED).bind(team).bind(since).fetch_one(pool).await?);
 
     let with_sla: Vec<&Resolution> = resolved.iter().filter(|r| r.has_sla).collect();
     let sla_met_share = (!with_sla.is_empty())
@@ -129,6 +135,8 @@ async fn throughput(db: &Db, team: Uuid, days: u32, since: DateTime<Utc>) -> Res
         median_first_response_secs: median(answered.iter().map(|(created, answered)| (*answered - *created).num_seconds()).collect()),
         median_resolution_secs: median(resolved.iter().map(|r| (r.resolved_at - r.created_at).num_seconds()).collect()),
         sla_met_share,
+        rated_good: count(rated_good),
+        rated_bad: count(rated_bad),
     })
 }
 

@@ -10,6 +10,7 @@ pub mod crud;
 pub mod lifecycle;
 pub mod links;
 pub mod merge;
+pub mod ratings;
 pub mod metrics;
 pub mod notices;
 pub mod replies;
@@ -41,4 +42,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(views::router())
         .merge(metrics::router())
         .merge(watchers::router())
+        .merge(ratings::router())
 }

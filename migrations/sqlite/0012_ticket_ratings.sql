@@ -1,0 +1,12 @@
+-- Satisfaction: the requester rates a resolved or closed ticket good or bad, with an optional
+-- comment. One rating a ticket; rating again replaces it.
+CREATE TABLE ticket_ratings (
+    ticket_id  BLOB PRIMARY KEY NOT NULL REFERENCES tickets (id),
+    user_id    BLOB NOT NULL REFERENCES users (id),
+    score      TEXT NOT NULL CHECK (score IN ('good', 'bad')),
+    comment    TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+-- Team metrics count the ratings given within a window.
+CREATE INDEX ticket_ratings_updated ON ticket_ratings (updated_at);
