@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use hdms_api_types::Role;
 use hdms_api_types::import::OnConflict;
-use hdms_api_types::tickets::{Priority, Status};
+use hdms_api_types::tickets::{Priority, Satisfaction, Status};
 
 use crate::output::Format;
 use crate::profiles::DEFAULT_PROFILE;
@@ -353,6 +353,14 @@ pub enum TicketsCommand {
     },
     /// Who watches a ticket.
     Watchers { ticket: String },
+    /// Rate your resolved ticket (`hdms tickets rate HD-1042 good --comment "Quick, thanks"`).
+    Rate {
+        ticket: String,
+        #[arg(value_parser = parse_satisfaction)]
+        score: Satisfaction,
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// Change many tickets at once; each is checked on its own and the outcome printed per
     /// ticket (`hdms tickets list --status open --ids | hdms tickets bulk - --set priority=high`).
     Bulk {
@@ -508,6 +516,10 @@ fn parse_priority(value: &str) -> Result<Priority, String> {
 }
 
 fn parse_status(value: &str) -> Result<Status, String> {
+    value.parse()
+}
+
+fn parse_satisfaction(value: &str) -> Result<Satisfaction, String> {
     value.parse()
 }
 

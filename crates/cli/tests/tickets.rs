@@ -1,5 +1,5 @@
 //! The real `hdms` binary against a real server: ticket commands (queues, search, conversation,
-//! assignment, status moves, the `list --ids | bulk -` pipe, watchers), SLA policies, approvals, and a
+//! assignment, status moves, ratings, the `list --ids | bulk -` pipe, watchers), SLA policies, approvals, and a
 //! login with an SMS code.
 
 mod common;
@@ -85,6 +85,17 @@ async fn tickets_commands() {
     assert_eq!(resolved[0]["status"], "resolved");
     let refused = agent.run(&["tickets", "transition", &number, "new"], "").failure(3);
     assert!(refused.stderr.contains("resolved") && refused.stderr.contains("new"), "names both statuses: {refused:#?}");
+
+    // The requester (the admin raised it) rates the resolved ticket; show says so.
+    let rated = admin.run(&["tickets", "rate", &number, "good", "--comment", "Fast, thanks", "-o", "json"], "").success().json();
+    assert_eq!((rated["score"].as_str(), rated["comment"].as_str()), (Some("good"), Some("Fast, thanks")));
+    let not_theirs = agent.run(&["tickets", "rate", &number, "bad"], "").failure(1);
+    assert!(not_theirs.stderr.contains("forbidden"), "{not_theirs:#?}");
+    admin.run(&["tickets", "rate", &number, "meh"], "").failure(2);
+    let shown = admin.run(&["tickets", "show", &number, "-o", "json"], "").success().json();
+    assert_eq!(shown["rating"]["score"], "good");
+    let shown = admin.run(&["tickets", "show", &number, "-o", "table"], "").success();
+    assert!(shown.stdout.contains("Rated good by the requester: Fast, thanks"), "{shown:#?}");
 
     // Main errors: an unknown number, something that is no ticket at all, no body.
     let missing = admin.run(&["tickets", "show", "HD-999999"], "").failure(1);

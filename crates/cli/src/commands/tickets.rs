@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 
 use hdms_api_types::tickets::{
     AssignRequest, BulkItemResult, BulkUpdate, Comment, CreateComment, CreateTicket, FieldChanges, ReplyAction, Ticket,
-    TicketListQuery, TicketSla, TransitionRequest, Watcher,
+    RateTicket, Status, TicketListQuery, TicketRating, TicketSla, TransitionRequest, Watcher,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -103,6 +103,15 @@ pub async fn run(mut session: Session, output: Output, command: TicketsCommand) 
         }
         TicketsCommand::Watch { tickets, user } => set_watching(&mut session, tickets, user, true).await,
         TicketsCommand::Unwatch { tickets, user } => set_watching(&mut session, tickets, user, false).await,
+        TicketsCommand::Rate { ticket, score, comment } => {
+            let id = resolve(&mut session, &ticket).await?;
+            let request = RateTicket { score, comment };
+            let rating = session.call(|client| {
+                let request = request.clone();
+                async move { client.rate_ticket(id, &request).await }
+            }).await?;
+            output.one(&rating)
+        }
         TicketsCommand::Watchers { ticket } => {
             let id = resolve(&mut session, &ticket).await?;
             let watchers = session.call(|client| async move { client.list_watchers(id).await }).await?;
@@ -271,16 +280,35 @@ async fn show_one(session: &mut Session, output: Output, id: Uuid) -> CliResult 
         return output.one(&ticket);
     }
     let comments = session.call(|client| async move { client.list_comments(id).await }).await?;
+    let rating = if matches!(ticket.status, Status::Resolved | Status::Closed) {
+        session
+            .call(|client| async move {
+                match client.ticket_rating(id).await {
+                    Ok(rating) => Ok(Some(rating)),
+                    Err(err) if err.status().map(|s| s.as_u16()) == Some(404) => Ok(None),
+                    Err(err) => Err(err),
+                }
+            })
+            .await?
+    } else {
+        None
+    };
     if output.format == Format::Json {
         #[derive(Serialize)]
         struct Shown<'a> {
             ticket: &'a Ticket,
             comments: &'a [Comment],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            rating: Option<&'a TicketRating>,
         }
-        println!("{}", crate::output::to_json(&Shown { ticket: &ticket, comments: &comments })?);
+        println!("{}", crate::output::to_json(&Shown { ticket: &ticket, comments: &comments, rating: rating.as_ref() })?);
         return Ok(());
     }
     output.one(&ticket)?;
+    if let Some(rating) = &rating {
+        let comment = rating.comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
+        println!("Rated {} by the requester{comment}", rating.score);
+    }
     let names = author_names(session, &comments).await;
     let mut table = new_table();
     table.set_header(["#", "when", "who", "", "text"]);
@@ -375,6 +403,24 @@ impl Record for Comment {
 
     fn id(&self) -> String {
         self.id.to_string()
+    }
+}
+
+impl Record for TicketRating {
+    const COLUMNS: &'static [&'static str] = &["ticket_id", "score", "comment", "rated_by", "updated_at"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.ticket_id.to_string(),
+            self.score.to_string(),
+            optional(&self.comment),
+            self.rated_by.to_string(),
+            self.updated_at.to_rfc3339(),
+        ]
+    }
+
+    fn id(&self) -> String {
+        self.ticket_id.to_string()
     }
 }
 
