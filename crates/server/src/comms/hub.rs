@@ -190,14 +190,13 @@ impl Hub {
     /// heartbeat). On PostgreSQL the refreshes of all of an instance's connections go out
     /// together every few seconds, not one NOTIFY per connection per heartbeat (10,000
     /// connections made 500 a second, each delivered to every instance).
-    pub async fn refresh(&self, ticket_id: Uuid, user_id: Uuid) -> Result<()> {
+    pub fn refresh(&self, ticket_id: Uuid, user_id: Uuid) {
         match &self.db {
             Db::Sqlite(_) => self.apply_presence(ticket_id, user_id, PresenceState::Viewing),
             Db::Postgres(_) => {
                 self.refreshes.lock().expect("refreshes lock").insert((ticket_id, user_id));
             }
         }
-        Ok(())
     }
 
     /// Sends the refreshes gathered since the last call, in as few signals as fit.

@@ -137,7 +137,7 @@ impl Connection {
         }
         // Refresh presence so it does not expire while the person is still looking.
         for ticket_id in self.rooms.keys().copied().collect::<Vec<_>>() {
-            let _ = self.state.hub.refresh(ticket_id, self.user.id()).await;
+            self.state.hub.refresh(ticket_id, self.user.id());
         }
         match tokio::time::timeout(SEND_DEADLINE, self.socket.send(Message::Ping(Vec::new().into()))).await {
             Ok(Ok(())) => Flow::Continue,

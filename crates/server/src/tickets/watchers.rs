@@ -69,10 +69,9 @@ async fn watch(State(state): State<AppState>, caller: Authorized<can::WatchTicke
     let mut tx = state.db.begin().await?;
     let added = with_tx!(&mut tx, conn => sqlx::query(SQL).bind(id).bind(user_id).execute(&mut *conn).await?.rows_affected());
     if added > 0 {
-        let who = match name {
-            Some(name) => name,
-            None => own_name(&state, &caller).await?,
-        };
+        // The caller's own name came with their credential.
+        let me: &AuthUser = &caller;
+        let who = name.unwrap_or_else(|| me.user.name.clone());
         let change = Change { field: "watcher", before: None, after: Some(who), internal: true };
         store::record(&mut tx, id, Some(caller.id()), Utc::now(), change).await?;
     }
@@ -119,9 +118,4 @@ async fn other_watcher(state: &AppState, caller: &AuthUser, ticket: &TicketRow, 
         return Err(Error::invalid("user_id", format!("{} cannot see this ticket", user.name)));
     }
     Ok(user.name)
-}
-
-async fn own_name(state: &AppState, caller: &AuthUser) -> Result<String> {
-    let me = crate::users::store::find_live(&state.db, caller.id()).await?;
-    Ok(me.map_or_else(|| caller.id().to_string(), |user| user.name))
 }

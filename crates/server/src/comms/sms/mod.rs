@@ -21,6 +21,16 @@ use crate::state::AppState;
 use crate::users::validate;
 use crate::with_tx;
 
+/// The outbox INSERT up to its values, shared with code that queues many messages in one
+/// statement (the user import's invitations): `id, user_id, phone, body, sensitive, state,
+/// attempts, next_attempt_at, created_at`.
+macro_rules! outbox_insert {
+    () => {
+        "INSERT INTO sms_outbox (id, user_id, phone, body, sensitive, state, attempts, next_attempt_at, created_at) "
+    };
+}
+pub(crate) use outbox_insert;
+
 /// Longest message accepted: ten concatenated SMS segments.
 pub const MAX_BODY_CHARS: usize = 1530;
 
@@ -48,8 +58,7 @@ async fn insert(tx: &mut Tx, user_id: Uuid, phone: &str, body: &str, sensitive: 
     if body.chars().count() > MAX_BODY_CHARS {
         return Err(Error::invalid("body", format!("an SMS is at most {MAX_BODY_CHARS} characters")));
     }
-    const SQL: &str = "INSERT INTO sms_outbox (id, user_id, phone, body, sensitive, state, attempts, next_attempt_at, created_at) \
-                       VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)";
+    const SQL: &str = concat!(outbox_insert!(), "VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)");
     let id = Uuid::now_v7();
     with_tx!(tx, conn => sqlx::query(SQL)
         .bind(id).bind(user_id).bind(&phone).bind(body).bind(sensitive).bind(now)

@@ -22,7 +22,7 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Marks the I/O error raised when the body passes the import limit.
 #[derive(Debug, thiserror::Error)]
 #[error("the file is larger than the import limit")]
-pub(super) struct BodyTooLarge;
+struct BodyTooLarge;
 
 /// A CSV reader over the request body as it streams in, past a UTF-8 byte order mark.
 pub(super) async fn csv_reader(body: Body, limit: u64) -> io::Result<csv_async::AsyncReader<impl AsyncRead + Unpin + Send>> {
@@ -57,7 +57,7 @@ pub(super) async fn csv_reader(body: Body, limit: u64) -> io::Result<csv_async::
 }
 
 /// A record's fields, without the CR of a CRLF line end.
-pub(super) fn fields(record: &ByteRecord) -> impl Iterator<Item = &[u8]> {
+fn fields(record: &ByteRecord) -> impl Iterator<Item = &[u8]> {
     let last = record.len().saturating_sub(1);
     record.iter().enumerate().map(move |(index, field)| match field.strip_suffix(b"\r") {
         Some(stripped) if index == last => stripped,
@@ -87,14 +87,14 @@ pub(super) fn csv_error(err: csv_async::Error) -> Error {
 
 /// Which field of a row holds which column.
 pub(super) struct Columns {
-    pub(super) count: usize,
-    pub(super) email: usize,
-    pub(super) name: usize,
-    pub(super) role: usize,
-    pub(super) phone: Option<usize>,
-    pub(super) team: Option<usize>,
-    pub(super) locale: Option<usize>,
-    pub(super) external_id: Option<usize>,
+    count: usize,
+    email: usize,
+    name: usize,
+    role: usize,
+    phone: Option<usize>,
+    team: Option<usize>,
+    locale: Option<usize>,
+    external_id: Option<usize>,
 }
 
 impl Columns {
@@ -142,7 +142,7 @@ impl Columns {
     }
 
     /// Column names in header order, to name a field by its index.
-    pub(super) fn name_of(&self, index: usize) -> &'static str {
+    fn name_of(&self, index: usize) -> &'static str {
         let named = [
             (Some(self.email), "email"),
             (Some(self.name), "name"),

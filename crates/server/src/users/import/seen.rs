@@ -43,7 +43,7 @@ impl SeenEmails {
 
     /// Reports the chunk's duplicates (of an earlier row of the chunk or of an earlier chunk),
     /// records its emails, counts and lists the refused rows, and returns the rows to write.
-    pub(super) async fn settle(&mut self, chunk: Vec<Checked>, settled: &mut Settled) -> Result<Vec<ValidRow>> {
+    async fn settle(&mut self, chunk: Vec<Checked>, settled: &mut Settled) -> Result<Vec<ValidRow>> {
         let mut first_in_chunk: HashMap<&str, u64> = HashMap::with_capacity(chunk.len());
         for row in &chunk {
             if let Some(email) = row.email() {
@@ -103,7 +103,7 @@ impl SeenEmails {
 
     /// Records emails (a JSON array of `{"e": email, "l": line}`) not seen before; returns how
     /// many were new.
-    pub(super) async fn record(&mut self, seen_json: &str) -> Result<u64> {
+    async fn record(&mut self, seen_json: &str) -> Result<u64> {
         Ok(match self {
             SeenEmails::Sqlite(conn) => {
                 // `WHERE true` tells SQLite's parser that ON CONFLICT is not a join constraint.
@@ -122,7 +122,7 @@ impl SeenEmails {
     }
 
     /// Of emails just recorded, those seen on an earlier line, with that line.
-    pub(super) async fn earlier(&mut self, seen_json: &str) -> Result<Vec<(String, i64)>> {
+    async fn earlier(&mut self, seen_json: &str) -> Result<Vec<(String, i64)>> {
         Ok(match self {
             SeenEmails::Sqlite(conn) => {
                 const SQL: &str = "SELECT s.email, s.line FROM json_each($1) AS j \
@@ -138,7 +138,7 @@ impl SeenEmails {
     }
 
     /// Drops the table, so the pooled connection goes back as it came.
-    pub(super) async fn close(self) {
+    async fn close(self) {
         const DROP: &str = "DROP TABLE IF EXISTS import_seen";
         let dropped = match self {
             SeenEmails::Sqlite(mut conn) => sqlx::query(DROP).execute(&mut *conn).await.map(drop),

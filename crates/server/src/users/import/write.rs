@@ -37,12 +37,12 @@ pub(super) struct Invites {
 impl Invites {
     /// Whether a user with this phone gets an invitation. One that no channel carries and the
     /// admin does not see would only replace a token that may still reach them, so none is made.
-    pub(super) fn for_phone(self, phone: Option<&str>) -> bool {
+    fn for_phone(self, phone: Option<&str>) -> bool {
         self.print || self.send && phone.is_some()
     }
 
     /// Counts a user who needs an invitation but gets none (asked to send, no phone).
-    pub(super) fn count_unsent(self, phone: Option<&str>, written: &mut Written) {
+    fn count_unsent(self, phone: Option<&str>, written: &mut Written) {
         if self.send && !self.for_phone(phone) {
             written.invitations_unsent += 1;
         }
@@ -50,7 +50,7 @@ impl Invites {
 }
 
 /// The text message that carries an invitation.
-pub(super) fn invitation_sms(token: &str) -> String {
+fn invitation_sms(token: &str) -> String {
     format!(
         "You have a help desk account. Set your password within {} days with this one-time code: {token} \
          (e.g. `hdms accept-invite`)",
@@ -74,20 +74,20 @@ pub(super) struct Written {
 
 /// A live user that a row's email matches.
 #[derive(sqlx::FromRow)]
-pub(super) struct Existing {
-    pub(super) id: Uuid,
-    pub(super) email: String,
-    pub(super) name: String,
+struct Existing {
+    id: Uuid,
+    email: String,
+    name: String,
     #[sqlx(try_from = "String")]
-    pub(super) role: Role,
-    pub(super) phone: Option<String>,
-    pub(super) locale: Option<String>,
-    pub(super) external_id: Option<String>,
-    pub(super) has_password: bool,
+    role: Role,
+    phone: Option<String>,
+    locale: Option<String>,
+    external_id: Option<String>,
+    has_password: bool,
 }
 
 impl Existing {
-    pub(super) fn matches(&self, row: &ValidRow) -> bool {
+    fn matches(&self, row: &ValidRow) -> bool {
         self.name == row.name
             && self.role == row.role
             && self.phone == row.phone
@@ -98,7 +98,7 @@ impl Existing {
 
 /// Opens a transaction that takes the write lock at once: on SQLite a deferred transaction that
 /// reads first and writes later can fail to upgrade its lock while another writer holds it.
-pub(super) trait BeginWrite {
+trait BeginWrite {
     type Db: sqlx::Database;
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
 }
@@ -126,16 +126,16 @@ pub(super) async fn write_chunks(db: Db, options: WriteOptions, mut chunks: mpsc
 }
 
 /// What one statement-sized batch of rows needs done, decided from the users that exist.
-pub(super) struct BatchPlan<'a> {
-    pub(super) inserts: Vec<(Uuid, &'a ValidRow, Option<invites::NewInvite>)>,
-    pub(super) updates: Vec<(Uuid, &'a ValidRow)>,
+struct BatchPlan<'a> {
+    inserts: Vec<(Uuid, &'a ValidRow, Option<invites::NewInvite>)>,
+    updates: Vec<(Uuid, &'a ValidRow)>,
     /// Existing users who still have no password, and get a fresh invitation (sent to the phone).
-    pub(super) reinvites: Vec<(Uuid, &'a ValidRow, Option<String>, invites::NewInvite)>,
+    reinvites: Vec<(Uuid, &'a ValidRow, Option<String>, invites::NewInvite)>,
     /// Existing users (updated ones) that join the row's team.
-    pub(super) joins: Vec<(Uuid, Uuid)>,
+    joins: Vec<(Uuid, Uuid)>,
 }
 
-pub(super) fn plan_batch<'a>(
+fn plan_batch<'a>(
     batch: &'a [ValidRow],
     existing: Vec<Existing>,
     options: WriteOptions,
@@ -188,20 +188,20 @@ pub(super) fn plan_batch<'a>(
     plan
 }
 
-pub(super) fn refuse(written: &mut Written, row: &ValidRow, code: RowErrorCode, message: String) {
+fn refuse(written: &mut Written, row: &ValidRow, code: RowErrorCode, message: String) {
     written.failed += 1;
     let error = RowError { line: row.line, column: Some("email".to_owned()), code, message };
     list_errors(&mut written.errors, &mut written.errors_omitted, vec![error]);
 }
 
 /// Parameters of each row in [`insert_users_sql`].
-pub(super) const INSERT_PARAMETERS: usize = 11;
+const INSERT_PARAMETERS: usize = 11;
 
 /// The INSERT of `rows` users, [`INSERT_PARAMETERS`] a row. Built once for a full batch (some
 /// 60 KB of text). Placeholders are `$n` on PostgreSQL and plain `?` on SQLite: sqlx looks each
 /// of a statement's parameters up by name, and SQLite finds a name by walking the list of all
 /// of them, so 5,500 named parameters cost more than the rows.
-pub(super) fn insert_users_sql(rows: usize, db: &Db) -> std::borrow::Cow<'static, str> {
+fn insert_users_sql(rows: usize, db: &Db) -> std::borrow::Cow<'static, str> {
     static FULL_BATCH: [std::sync::OnceLock<String>; 2] = [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
     let numbered = matches!(db, Db::Postgres(_));
     let build = || {
@@ -241,15 +241,15 @@ macro_rules! try_bind_each {
     };
 }
 
-/// Arguments with room for `count` values: binding 5,500 values one by one into a growing list
-/// copies it a dozen times over.
-pub(super) fn reserved_arguments<DB: sqlx::Database>(_: &sqlx::Pool<DB>, count: usize) -> <DB as sqlx::Database>::Arguments {
+/// Arguments with room for `count` values, for the pool's backend: binding 5,500 values one by
+/// one into a growing list copies it a dozen times over.
+fn reserved_arguments<DB: sqlx::Database>(_: &sqlx::Pool<DB>, count: usize) -> <DB as sqlx::Database>::Arguments {
     let mut arguments = <DB as sqlx::Database>::Arguments::default();
     sqlx::Arguments::reserve(&mut arguments, count, 0);
     arguments
 }
 
-pub(super) async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written: &mut Written) -> Result<()> {
+async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written: &mut Written) -> Result<()> {
     const FIND_EXISTING: &str = "SELECT id, email, name, role, phone, locale, external_id, \
            password_hash IS NOT NULL AS has_password \
          FROM users WHERE deleted_at IS NULL AND email IN (";
@@ -261,16 +261,16 @@ pub(super) async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRo
     const REINVITE: &str = "UPDATE users SET invite_hash = $1, invite_expires_at = $2 WHERE id = $3";
     const JOIN: &str = "INSERT INTO team_members (team_id, user_id, added_at) ";
     const JOIN_CONFLICT: &str = " ON CONFLICT (team_id, user_id) DO NOTHING";
-    const SMS_OUTBOX: &str = "INSERT INTO sms_outbox (id, user_id, phone, body, sensitive, state, attempts, next_attempt_at, created_at) ";
+    const SMS_OUTBOX: &str = crate::comms::sms::outbox_insert!();
 
     let now = Utc::now();
-    // Each invitation with the phone it goes to, and how many of them earlier batches queued.
-    let mut invitations: Vec<(Invitation, Option<String>)> = Vec::new();
-    let mut sent_before = 0;
+    let mut invitations: Vec<Invitation> = Vec::new();
     let mut sent_in_chunk = 0;
     with_db!(db, pool => {
         let mut tx = pool.begin_write().await?;
         for batch in chunk.chunks(STATEMENT_ROWS) {
+            // This batch's invitations, each with the phone it goes to.
+            let mut batch_invitations: Vec<(Invitation, Option<String>)> = Vec::new();
             // Only an update needs the stored values first. Otherwise every row is offered to
             // the INSERT, and the conflict clause tells which emails exist: one statement per
             // batch instead of two, which is most of the difference on a first import.
@@ -334,7 +334,7 @@ pub(super) async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRo
                         joins.push((team, id));
                     }
                     match invite {
-                        Some(invite) => invitations.push((
+                        Some(invite) => batch_invitations.push((
                             Invitation { user_id: id, email: row.email.clone(), token: invite.token, expires_at: invite.expires_at },
                             row.phone.clone(),
                         )),
@@ -378,7 +378,7 @@ pub(super) async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRo
             }
             for (id, row, phone, invite) in reinvites {
                 sqlx::query(REINVITE).bind(&invite.digest).bind(invite.expires_at).bind(id).execute(&mut *tx).await?;
-                invitations.push((
+                batch_invitations.push((
                     Invitation { user_id: id, email: row.email.clone(), token: invite.token, expires_at: invite.expires_at },
                     phone,
                 ));
@@ -392,7 +392,7 @@ pub(super) async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRo
                 join.build().execute(&mut *tx).await?;
             }
             if options.invites.send {
-                let texts: Vec<(Uuid, &Invitation, &str, String)> = invitations[sent_before..]
+                let texts: Vec<(Uuid, &Invitation, &str, String)> = batch_invitations
                     .iter()
                     .filter_map(|(invitation, phone)| Some((Uuid::now_v7(), invitation, phone.as_deref()?, invitation_sms(&invitation.token))))
                     .collect();
@@ -414,7 +414,7 @@ pub(super) async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRo
                     sent_in_chunk += texts.len() as u64;
                 }
             }
-            sent_before = invitations.len();
+            invitations.extend(batch_invitations.into_iter().map(|(invitation, _)| invitation));
         }
         if options.dry_run {
             tx.rollback().await?;
@@ -426,7 +426,7 @@ pub(super) async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRo
     written.invitations_sent += sent_in_chunk;
     // Invitations of a dry run were never stored: they would not work.
     if !options.dry_run && options.invites.print {
-        written.invitations.extend(invitations.into_iter().map(|(invitation, _)| invitation));
+        written.invitations.append(&mut invitations);
     }
     Ok(())
 }
