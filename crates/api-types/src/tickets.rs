@@ -184,6 +184,23 @@ pub struct SlaTarget {
     pub breached: bool,
 }
 
+/// A person as a ticket shows them: enough to print a name in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PersonSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+}
+
+/// A team as a ticket shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TeamSummary {
+    pub id: Uuid,
+    pub name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ticket {
@@ -197,6 +214,14 @@ pub struct Ticket {
     pub assignee_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<Uuid>,
+    /// The requester's name and email, sent with every ticket so that lists show people by
+    /// name without a request per row. Absent only if the user row is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<PersonSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<PersonSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<TeamSummary>,
     pub priority: Priority,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,

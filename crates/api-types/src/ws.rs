@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::notifications::Notification;
-use crate::tickets::Comment;
+use crate::tickets::{Comment, Ticket};
 
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -34,6 +34,11 @@ pub enum ClientMessage {
     },
     /// The sender is typing in this room (lasts a few seconds).
     Typing { ticket_id: Uuid },
+    /// Follow every ticket this connection may see (as `GET /api/v1/tickets` would list them):
+    /// each create, assignment, reply, move or other change is pushed as `ticket_changed`, so
+    /// open queues stay current without polling. Answered by `queues_subscribed`.
+    SubscribeQueues,
+    UnsubscribeQueues,
     Ping,
 }
 
@@ -53,6 +58,13 @@ pub enum ServerMessage {
     },
     /// Who is looking at the ticket and who is typing, so two agents don't answer at once.
     Presence { ticket_id: Uuid, viewing: Vec<Uuid>, typing: Vec<Uuid> },
+    QueuesSubscribed,
+    /// A ticket this connection may see was created or changed (after `subscribe_queues`): the
+    /// ticket as `GET /api/v1/tickets/{id}` shows it now, so a client re-files it in its queues
+    /// (a ticket that no longer matches a queue's filter leaves it). `reason` says what
+    /// happened: `created`, `updated`, `assigned`, `commented`, `transitioned`, `merged`,
+    /// `deleted`, `restored`.
+    TicketChanged { ticket: Box<Ticket>, reason: String },
     Notification { notification: Notification },
     /// This connection fell behind and events were dropped for it: subscribe again with the
     /// last `seq` seen per room (and reload notifications).

@@ -172,6 +172,10 @@ impl Connection {
                 true => self.state.hub.announce(ticket_id, self.user.id(), PresenceState::Typing).await.map(|()| Vec::new()),
                 false => Err(Error::invalid("ticket_id", "subscribe to the ticket first")),
             },
+            // The queue feed is being built (issue 11); until it lands the server says so plainly.
+            ClientMessage::SubscribeQueues | ClientMessage::UnsubscribeQueues => {
+                Err(Error::BadRequest { code: "unsupported", message: "queue subscriptions are not available yet".into() })
+            }
         };
         let replies = match result {
             Ok(replies) => replies,

@@ -57,6 +57,10 @@ pub async fn tickets(db: &Db, rows: Vec<TicketRow>) -> Result<Vec<Ticket>> {
                 requester_id: t.requester_id,
                 assignee_id: t.assignee_id,
                 team_id: t.team_id,
+                // Filled in by the people/team lookup (see the TUI and CLI issues); None until then.
+                requester: None,
+                assignee: None,
+                team: None,
                 priority: t.priority,
                 category: t.category,
                 status: t.status,
