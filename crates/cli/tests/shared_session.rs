@@ -41,7 +41,7 @@ async fn concurrent_calls_share_each_refresh_and_save_it() {
     let reopened = Session::open(target.clone()).await.expect("the refreshed login was saved");
     assert_eq!(reopened.me().await.unwrap().email, ADMIN_EMAIL);
     // The first session's refresh token was rotated by the reopened one: it now has to log in.
-    let ended = session.me().await.err().expect("a reused refresh token ends the session");
+    let ended = session.me().await.expect_err("a reused refresh token ends the session");
     assert!(matches!(ended, CredentialsError::SessionExpired { .. }), "{ended}");
     assert!(Session::open(target).await.err().expect("the saved login was removed").needs_login());
 }

@@ -185,12 +185,12 @@ impl Session {
         self.refresh_if_expiring().await?;
         let token_used = self.client.token();
         match call(self.client.clone()).await {
-            Err(err) if is_expired(&err) && !self.from_environment().await => {
+            Err(err) if is_expired(&err) && !self.uses_environment_token().await => {
                 self.refresh_unless_replaced(token_used).await?;
                 Ok(call(self.client.clone()).await?)
             }
             Err(err) if err.status().map(|s| s.as_u16()) == Some(401) => {
-                let hint = if self.from_environment().await { "HDMS_TOKEN was refused" } else { "run `hdms login` again" };
+                let hint = if self.uses_environment_token().await { "HDMS_TOKEN was refused" } else { "run `hdms login` again" };
                 Err(CredentialsError::Refused { error: err, hint })
             }
             other => Ok(other?),
@@ -201,7 +201,7 @@ impl Session {
         self.call(|client| async move { client.me().await }).await
     }
 
-    async fn from_environment(&self) -> bool {
+    async fn uses_environment_token(&self) -> bool {
         matches!(*self.shared.source.lock().await, Source::Environment)
     }
 
