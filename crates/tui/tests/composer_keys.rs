@@ -249,3 +249,21 @@ fn chords_parse_display_and_round_trip_through_toml_style_strings() {
     // Some terminals report Ctrl-letters with Shift or in upper case.
     assert!(KeyChord::ctrl('s').matches(&KeyEvent::new(KeyCode::Char('S'), KeyModifiers::CONTROL | KeyModifiers::SHIFT)));
 }
+
+#[test]
+fn actions_from_the_callers_key_table_and_pasted_text() {
+    let mut c = composer(Mode::PublicReply);
+    assert_eq!(c.paste("pasted\ntext"), ComposerOutcome::Edited);
+    assert_eq!(c.perform(ComposerAction::ToggleMode), ComposerOutcome::None);
+    assert_eq!(c.mode(), Mode::InternalNote);
+    assert_eq!(c.perform(ComposerAction::Send), ComposerOutcome::Send { body: "pasted\ntext".into(), internal: true });
+    // Nothing happens while the send is in flight.
+    assert_eq!(c.perform(ComposerAction::ToggleMode), ComposerOutcome::None);
+    assert_eq!(c.mode(), Mode::InternalNote);
+    // A paste into an open picker goes to its query.
+    c.sent();
+    c.perform(ComposerAction::CannedReply);
+    c.paste("refund");
+    assert!(c.is_picking());
+    assert!(c.is_empty());
+}

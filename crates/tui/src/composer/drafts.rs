@@ -160,6 +160,12 @@ struct WriterHandle {
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
+impl std::fmt::Debug for DraftWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DraftWriter").field("dir", &self.store().dir()).finish_non_exhaustive()
+    }
+}
+
 impl DraftWriter {
     pub fn new(store: DraftStore) -> DraftWriter {
         DraftWriter::with_debounce(store, DEFAULT_DEBOUNCE)

@@ -108,6 +108,7 @@ pub struct Command {
     pub label: &'static str,
 }
 
+#[derive(Debug, Clone)]
 enum State {
     Editing,
     /// `None` items: asked for, not arrived yet.
@@ -119,6 +120,7 @@ enum State {
 }
 
 /// An `@` being completed: where it is and the people matching what follows it.
+#[derive(Debug, Clone)]
 struct Mention {
     row: usize,
     /// The column (in characters) of the `@`.
@@ -127,6 +129,7 @@ struct Mention {
 }
 
 /// A reply or note being written on one ticket. See the module documentation for the wiring.
+#[derive(Debug, Clone)]
 pub struct Composer {
     ticket_id: Uuid,
     mode: Mode,
@@ -353,7 +356,30 @@ impl Composer {
         }
     }
 
-    /// Handles one key press (releases and repeats of non-text keys are ignored).
+    /// Inserts pasted text at the cursor (bracketed paste), or into an open picker's query.
+    pub fn paste(&mut self, text: &str) -> ComposerOutcome {
+        match &mut self.state {
+            State::Editing => {
+                self.mention = None;
+                self.begin_draft_if_empty();
+                self.text.insert_str(text);
+                self.notice = None;
+                self.save_draft();
+                ComposerOutcome::Edited
+            }
+            State::CannedReplies { picker, .. } => {
+                picker.set_query(&format!("{}{text}", picker.query()));
+                ComposerOutcome::None
+            }
+            State::Macros { picker, .. } => {
+                picker.set_query(&format!("{}{text}", picker.query()));
+                ComposerOutcome::None
+            }
+            State::Confirming { .. } | State::Sending | State::InEditor => ComposerOutcome::None,
+        }
+    }
+
+    /// Handles one key press (releases are ignored).
     pub fn handle_key(&mut self, key: KeyEvent) -> ComposerOutcome {
         if key.kind == KeyEventKind::Release {
             return ComposerOutcome::None;
@@ -373,7 +399,7 @@ impl Composer {
             return outcome;
         }
         if let Some(action) = self.keys.action_for(&key) {
-            return self.act(action);
+            return self.perform(action);
         }
         let was_empty = self.is_empty();
         if !self.text.input(key) {
@@ -395,7 +421,12 @@ impl Composer {
         ComposerOutcome::Edited
     }
 
-    fn act(&mut self, action: ComposerAction) -> ComposerOutcome {
+    /// Performs an action as its key would (for a caller whose own key table found it). Like
+    /// keys, it does nothing while a send, the editor, a question or a picker is pending.
+    pub fn perform(&mut self, action: ComposerAction) -> ComposerOutcome {
+        if !matches!(self.state, State::Editing) {
+            return ComposerOutcome::None;
+        }
         match action {
             ComposerAction::Send => self.try_send(),
             ComposerAction::Leave => {

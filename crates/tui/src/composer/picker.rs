@@ -13,6 +13,7 @@ pub struct PickItem<T> {
 }
 
 /// A list filtered by a query, with a selected row.
+#[derive(Debug, Clone)]
 pub struct Picker<T> {
     items: Vec<PickItem<T>>,
     query: String,

@@ -12,8 +12,9 @@ use tokio::time::{sleep_until, timeout};
 use super::rooms::Arrival;
 use super::{ConnectionState, LiveCommand, LiveConfig, LiveEvent, Rooms, StatusTracker, TokenSource};
 
-/// Refusal codes that a fresh token may cure.
-const STALE_TOKEN_CODES: &[&str] = &["token_expired", "invalid_token"];
+/// Refusals of the credential itself: a fresh token may cure them. Any other refusal is the
+/// server's trouble (a restart half done, a database away) and is retried like a network error.
+const CREDENTIAL_CODES: &[&str] = &["token_expired", "invalid_token", "session_revoked"];
 
 /// How a connection attempt ended.
 enum ConnectError {
@@ -129,7 +130,10 @@ impl Worker {
             match timeout(self.config.connect_timeout, self.client.connect_live_with(token)).await {
                 Ok(Ok(live)) => return Ok(live),
                 Ok(Err(LiveError::Refused { code, message })) => {
-                    if refresh || !STALE_TOKEN_CODES.contains(&code.as_str()) {
+                    if !CREDENTIAL_CODES.contains(&code.as_str()) {
+                        return Err(ConnectError::Transient);
+                    }
+                    if refresh {
                         return Err(ConnectError::Refused(format!("{code}: {message}")));
                     }
                     refresh = true;

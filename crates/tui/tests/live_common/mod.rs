@@ -1,4 +1,4 @@
-//! Real servers for the live worker's tests: an `hdms-server` on embedded SQLite in this
+//! Real servers for the live worker's tests: an `hdms-server` on SQLite or PostgreSQL in this
 //! process, on its own tokio runtime so it can be stopped like a killed process (every task and
 //! socket dropped) and started again on the same data directory and port; and a websocket
 //! relay between the worker and the server that can cut the network and records what the
@@ -15,12 +15,42 @@ use hdms_api_types::Role;
 use hdms_api_types::client::Client;
 use hdms_api_types::tickets::{CreateTicket, Ticket};
 use hdms_api_types::users::CreateUser;
-use hdms_api_types::ws::ClientMessage;
+use hdms_api_types::ws::{ClientMessage, ServerMessage};
 use hdms_server::config::Config;
 use hdms_tui::live::LiveEvent;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
+
+/// The server's own test support, for its fresh PostgreSQL databases (one per test).
+#[path = "../../../server/tests/common/mod.rs"]
+mod server_common;
+
+pub use server_common::Backend;
+
+/// Runs each listed `async fn name(backend: Backend)` once per backend, as `sqlite::name` and
+/// `postgres::name`.
+#[macro_export]
+macro_rules! live_backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::live_common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::live_common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -39,11 +69,11 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn start() -> Server {
-        Self::start_with(|_| {}).await
+    pub async fn start(backend: Backend) -> Server {
+        Self::start_with(backend, |_| {}).await
     }
 
-    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Server {
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Server {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::defaults();
         config.data_dir = data_dir.path().to_path_buf();
@@ -51,6 +81,9 @@ impl Server {
         config.admin_email = Some(ADMIN_EMAIL.to_owned());
         config.admin_password = Some(ADMIN_PASSWORD.to_owned());
         config.db_max_connections = 5;
+        if backend == Backend::Postgres {
+            config.database_url = Some(server_common::fresh_postgres_database().await);
+        }
         adjust(&mut config);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().unwrap();
@@ -158,6 +191,9 @@ pub struct Relay {
     generation: watch::Sender<u64>,
     refusing: Arc<Mutex<bool>>,
     sent: Arc<Mutex<Vec<ClientMessage>>>,
+    /// Chat messages from the server still to be dropped before a `resync` is sent in their
+    /// place: what the server does for a connection that fell behind.
+    to_drop: Arc<Mutex<usize>>,
 }
 
 impl Relay {
@@ -166,15 +202,15 @@ impl Relay {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let target = format!("{}/ws", server.url.replacen("http", "ws", 1));
         let (generation, _) = watch::channel(0u64);
-        let relay = Relay { url, generation, refusing: Arc::default(), sent: Arc::default() };
-        let (refusing, sent, generation) = (relay.refusing.clone(), relay.sent.clone(), relay.generation.clone());
+        let relay = Relay { url, generation, refusing: Arc::default(), sent: Arc::default(), to_drop: Arc::default() };
+        let (refusing, sent, generation, to_drop) = (relay.refusing.clone(), relay.sent.clone(), relay.generation.clone(), relay.to_drop.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 if *refusing.lock().unwrap() {
                     drop(stream);
                     continue;
                 }
-                tokio::spawn(relay_one(stream, target.clone(), generation.subscribe(), sent.clone()));
+                tokio::spawn(relay_one(stream, target.clone(), generation.subscribe(), sent.clone(), to_drop.clone()));
             }
         });
         relay
@@ -185,6 +221,12 @@ impl Relay {
     pub fn cut(&self) {
         *self.refusing.lock().unwrap() = true;
         self.generation.send_modify(|generation| *generation += 1);
+    }
+
+    /// Drops the next `count` chat messages the server sends, then sends `resync` as the server
+    /// does when a connection fell behind.
+    pub fn drop_then_resync(&self, count: usize) {
+        *self.to_drop.lock().unwrap() = count;
     }
 
     pub fn reopen(&self) {
@@ -205,7 +247,13 @@ impl Relay {
     }
 }
 
-async fn relay_one(stream: TcpStream, target: String, mut generation: watch::Receiver<u64>, sent: Arc<Mutex<Vec<ClientMessage>>>) {
+async fn relay_one(
+    stream: TcpStream,
+    target: String,
+    mut generation: watch::Receiver<u64>,
+    sent: Arc<Mutex<Vec<ClientMessage>>>,
+    to_drop: Arc<Mutex<usize>>,
+) {
     let Ok(mut inbound) = tokio_tungstenite::accept_async(stream).await else { return };
     let Ok((mut outbound, _)) = tokio_tungstenite::connect_async(target.as_str()).await else { return };
     loop {
@@ -224,7 +272,21 @@ async fn relay_one(stream: TcpStream, target: String, mut generation: watch::Rec
                 Some(Ok(_)) => {}
             },
             frame = outbound.next() => match frame {
-                Some(Ok(Message::Text(text))) => if inbound.send(Message::Text(text)).await.is_err() { return },
+                Some(Ok(Message::Text(text))) => {
+                    let mut text = text;
+                    if let Ok(ServerMessage::Message { .. }) = serde_json::from_str::<ServerMessage>(text.as_str()) {
+                        let mut to_drop = to_drop.lock().unwrap();
+                        if *to_drop > 0 {
+                            *to_drop -= 1;
+                            if *to_drop > 0 {
+                                continue;
+                            }
+                            let resync = ServerMessage::Resync { reason: "the test relay dropped events".into() };
+                            text = serde_json::to_string(&resync).unwrap().into();
+                        }
+                    }
+                    if inbound.send(Message::Text(text)).await.is_err() { return }
+                }
                 Some(Ok(Message::Close(frame))) => {
                     let _ = inbound.send(Message::Close(frame)).await;
                     return;
