@@ -475,7 +475,9 @@ impl Queues {
             .enumerate()
             .map(|(i, tab)| {
                 let number = if i < 9 { format!("{} ", i + 1) } else { String::new() };
-                Line::from(format!("{number}{} ({})", tab.title, tab.count()))
+                // Narrow terminals get the short names so every tab stays in sight.
+                let title = if area.width < 110 && tab.key == TabKey::Approvals { "Approvals" } else { tab.title.as_str() };
+                Line::from(format!("{number}{title} {}", tab.count()))
             })
             .collect();
         let tabs = Tabs::new(titles)
@@ -518,8 +520,12 @@ impl Queues {
                 " "
             };
             let sla = format::sla(ticket, shared.now);
-            let person = |p: &Option<hdms_api_types::tickets::PersonSummary>, none: &str| {
-                p.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| none.to_owned())
+            // Names come with the ticket; a server that sends none falls back to names already
+            // known here (never a request per row).
+            let person = |p: &Option<hdms_api_types::tickets::PersonSummary>, id: Option<Uuid>| match (p, id) {
+                (Some(p), _) => p.name.clone(),
+                (None, Some(id)) => shared.people.get(&id).cloned().unwrap_or_else(|| "…".to_owned()),
+                (None, None) => "—".to_owned(),
             };
             let mut cells = vec![
                 Cell::from(format!("{mark}{glyph}")),
@@ -530,9 +536,9 @@ impl Queues {
                 Cell::from(ticket.subject.clone()),
             ];
             if wide {
-                cells.push(Cell::from(person(&ticket.requester, "—")));
+                cells.push(Cell::from(person(&ticket.requester, Some(ticket.requester_id))));
             }
-            cells.push(Cell::from(person(&ticket.assignee, "—")));
+            cells.push(Cell::from(person(&ticket.assignee, ticket.assignee_id)));
             if wide {
                 cells.push(Cell::from(format::age(ticket.updated_at, shared.now)));
             }

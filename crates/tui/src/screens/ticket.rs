@@ -114,7 +114,9 @@ impl TicketView {
                 for watcher in &detail.watchers {
                     shared.people.insert(watcher.user_id, watcher.name.clone());
                 }
-                shared.want_names(detail.comments.iter().map(|c| c.author_id));
+                // One ticket's people, looked up once each when the ticket did not name them.
+                let named = [detail.ticket.requester_id].into_iter().chain(detail.ticket.assignee_id);
+                shared.want_names(detail.comments.iter().map(|c| c.author_id).chain(named));
                 // Messages that arrived live while this answer was on its way stay.
                 let mut detail = *detail;
                 if let Some(old) = &self.detail {
@@ -514,14 +516,23 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
             Span::raw(format!("{} · {}", due("first response", &sla.first_response), due("resolution", &sla.resolution))),
         ]));
     }
-    let person = |p: &Option<hdms_api_types::tickets::PersonSummary>| p.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| "—".to_owned());
+    let person = |p: &Option<hdms_api_types::tickets::PersonSummary>, id: Option<Uuid>| match (p, id) {
+        (Some(p), _) => p.name.clone(),
+        (None, Some(id)) => shared.name(id),
+        (None, None) => "—".to_owned(),
+    };
+    let team = match (&ticket.team, ticket.team_id) {
+        (Some(team), _) => team.name.clone(),
+        (None, Some(id)) => shared.teams.iter().find(|t| t.id == id).map(|t| t.name.clone()).unwrap_or_else(|| "…".to_owned()),
+        (None, None) => "—".to_owned(),
+    };
     lines.push(Line::from(vec![
         Span::styled("Requester ", dim),
-        Span::raw(format!("{}  ", person(&ticket.requester))),
+        Span::raw(format!("{}  ", person(&ticket.requester, Some(ticket.requester_id)))),
         Span::styled("Assignee ", dim),
-        Span::raw(format!("{}  ", person(&ticket.assignee))),
+        Span::raw(format!("{}  ", person(&ticket.assignee, ticket.assignee_id))),
         Span::styled("Team ", dim),
-        Span::raw(ticket.team.as_ref().map(|t| t.name.clone()).unwrap_or_else(|| "—".to_owned())),
+        Span::raw(team),
     ]));
     let tags = if ticket.tags.is_empty() { "—".to_owned() } else { ticket.tags.join(", ") };
     let watchers = if detail.watchers.is_empty() {
