@@ -9,11 +9,13 @@
 pub mod actions;
 pub mod app;
 pub mod call;
+pub mod composer;
 pub mod composer_slot;
 pub mod config;
 pub mod format;
 pub mod input;
 pub mod keys;
+pub mod live;
 pub mod overlay;
 pub mod realtime;
 pub mod runtime;
