@@ -50,7 +50,7 @@ fn fits_and_adapts_at_80x24() {
     terminal.log_in("dana@example.com");
     terminal.wait_for("dana@example.com (agent)");
     terminal.press(&["2"]);
-    terminal.wait_for("2 Unassigned (30)");
+    terminal.wait_for("2 Unassigned 30");
     let screen = terminal.wait_for("Ticket number");
     assert!(screen.lines().count() <= 24);
     // The footer and the status line are there at this size.
