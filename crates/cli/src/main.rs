@@ -1,7 +1,7 @@
 //! `hdms`: the admin command line for the hdms help desk.
 //!
 //! One module per command group under `commands/` (users, teams, tokens, auth, tickets, SLA,
-//! approvals), sharing `output` (table/JSON/CSV/ids), `session`
+//! approvals), sharing `output` (tables for people; JSON, CSV or ids for programs), `session`
 //! (server, token, transparent refresh) and `profiles` (saved logins, keyring or private file).
 
 mod cli;
@@ -10,6 +10,8 @@ mod exit;
 mod output;
 mod profiles;
 mod session;
+#[cfg(test)]
+mod tests;
 
 use std::process::ExitCode;
 
@@ -17,7 +19,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
 use crate::exit::CliResult;
-use crate::output::{Format, Output};
+use crate::output::Output;
 use crate::session::{Session, Target};
 
 #[tokio::main]
@@ -34,7 +36,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> CliResult {
-    let output = Output { format: cli.output.unwrap_or_else(Format::default_for_stdout), ids: cli.ids };
+    let output = Output::new(cli.output, cli.ids, cli.fields, cli.wide)?;
     let target = || Target::resolve(cli.server.as_deref(), &cli.profile);
     match cli.command {
         Command::Completions { shell } => {

@@ -1,12 +1,15 @@
 //! `hdms teams …`.
 
 use hdms_api_types::teams::{CreateTeam, Team, TeamListQuery, UpdateTeam};
+use hdms_api_types::users::UserListQuery;
 use uuid::Uuid;
 
 use crate::cli::TeamsCommand;
-use crate::commands::{args_or_stdin, parse_id, users};
+use crate::commands::names::display_name;
+use crate::commands::{args_or_stdin, collect_pages, parse_id, users};
 use crate::exit::{CliError, CliResult};
-use crate::output::{Output, Record};
+use crate::output::human::ago;
+use crate::output::{Cell, Column, Layout, Output, Record, Tabular, Tone, render_record_with};
 use crate::session::Session;
 
 pub async fn run(mut session: Session, output: Output, command: TeamsCommand) -> CliResult {
@@ -21,7 +24,21 @@ pub async fn run(mut session: Session, output: Output, command: TeamsCommand) ->
         }
         TeamsCommand::Show { team } => {
             let id = resolve(&mut session, &team).await?;
-            output.one(&session.call(|client| async move { client.get_team(id).await }).await?)
+            let team = session.call(|client| async move { client.get_team(id).await }).await?;
+            if !output.for_people() {
+                return output.one(&team);
+            }
+            // Members by name: one paged list of the team's users rather than one request each.
+            let query = UserListQuery { team: Some(id), limit: Some(500), ..Default::default() };
+            let members = collect_pages(&mut session, usize::MAX, |client, cursor| {
+                let query = UserListQuery { cursor, ..query.clone() };
+                async move { client.list_users(&query).await }
+            })
+            .await?;
+            let names = members.iter().map(|user| format!("{} ({})", display_name(&user.name, &user.email), user.role)).collect::<Vec<_>>();
+            let members = [("Members", Cell::from(names.join("\n")))];
+            print!("{}", render_record_with(Team::COLUMNS, &team.row(&output.layout), &members, &output.layout));
+            Ok(())
         }
         TeamsCommand::Create { name, description } => {
             let request = CreateTeam { name, description };
@@ -85,20 +102,31 @@ pub async fn resolve(session: &mut Session, team: &str) -> CliResult<Uuid> {
 }
 
 impl Record for Team {
-    const COLUMNS: &'static [&'static str] = &["id", "name", "description", "members", "created_at", "deleted_at"];
-
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.id.to_string(),
-            self.name.clone(),
-            crate::output::optional(&self.description),
-            self.members.iter().map(Uuid::to_string).collect::<Vec<_>>().join(" "),
-            self.created_at.to_rfc3339(),
-            self.deleted_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
-        ]
-    }
+    const FIELDS: &'static [&'static str] = &["id", "name", "description", "members", "created_at", "updated_at", "deleted_at"];
 
     fn id(&self) -> String {
         self.id.to_string()
+    }
+}
+
+impl Tabular for Team {
+    const COLUMNS: &'static [Column] = &[
+        Column::shrink("name", 10),
+        Column::shrink("description", 12),
+        Column::number("members"),
+        Column::whole("created"),
+        Column::whole("deleted").wide(),
+        Column::whole("id").wide(),
+    ];
+
+    fn row(&self, layout: &Layout) -> Vec<Cell> {
+        vec![
+            Cell::new(&self.name, Tone::Strong),
+            self.description.clone().unwrap_or_default().into(),
+            self.members.len().to_string().into(),
+            Cell::new(ago(self.created_at, layout), Tone::Muted),
+            self.deleted_at.map(|at| ago(at, layout)).unwrap_or_default().into(),
+            Cell::new(self.id.to_string(), Tone::Muted),
+        ]
     }
 }

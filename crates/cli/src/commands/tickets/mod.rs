@@ -1,20 +1,25 @@
 //! `hdms tickets …`.
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
+mod show;
+mod views;
+
+use std::io::Read;
 
 use hdms_api_types::tickets::{
-    AssignRequest, BulkItemResult, BulkUpdate, Comment, CreateComment, CreateTicket, FieldChanges, ReplyAction, Ticket,
-    RateTicket, Status, TicketListQuery, TicketRating, TicketSla, TransitionRequest, Watcher,
+    AssignRequest, BulkUpdate, CreateComment, CreateTicket, FieldChanges, RateTicket, ReplyAction, Ticket, TicketListQuery,
+    TransitionRequest,
 };
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::cli::{TicketFilters, TicketsCommand};
 use crate::commands::{args_or_stdin, collect_pages, teams, users};
 use crate::exit::{CliError, CliResult};
-use crate::output::{Format, Output, Record, new_table, optional};
+use crate::output::Output;
 use crate::session::Session;
+pub use show::state_name;
+#[cfg(test)]
+pub use show::{TicketDetail, render as render_detail};
+pub use views::BulkRow;
 
 /// Tickets a list prints when neither `--limit` nor `--all` says otherwise.
 const DEFAULT_LIMIT: usize = 100;
@@ -30,7 +35,7 @@ pub async fn run(mut session: Session, output: Output, command: TicketsCommand) 
         TicketsCommand::Show { tickets } => {
             let ids = resolve_all(&mut session, tickets).await?;
             if let [id] = ids.as_slice() {
-                return show_one(&mut session, output, *id).await;
+                return show::show(&mut session, &output, *id).await;
             }
             let mut found = Vec::new();
             for id in ids {
@@ -119,12 +124,16 @@ pub async fn run(mut session: Session, output: Output, command: TicketsCommand) 
         }
         TicketsCommand::Bulk { tickets, set, status, reply, internal } => {
             let changes = field_changes(&mut session, &set).await?;
-            let ids = resolve_all(&mut session, tickets).await?;
+            let named = args_or_stdin(tickets)?;
+            let mut ids = Vec::new();
+            for ticket in &named {
+                ids.push(resolve(&mut session, ticket).await?);
+            }
             if ids.is_empty() {
                 return Err(CliError::usage("no tickets given (stdin was empty)"));
             }
             let request = BulkUpdate {
-                ids: Some(ids),
+                ids: Some(ids.clone()),
                 set: (!changes.is_empty()).then_some(changes),
                 reply: reply.map(|body| ReplyAction { body, internal }),
                 transition: status,
@@ -137,7 +146,12 @@ pub async fn run(mut session: Session, output: Output, command: TicketsCommand) 
                 let request = request.clone();
                 async move { client.bulk_update(&request).await }
             }).await?;
-            output.list(&result.results)?;
+            // The table names each ticket as it was given (`HD-1042`), not by its id.
+            let given = |id: Uuid| {
+                let number = ids.iter().position(|known| *known == id).and_then(|i| hdms_api_types::tickets::parse_ticket_number(&named[i]));
+                number.map_or_else(|| id.to_string(), |n| format!("HD-{n}"))
+            };
+            output.list_as(&result.results, |result| BulkRow { result, ticket: given(result.id) })?;
             eprintln!("{} changed, {} refused", result.succeeded, result.failed);
             if result.failed > 0 {
                 return Err(CliError::validation(format!("{} of {} tickets were refused", result.failed, result.results.len())));
@@ -208,7 +222,7 @@ async fn assignee_filter(session: &mut Session, user: &str) -> CliResult<String>
 async fn list(session: &mut Session, filters: TicketFilters) -> CliResult<Vec<Ticket>> {
     let wanted = if filters.all { usize::MAX } else { filters.limit.unwrap_or(DEFAULT_LIMIT) };
     let query = TicketListQuery {
-        status: filters.status,
+        status: (!filters.status.is_empty()).then(|| filters.status.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")),
         assignee: match &filters.assignee {
             Some(user) => Some(assignee_filter(session, user).await?),
             None => None,
@@ -225,7 +239,7 @@ async fn list(session: &mut Session, filters: TicketFilters) -> CliResult<Vec<Ti
         tag: filters.tag,
         breaching_within: filters.breaching_within,
         q: filters.query,
-        sort: filters.sort,
+        sort: filters.sort.map(|sort| sort.as_str().to_owned()),
         deleted: filters.deleted.then_some(true),
         limit: Some(wanted.min(PAGE) as u32),
         cursor: None,
@@ -270,187 +284,4 @@ fn read_stdin_text() -> CliResult<String> {
         return Err(CliError::usage("expected the text on stdin"));
     }
     Ok(text)
-}
-
-/// One ticket with its conversation: a record and the comments for people, one JSON object
-/// (`{"ticket": …, "comments": […]}`) for programs; CSV and `--ids` print the ticket alone.
-async fn show_one(session: &mut Session, output: Output, id: Uuid) -> CliResult {
-    let ticket = session.call(|client| async move { client.get_ticket(id).await }).await?;
-    if output.ids || output.format == Format::Csv {
-        return output.one(&ticket);
-    }
-    let comments = session.call(|client| async move { client.list_comments(id).await }).await?;
-    let rating = if matches!(ticket.status, Status::Resolved | Status::Closed) {
-        session
-            .call(|client| async move {
-                match client.ticket_rating(id).await {
-                    Ok(rating) => Ok(Some(rating)),
-                    Err(err) if err.status().map(|s| s.as_u16()) == Some(404) => Ok(None),
-                    Err(err) => Err(err),
-                }
-            })
-            .await?
-    } else {
-        None
-    };
-    if output.format == Format::Json {
-        #[derive(Serialize)]
-        struct Shown<'a> {
-            ticket: &'a Ticket,
-            comments: &'a [Comment],
-            #[serde(skip_serializing_if = "Option::is_none")]
-            rating: Option<&'a TicketRating>,
-        }
-        println!("{}", crate::output::to_json(&Shown { ticket: &ticket, comments: &comments, rating: rating.as_ref() })?);
-        return Ok(());
-    }
-    output.one(&ticket)?;
-    if let Some(rating) = &rating {
-        let comment = rating.comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
-        println!("Rated {} by the requester{comment}", rating.score);
-    }
-    let names = author_names(session, &comments).await;
-    let mut table = new_table();
-    table.set_header(["#", "when", "who", "", "text"]);
-    for comment in &comments {
-        let who = names.get(&comment.author_id).cloned().unwrap_or_else(|| comment.author_id.to_string());
-        let kind = if comment.internal { "internal note" } else { "reply" };
-        table.add_row(vec![comment.seq.to_string(), comment.created_at.format("%Y-%m-%d %H:%M").to_string(), who, kind.to_owned(), comment.body.clone()]);
-    }
-    let mut out = std::io::stdout().lock();
-    if comments.is_empty() {
-        writeln!(out, "No replies yet.")?;
-    } else {
-        writeln!(out, "{table}")?;
-    }
-    Ok(())
-}
-
-/// Authors' names where the caller may read them (staff); ids otherwise.
-async fn author_names(session: &mut Session, comments: &[Comment]) -> HashMap<Uuid, String> {
-    let mut names = HashMap::new();
-    for comment in comments {
-        let id = comment.author_id;
-        if names.contains_key(&id) {
-            continue;
-        }
-        if let Ok(user) = session.call(|client| async move { client.get_user(id).await }).await {
-            names.insert(id, user.name);
-        }
-    }
-    names
-}
-
-/// The SLA in one cell: what is due next, or what was missed.
-fn sla_cell(sla: &Option<TicketSla>) -> String {
-    let Some(sla) = sla else { return String::new() };
-    if sla.first_response.breached || sla.resolution.breached {
-        return "breached".to_owned();
-    }
-    if sla.paused {
-        return "paused".to_owned();
-    }
-    let next = [&sla.first_response, &sla.resolution].into_iter().find(|target| target.met_at.is_none() && target.due_at.is_some());
-    match next {
-        Some(target) => {
-            let due = target.due_at.map(|at| at.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default();
-            if target.warning { format!("due {due} (warning)") } else { format!("due {due}") }
-        }
-        None => "met".to_owned(),
-    }
-}
-
-impl Record for Ticket {
-    const COLUMNS: &'static [&'static str] =
-        &["number", "id", "status", "priority", "subject", "assignee_id", "team_id", "requester_id", "tags", "sla", "updated_at"];
-
-    fn cells(&self) -> Vec<String> {
-        let id = |id: &Option<Uuid>| id.map(|id| id.to_string()).unwrap_or_default();
-        vec![
-            self.number.clone(),
-            self.id.to_string(),
-            self.status.to_string(),
-            self.priority.to_string(),
-            self.subject.clone(),
-            id(&self.assignee_id),
-            id(&self.team_id),
-            self.requester_id.to_string(),
-            self.tags.join(" "),
-            sla_cell(&self.sla),
-            self.updated_at.to_rfc3339(),
-        ]
-    }
-
-    fn id(&self) -> String {
-        self.id.to_string()
-    }
-}
-
-impl Record for Comment {
-    const COLUMNS: &'static [&'static str] = &["id", "ticket_id", "seq", "author_id", "internal", "created_at", "body"];
-
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.id.to_string(),
-            self.ticket_id.to_string(),
-            self.seq.to_string(),
-            self.author_id.to_string(),
-            self.internal.to_string(),
-            self.created_at.to_rfc3339(),
-            self.body.clone(),
-        ]
-    }
-
-    fn id(&self) -> String {
-        self.id.to_string()
-    }
-}
-
-impl Record for TicketRating {
-    const COLUMNS: &'static [&'static str] = &["ticket_id", "score", "comment", "rated_by", "updated_at"];
-
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.ticket_id.to_string(),
-            self.score.to_string(),
-            optional(&self.comment),
-            self.rated_by.to_string(),
-            self.updated_at.to_rfc3339(),
-        ]
-    }
-
-    fn id(&self) -> String {
-        self.ticket_id.to_string()
-    }
-}
-
-impl Record for Watcher {
-    const COLUMNS: &'static [&'static str] = &["user_id", "name", "role"];
-
-    fn cells(&self) -> Vec<String> {
-        vec![self.user_id.to_string(), self.name.clone(), self.role.to_string()]
-    }
-
-    fn id(&self) -> String {
-        self.user_id.to_string()
-    }
-}
-
-impl Record for BulkItemResult {
-    const COLUMNS: &'static [&'static str] = &["id", "ok", "http_status", "version", "error_code", "error"];
-
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.id.to_string(),
-            self.ok.to_string(),
-            self.http_status.to_string(),
-            self.version.map(|v| v.to_string()).unwrap_or_default(),
-            self.error.as_ref().map(|e| e.code.clone()).unwrap_or_default(),
-            optional(&self.error.as_ref().map(|e| e.message.clone())),
-        ]
-    }
-
-    fn id(&self) -> String {
-        self.id.to_string()
-    }
 }
