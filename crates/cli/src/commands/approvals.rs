@@ -15,24 +15,24 @@ use crate::commands::{args_or_stdin, parse_id, tickets, users};
 use crate::exit::{CliError, CliResult};
 use crate::output::human::ago;
 use crate::output::{Cell, Column, Layout, Output, Record, Tabular, Tone};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
-pub async fn run(mut session: Session, output: Output, command: ApprovalsCommand) -> CliResult {
+pub async fn run(session: Session, output: Output, command: ApprovalsCommand) -> CliResult {
     match command {
         ApprovalsCommand::List { ticket } => {
             let approvals = match ticket {
                 Some(ticket) => {
-                    let id = tickets::resolve(&mut session, &ticket).await?;
+                    let id = tickets::resolve(&session, &ticket).await?;
                     session.call(|client| async move { client.ticket_approvals(id).await }).await?
                 }
                 None => session.call(|client| async move { client.pending_approvals().await }).await?,
             };
-            show(&mut session, &output, &approvals, false).await
+            show(&session, &output, &approvals, false).await
         }
-        ApprovalsCommand::Approve { approvals, comment } => decide(&mut session, &output, approvals, true, comment).await,
-        ApprovalsCommand::Reject { approvals, comment } => decide(&mut session, &output, approvals, false, Some(comment)).await,
+        ApprovalsCommand::Approve { approvals, comment } => decide(&session, &output, approvals, true, comment).await,
+        ApprovalsCommand::Reject { approvals, comment } => decide(&session, &output, approvals, false, Some(comment)).await,
         ApprovalsCommand::Request { ticket, approvers, rule, reason } => {
-            let id = tickets::resolve(&mut session, &ticket).await?;
+            let id = tickets::resolve(&session, &ticket).await?;
             let mut wanted = Vec::new();
             for approver in &approvers {
                 wanted.push(match approver.strip_prefix("role:") {
@@ -40,7 +40,7 @@ pub async fn run(mut session: Session, output: Output, command: ApprovalsCommand
                         let role: Role = role.parse().map_err(|err| CliError::usage(format!("--approver {approver}: {err}")))?;
                         Approver { user_id: None, role: Some(role) }
                     }
-                    None => Approver { user_id: Some(users::resolve(&mut session, approver, false).await?), role: None },
+                    None => Approver { user_id: Some(users::resolve(&session, approver, false).await?), role: None },
                 });
             }
             let request = RequestApproval { approvers: wanted, rule, reason };
@@ -48,12 +48,12 @@ pub async fn run(mut session: Session, output: Output, command: ApprovalsCommand
                 let request = request.clone();
                 async move { client.request_approval(id, &request).await }
             }).await?;
-            show(&mut session, &output, std::slice::from_ref(&approval), true).await
+            show(&session, &output, std::slice::from_ref(&approval), true).await
         }
     }
 }
 
-async fn decide(session: &mut Session, output: &Output, approvals: Vec<String>, approve: bool, comment: Option<String>) -> CliResult {
+async fn decide(session: &Session, output: &Output, approvals: Vec<String>, approve: bool, comment: Option<String>) -> CliResult {
     let decision = ApprovalDecision { approve, comment };
     let mut decided = Vec::new();
     for approval in args_or_stdin(approvals)? {
@@ -71,7 +71,7 @@ const CONCURRENT: usize = 8;
 
 /// Approvals with their tickets' numbers and subjects and the people's names: one lookup per
 /// distinct ticket and person (the approval itself carries only ids), for tables only.
-async fn show(session: &mut Session, output: &Output, approvals: &[Approval], one: bool) -> CliResult {
+async fn show(session: &Session, output: &Output, approvals: &[Approval], one: bool) -> CliResult {
     if let Some(text) = output.machine(approvals, one)? {
         print!("{text}");
         return Ok(());

@@ -18,11 +18,11 @@ use hdms_api_types::Page;
 use hdms_api_types::client::{Client, ClientError};
 
 use crate::exit::{CliError, CliResult};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
 /// Every item of a cursor-paged list, page after page, up to `wanted`: `fetch` asks for the page
 /// after the cursor it is given (none for the first).
-pub async fn collect_pages<T, F, Fut>(session: &mut Session, wanted: usize, fetch: F) -> CliResult<Vec<T>>
+pub async fn collect_pages<T, F, Fut>(session: &Session, wanted: usize, fetch: F) -> CliResult<Vec<T>>
 where
     F: Fn(Client, Option<String>) -> Fut,
     Fut: Future<Output = Result<Page<T>, ClientError>>,

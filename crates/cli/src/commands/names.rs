@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
 /// Lookups in flight at once.
 const CONCURRENT: usize = 8;
@@ -35,7 +35,7 @@ impl Names {
 
 /// Looks up the ids `names` does not know yet. People the caller may not read (customers read
 /// no other users) stay ids: a page is still worth printing without them.
-pub async fn fill(session: &mut Session, names: &mut Names, ids: impl IntoIterator<Item = Uuid>) {
+pub async fn fill(session: &Session, names: &mut Names, ids: impl IntoIterator<Item = Uuid>) {
     let mut wanted: Vec<Uuid> = ids.into_iter().filter(|id| !names.knows(id)).collect();
     wanted.sort();
     wanted.dedup();

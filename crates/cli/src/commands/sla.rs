@@ -12,19 +12,19 @@ use crate::commands::{parse_id, teams};
 use crate::exit::{CliError, CliResult};
 use crate::output::human::{priority, span};
 use crate::output::{Cell, Column, Layout, Output, Record, Tabular, Tone};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
-pub async fn run(mut session: Session, output: Output, command: SlaCommand) -> CliResult {
+pub async fn run(session: Session, output: Output, command: SlaCommand) -> CliResult {
     match command {
         SlaCommand::List => {
             let policies = session.call(|client| async move { client.list_sla_policies().await }).await?;
-            let teams = team_names(&mut session, &output).await?;
+            let teams = team_names(&session, &output).await?;
             output.list_as(&policies, |policy| PolicyRow { policy, teams: &teams })
         }
         SlaCommand::Show { id } => {
             let id = parse_id(&id, "SLA policy")?;
             let policy = session.call(|client| async move { client.get_sla_policy(id).await }).await?;
-            let teams = team_names(&mut session, &output).await?;
+            let teams = team_names(&session, &output).await?;
             output.one_as(&policy, PolicyRow { policy: &policy, teams: &teams })
         }
         SlaCommand::Create(args) => {
@@ -38,12 +38,12 @@ pub async fn run(mut session: Session, output: Output, command: SlaCommand) -> C
                 warning_percent: None,
                 calendar: None,
             };
-            apply(&mut session, &mut input, args).await?;
+            apply(&session, &mut input, args).await?;
             let policy = session.call(|client| {
                 let input = input.clone();
                 async move { client.create_sla_policy(&input).await }
             }).await?;
-            let teams = team_names(&mut session, &output).await?;
+            let teams = team_names(&session, &output).await?;
             output.one_as(&policy, PolicyRow { policy: &policy, teams: &teams })
         }
         SlaCommand::Update { id, policy: args } => {
@@ -59,12 +59,12 @@ pub async fn run(mut session: Session, output: Output, command: SlaCommand) -> C
                 warning_percent: Some(current.warning_percent),
                 calendar: Some(current.calendar),
             };
-            apply(&mut session, &mut input, args).await?;
+            apply(&session, &mut input, args).await?;
             let policy = session.call(|client| {
                 let input = input.clone();
                 async move { client.update_sla_policy(id, &input).await }
             }).await?;
-            let teams = team_names(&mut session, &output).await?;
+            let teams = team_names(&session, &output).await?;
             output.one_as(&policy, PolicyRow { policy: &policy, teams: &teams })
         }
         SlaCommand::Delete { id } => {
@@ -81,7 +81,7 @@ fn required<T>(value: Option<T>, flag: &str) -> CliResult<T> {
 }
 
 /// The options given, over `input`.
-async fn apply(session: &mut Session, input: &mut SlaPolicyInput, args: SlaPolicyArgs) -> CliResult {
+async fn apply(session: &Session, input: &mut SlaPolicyInput, args: SlaPolicyArgs) -> CliResult {
     if let Some(name) = args.name {
         input.name = name;
     }
@@ -193,7 +193,7 @@ fn day_ranges(days: &[Weekday]) -> String {
 }
 
 /// Team names by id, for tables (one request).
-async fn team_names(session: &mut Session, output: &Output) -> CliResult<HashMap<Uuid, String>> {
+async fn team_names(session: &Session, output: &Output) -> CliResult<HashMap<Uuid, String>> {
     if !output.for_people() {
         return Ok(HashMap::new());
     }

@@ -10,9 +10,9 @@ use crate::commands::{args_or_stdin, collect_pages, parse_id, users};
 use crate::exit::{CliError, CliResult};
 use crate::output::human::ago;
 use crate::output::{Cell, Column, Layout, Output, Record, Tabular, Tone, render_record_with};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
-pub async fn run(mut session: Session, output: Output, command: TeamsCommand) -> CliResult {
+pub async fn run(session: Session, output: Output, command: TeamsCommand) -> CliResult {
     match command {
         TeamsCommand::List { deleted } => {
             let query = TeamListQuery { deleted: deleted.then_some(true) };
@@ -23,14 +23,14 @@ pub async fn run(mut session: Session, output: Output, command: TeamsCommand) ->
             output.list(&teams)
         }
         TeamsCommand::Show { team } => {
-            let id = resolve(&mut session, &team).await?;
+            let id = resolve(&session, &team).await?;
             let team = session.call(|client| async move { client.get_team(id).await }).await?;
             if !output.for_people() {
                 return output.one(&team);
             }
             // Members by name: one paged list of the team's users rather than one request each.
             let query = UserListQuery { team: Some(id), limit: Some(500), ..Default::default() };
-            let members = collect_pages(&mut session, usize::MAX, |client, cursor| {
+            let members = collect_pages(&session, usize::MAX, |client, cursor| {
                 let query = UserListQuery { cursor, ..query.clone() };
                 async move { client.list_users(&query).await }
             })
@@ -49,7 +49,7 @@ pub async fn run(mut session: Session, output: Output, command: TeamsCommand) ->
             output.one(&team)
         }
         TeamsCommand::Update { team, name, description } => {
-            let id = resolve(&mut session, &team).await?;
+            let id = resolve(&session, &team).await?;
             let update = UpdateTeam { name, description };
             let team = session.call(|client| {
                 let update = update.clone();
@@ -58,7 +58,7 @@ pub async fn run(mut session: Session, output: Output, command: TeamsCommand) ->
             output.one(&team)
         }
         TeamsCommand::Delete { team } => {
-            let id = resolve(&mut session, &team).await?;
+            let id = resolve(&session, &team).await?;
             session.call(|client| async move { client.delete_team(id).await }).await?;
             eprintln!("Deleted team {id}");
             Ok(())
@@ -68,19 +68,19 @@ pub async fn run(mut session: Session, output: Output, command: TeamsCommand) ->
             output.one(&session.call(|client| async move { client.restore_team(id).await }).await?)
         }
         TeamsCommand::AddMember { team, users: members } => {
-            let id = resolve(&mut session, &team).await?;
+            let id = resolve(&session, &team).await?;
             let mut latest = None;
             for member in args_or_stdin(members)? {
-                let user = users::resolve(&mut session, &member, false).await?;
+                let user = users::resolve(&session, &member, false).await?;
                 latest = Some(session.call(|client| async move { client.add_team_member(id, user).await }).await?);
             }
             latest.map_or(Ok(()), |team| output.one(&team))
         }
         TeamsCommand::RemoveMember { team, users: members } => {
-            let id = resolve(&mut session, &team).await?;
+            let id = resolve(&session, &team).await?;
             let mut latest = None;
             for member in args_or_stdin(members)? {
-                let user = users::resolve(&mut session, &member, false).await?;
+                let user = users::resolve(&session, &member, false).await?;
                 latest = Some(session.call(|client| async move { client.remove_team_member(id, user).await }).await?);
             }
             latest.map_or(Ok(()), |team| output.one(&team))
@@ -89,7 +89,7 @@ pub async fn run(mut session: Session, output: Output, command: TeamsCommand) ->
 }
 
 /// A team's id from its id or its name (case-insensitive).
-pub async fn resolve(session: &mut Session, team: &str) -> CliResult<Uuid> {
+pub async fn resolve(session: &Session, team: &str) -> CliResult<Uuid> {
     if let Ok(id) = Uuid::try_parse(team.trim()) {
         return Ok(id);
     }

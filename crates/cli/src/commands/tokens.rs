@@ -7,9 +7,9 @@ use crate::commands::{args_or_stdin, parse_id};
 use crate::exit::CliResult;
 use crate::output::human::ago;
 use crate::output::{Cell, Column, Layout, Output, Record, Tabular, Tone};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
-pub async fn run(mut session: Session, output: Output, command: TokensCommand) -> CliResult {
+pub async fn run(session: Session, output: Output, command: TokensCommand) -> CliResult {
     match command {
         TokensCommand::Create { name, expires_in_days } => {
             let request = CreateApiToken { name, expires_in_days };

@@ -11,22 +11,22 @@ use crate::commands::{args_or_stdin, collect_pages, import, read_stdin_line, tea
 use crate::exit::{CliError, CliResult};
 use crate::output::human::{ago, yes_no};
 use crate::output::{Cell, Column, Layout, Output, Record, Tabular, Tone};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
-pub async fn run(mut session: Session, output: Output, command: UsersCommand) -> CliResult {
+pub async fn run(session: Session, output: Output, command: UsersCommand) -> CliResult {
     match command {
         UsersCommand::List(filters) => {
-            let users = list(&mut session, filters).await?;
-            let teams = team_names(&mut session, &output).await?;
+            let users = list(&session, filters).await?;
+            let teams = team_names(&session, &output).await?;
             output.list_as(&users, |user| UserRow::new(user, &teams))
         }
         UsersCommand::Show { users } => {
             let mut found = Vec::new();
             for user in args_or_stdin(users)? {
-                let id = resolve(&mut session, &user, false).await?;
+                let id = resolve(&session, &user, false).await?;
                 found.push(session.call(|client| async move { client.get_user(id).await }).await?);
             }
-            let teams = team_names(&mut session, &output).await?;
+            let teams = team_names(&session, &output).await?;
             match found.as_slice() {
                 [one] => output.one_as(one, UserRow::new(one, &teams)),
                 many => output.list_as(many, |user| UserRow::new(user, &teams)),
@@ -42,19 +42,19 @@ pub async fn run(mut session: Session, output: Output, command: UsersCommand) ->
             output.one_as(&user, UserRow { user: &user, teams: Vec::new() })
         }
         UsersCommand::Update { user, email, name, role, phone, clear_phone, active } => {
-            let id = resolve(&mut session, &user, false).await?;
+            let id = resolve(&session, &user, false).await?;
             let phone = if clear_phone { Some(None) } else { phone.map(Some) };
             let update = UpdateUser { email, name, role, phone, password: None, active };
             let user = session.call(|client| {
                 let update = update.clone();
                 async move { client.update_user(id, &update).await }
             }).await?;
-            let teams = team_names(&mut session, &output).await?;
+            let teams = team_names(&session, &output).await?;
             output.one_as(&user, UserRow::new(&user, &teams))
         }
         UsersCommand::Delete { users } => {
             for user in args_or_stdin(users)? {
-                let id = resolve(&mut session, &user, false).await?;
+                let id = resolve(&session, &user, false).await?;
                 session.call(|client| async move { client.delete_user(id).await }).await?;
                 eprintln!("Deleted user {id}");
             }
@@ -63,7 +63,7 @@ pub async fn run(mut session: Session, output: Output, command: UsersCommand) ->
         UsersCommand::Restore { users } => {
             let mut restored = Vec::new();
             for user in args_or_stdin(users)? {
-                let id = resolve(&mut session, &user, true).await?;
+                let id = resolve(&session, &user, true).await?;
                 restored.push(session.call(|client| async move { client.restore_user(id).await }).await?);
             }
             output.list_as(&restored, |user| UserRow { user, teams: Vec::new() })
@@ -73,7 +73,7 @@ pub async fn run(mut session: Session, output: Output, command: UsersCommand) ->
 }
 
 /// Every user the filters match, page after page (up to `--limit`).
-async fn list(session: &mut Session, filters: UserFilters) -> CliResult<Vec<User>> {
+async fn list(session: &Session, filters: UserFilters) -> CliResult<Vec<User>> {
     let team = match &filters.team {
         Some(team) => Some(teams::resolve(session, team).await?),
         None => None,
@@ -95,7 +95,7 @@ async fn list(session: &mut Session, filters: UserFilters) -> CliResult<Vec<User
 }
 
 /// A user's id from an id or an email address.
-pub async fn resolve(session: &mut Session, user: &str, deleted: bool) -> CliResult<Uuid> {
+pub async fn resolve(session: &Session, user: &str, deleted: bool) -> CliResult<Uuid> {
     if let Ok(id) = Uuid::try_parse(user.trim()) {
         return Ok(id);
     }
@@ -114,7 +114,7 @@ pub async fn resolve(session: &mut Session, user: &str, deleted: bool) -> CliRes
 
 /// Each user's teams by name, from one list of the teams (for tables only: JSON is the user
 /// as the server sends it).
-async fn team_names(session: &mut Session, output: &Output) -> CliResult<HashMap<Uuid, Vec<String>>> {
+async fn team_names(session: &Session, output: &Output) -> CliResult<HashMap<Uuid, Vec<String>>> {
     let mut names: HashMap<Uuid, Vec<String>> = HashMap::new();
     if !output.for_people() {
         return Ok(names);

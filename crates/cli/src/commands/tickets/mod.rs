@@ -15,7 +15,7 @@ use crate::cli::{TicketFilters, TicketsCommand};
 use crate::commands::{args_or_stdin, collect_pages, teams, users};
 use crate::exit::{CliError, CliResult};
 use crate::output::Output;
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 pub use show::state_name;
 #[cfg(test)]
 pub use show::{TicketDetail, render as render_detail};
@@ -26,16 +26,16 @@ const DEFAULT_LIMIT: usize = 100;
 /// The server's largest page.
 const PAGE: usize = 200;
 
-pub async fn run(mut session: Session, output: Output, command: TicketsCommand) -> CliResult {
+pub async fn run(session: Session, output: Output, command: TicketsCommand) -> CliResult {
     match command {
         TicketsCommand::List(filters) => {
-            let tickets = list(&mut session, filters).await?;
+            let tickets = list(&session, filters).await?;
             output.list(&tickets)
         }
         TicketsCommand::Show { tickets } => {
-            let ids = resolve_all(&mut session, tickets).await?;
+            let ids = resolve_all(&session, tickets).await?;
             if let [id] = ids.as_slice() {
-                return show::show(&mut session, &output, *id).await;
+                return show::show(&session, &output, *id).await;
             }
             let mut found = Vec::new();
             for id in ids {
@@ -46,11 +46,11 @@ pub async fn run(mut session: Session, output: Output, command: TicketsCommand) 
         TicketsCommand::Create { subject, description, priority, category, tags, team, requester } => {
             let description = if description == "-" { read_stdin_text()? } else { description };
             let team_id = match team {
-                Some(team) => Some(teams::resolve(&mut session, &team).await?),
+                Some(team) => Some(teams::resolve(&session, &team).await?),
                 None => None,
             };
             let requester_id = match requester {
-                Some(user) => Some(users::resolve(&mut session, &user, false).await?),
+                Some(user) => Some(users::resolve(&session, &user, false).await?),
                 None => None,
             };
             let request = CreateTicket { subject, description, priority, category, tags, team_id, requester_id };
@@ -62,16 +62,16 @@ pub async fn run(mut session: Session, output: Output, command: TicketsCommand) 
         }
         TicketsCommand::Assign { tickets, to, team, round_robin } => {
             let assignee_id = match to.as_deref() {
-                Some(user) => Some(assignee(&mut session, user).await?),
+                Some(user) => Some(assignee(&session, user).await?),
                 None => None,
             };
             let team_id = match team {
-                Some(team) => Some(teams::resolve(&mut session, &team).await?),
+                Some(team) => Some(teams::resolve(&session, &team).await?),
                 None => None,
             };
             let request = AssignRequest { assignee_id, team_id, round_robin, version: None };
             let mut assigned = Vec::new();
-            for id in resolve_all(&mut session, tickets).await? {
+            for id in resolve_all(&session, tickets).await? {
                 assigned.push(session.call(|client| {
                     let request = request.clone();
                     async move { client.assign(id, &request).await }
@@ -82,7 +82,7 @@ pub async fn run(mut session: Session, output: Output, command: TicketsCommand) 
         TicketsCommand::Transition { ticket, to, comment } => {
             let request = TransitionRequest { to, comment, version: None };
             let mut moved = Vec::new();
-            for id in resolve_all(&mut session, vec![ticket]).await? {
+            for id in resolve_all(&session, vec![ticket]).await? {
                 moved.push(session.call(|client| {
                     let request = request.clone();
                     async move { client.transition(id, &request).await }
@@ -91,7 +91,7 @@ pub async fn run(mut session: Session, output: Output, command: TicketsCommand) 
             output.list(&moved)
         }
         TicketsCommand::Comment { ticket, body, body_file, internal } => {
-            let id = resolve(&mut session, &ticket).await?;
+            let id = resolve(&session, &ticket).await?;
             let body = match (body, body_file) {
                 (Some(body), _) => body,
                 (None, Some(path)) if path.as_os_str() == "-" => read_stdin_text()?,
@@ -106,10 +106,10 @@ pub async fn run(mut session: Session, output: Output, command: TicketsCommand) 
             }).await?;
             output.one(&comment)
         }
-        TicketsCommand::Watch { tickets, user } => set_watching(&mut session, tickets, user, true).await,
-        TicketsCommand::Unwatch { tickets, user } => set_watching(&mut session, tickets, user, false).await,
+        TicketsCommand::Watch { tickets, user } => set_watching(&session, tickets, user, true).await,
+        TicketsCommand::Unwatch { tickets, user } => set_watching(&session, tickets, user, false).await,
         TicketsCommand::Rate { ticket, score, comment } => {
-            let id = resolve(&mut session, &ticket).await?;
+            let id = resolve(&session, &ticket).await?;
             let request = RateTicket { score, comment };
             let rating = session.call(|client| {
                 let request = request.clone();
@@ -118,16 +118,16 @@ pub async fn run(mut session: Session, output: Output, command: TicketsCommand) 
             output.one(&rating)
         }
         TicketsCommand::Watchers { ticket } => {
-            let id = resolve(&mut session, &ticket).await?;
+            let id = resolve(&session, &ticket).await?;
             let watchers = session.call(|client| async move { client.list_watchers(id).await }).await?;
             output.list(&watchers)
         }
         TicketsCommand::Bulk { tickets, set, status, reply, internal } => {
-            let changes = field_changes(&mut session, &set).await?;
+            let changes = field_changes(&session, &set).await?;
             let named = args_or_stdin(tickets)?;
             let mut ids = Vec::new();
             for ticket in &named {
-                ids.push(resolve(&mut session, ticket).await?);
+                ids.push(resolve(&session, ticket).await?);
             }
             if ids.is_empty() {
                 return Err(CliError::usage("no tickets given (stdin was empty)"));
@@ -162,7 +162,7 @@ pub async fn run(mut session: Session, output: Output, command: TicketsCommand) 
 }
 
 /// A ticket's id from its id or its number (`HD-1042`, `1042`).
-pub async fn resolve(session: &mut Session, ticket: &str) -> CliResult<Uuid> {
+pub async fn resolve(session: &Session, ticket: &str) -> CliResult<Uuid> {
     let ticket = ticket.trim();
     if let Ok(id) = Uuid::try_parse(ticket) {
         return Ok(id);
@@ -178,7 +178,7 @@ pub async fn resolve(session: &mut Session, ticket: &str) -> CliResult<Uuid> {
 }
 
 /// Ticket ids from arguments, or from stdin for a lone `-`.
-pub async fn resolve_all(session: &mut Session, tickets: Vec<String>) -> CliResult<Vec<Uuid>> {
+pub async fn resolve_all(session: &Session, tickets: Vec<String>) -> CliResult<Vec<Uuid>> {
     let mut ids = Vec::new();
     for ticket in args_or_stdin(tickets)? {
         ids.push(resolve(session, &ticket).await?);
@@ -187,7 +187,7 @@ pub async fn resolve_all(session: &mut Session, tickets: Vec<String>) -> CliResu
 }
 
 /// Makes `user` (default: you) watch the tickets, or stop watching them.
-async fn set_watching(session: &mut Session, tickets: Vec<String>, user: Option<String>, watch: bool) -> CliResult {
+async fn set_watching(session: &Session, tickets: Vec<String>, user: Option<String>, watch: bool) -> CliResult {
     let user = match user {
         Some(user) => users::resolve(session, &user, false).await?,
         None => session.me().await?.id,
@@ -203,7 +203,7 @@ async fn set_watching(session: &mut Session, tickets: Vec<String>, user: Option<
 }
 
 /// `me`, `none`, or a user: what an assignment asks for.
-async fn assignee(session: &mut Session, user: &str) -> CliResult<Option<Uuid>> {
+async fn assignee(session: &Session, user: &str) -> CliResult<Option<Uuid>> {
     match user.trim() {
         "none" => Ok(None),
         "me" => Ok(Some(session.me().await?.id)),
@@ -212,14 +212,14 @@ async fn assignee(session: &mut Session, user: &str) -> CliResult<Option<Uuid>> 
 }
 
 /// The server's filter for the `--assignee` flag: `me`, `none`, or a user id.
-async fn assignee_filter(session: &mut Session, user: &str) -> CliResult<String> {
+async fn assignee_filter(session: &Session, user: &str) -> CliResult<String> {
     Ok(match user.trim() {
         "me" | "none" => user.trim().to_owned(),
         other => users::resolve(session, other, false).await?.to_string(),
     })
 }
 
-async fn list(session: &mut Session, filters: TicketFilters) -> CliResult<Vec<Ticket>> {
+async fn list(session: &Session, filters: TicketFilters) -> CliResult<Vec<Ticket>> {
     let wanted = if filters.all { usize::MAX } else { filters.limit.unwrap_or(DEFAULT_LIMIT) };
     let query = TicketListQuery {
         status: (!filters.status.is_empty()).then(|| filters.status.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")),
@@ -252,7 +252,7 @@ async fn list(session: &mut Session, filters: TicketFilters) -> CliResult<Vec<Ti
 }
 
 /// `--set` pairs as the bulk endpoint's field changes.
-async fn field_changes(session: &mut Session, pairs: &[String]) -> CliResult<FieldChanges> {
+async fn field_changes(session: &Session, pairs: &[String]) -> CliResult<FieldChanges> {
     let mut changes = FieldChanges::default();
     for pair in pairs {
         let Some((field, value)) = pair.split_once('=') else {

@@ -14,7 +14,7 @@ use crate::exit::CliResult;
 use crate::output::human::{moment, moment_ago, next_target, person, priority, span, status, time_left};
 use crate::output::table::{fields, paint};
 use crate::output::{Cell, Column, Format, Layout, Output, Tone, render_table};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
 /// A ticket and what people want to see with it. The JSON keeps the shape scripts know
 /// (`ticket`, `comments`, `rating`) and adds the rest beside them.
@@ -35,7 +35,7 @@ pub struct TicketDetail {
     pub names: Names,
 }
 
-pub async fn show(session: &mut Session, output: &Output, id: Uuid) -> CliResult {
+pub async fn show(session: &Session, output: &Output, id: Uuid) -> CliResult {
     if !output.for_people() && (output.format == Format::Csv || output.fields.is_some() || output.ids) {
         // CSV, `--fields` and `--ids` speak of the ticket alone.
         let ticket = session.call(|client| async move { client.get_ticket(id).await }).await?;
