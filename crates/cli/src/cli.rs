@@ -70,6 +70,12 @@ pub enum Command {
     /// Approvals: what waits on you, deciding, asking.
     #[command(subcommand)]
     Approvals(ApprovalsCommand),
+    /// Hand one raw message on stdin to the help desk, for a mail server's pipe or alias
+    /// (exit 75 asks the mail server to try again later).
+    Mailgate(crate::commands::mail::MailgateArgs),
+    /// The email channel: failed mail, bouncing addresses.
+    #[command(subcommand)]
+    Mail(crate::commands::mail::MailCommand),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]

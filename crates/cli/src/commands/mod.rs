@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod auth;
 pub mod import;
+pub mod mail;
 pub mod sla;
 pub mod teams;
 pub mod tickets;

@@ -1,0 +1,183 @@
+//! `hdms mailgate` (one raw message on stdin to the help desk, for a mail server's pipe) and
+//! `hdms mail …` (failed mail, bouncing addresses).
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use hdms_api_types::client::{Client, ClientError};
+use hdms_api_types::mail::{FailingAddress, InboundResult, MailDisposition, MailFailure};
+
+use crate::commands::{args_or_stdin, parse_id};
+use crate::exit::{CliError, CliResult};
+use crate::output::{Output, Record, optional};
+use crate::session::{Session, Target};
+
+/// sysexits.h EX_TEMPFAIL: the mail server keeps the message and tries again later.
+pub const TEMPFAIL: u8 = 75;
+
+#[derive(Args)]
+pub struct MailgateArgs {
+    /// The mailbox the message arrived in (its rule for unknown senders applies); default: the
+    /// built-in `mailgate` mailbox, which makes unknown senders customers.
+    #[arg(long)]
+    pub mailbox: Option<String>,
+    /// Read the API token from this file (readable by the mail server's user only) instead of
+    /// HDMS_TOKEN or a saved login.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum MailCommand {
+    /// Mail that could not be taken in, and retrying it.
+    #[command(subcommand)]
+    Failed(FailedCommand),
+    /// Addresses whose mail bounced (no mail goes to them until cleared).
+    #[command(subcommand)]
+    Failing(FailingCommand),
+}
+
+#[derive(Subcommand)]
+pub enum FailedCommand {
+    /// List failed mail, newest first, with the reason.
+    List {
+        /// Also list failed mail a retry has since taken in.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Take failed mail in again, by id (`-` reads ids from stdin).
+    Retry {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum FailingCommand {
+    /// List the addresses marked failing by bounces.
+    List,
+    /// Clear addresses so mail goes to them again (`-` reads them from stdin).
+    Clear {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+    },
+}
+
+/// Reads one message on stdin and hands it in. Exit 0 when the server stored it (or dropped it
+/// on purpose, or had it already); 75 whenever trying again later can help (server unreachable
+/// or failing, credentials or mailbox misconfigured), so the mail server keeps the message; 1
+/// only for a message the server will never take (too large), which the mail server bounces.
+pub async fn mailgate(target: CliResult<Target>, args: MailgateArgs) -> CliResult {
+    let result = deliver(target, args).await?;
+    let ticket = result.ticket_number.as_deref().map(|n| format!(" {n}")).unwrap_or_default();
+    let why = result.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+    println!("{}{ticket}{why}", result.disposition.as_str());
+    Ok(())
+}
+
+async fn deliver(target: CliResult<Target>, args: MailgateArgs) -> CliResult<InboundResult> {
+    let tempfail = |err: CliError| CliError { code: TEMPFAIL, message: err.message };
+    let target = target.map_err(tempfail)?;
+    let mut raw = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut raw).map_err(|e| CliError { code: TEMPFAIL, message: format!("cannot read the message: {e}") })?;
+    if raw.is_empty() {
+        return Err(CliError::usage("expected a message on stdin"));
+    }
+    let mailbox = args.mailbox;
+    let sent = match &args.token_file {
+        Some(path) => {
+            let token = std::fs::read_to_string(path)
+                .map_err(|e| CliError { code: TEMPFAIL, message: format!("cannot read the token file {}: {e}", path.display()) })?;
+            let client = target.anonymous_client().map_err(tempfail)?;
+            client.set_token(Some(token.trim().to_owned()));
+            send(client, raw, mailbox).await.map_err(CliError::from)
+        }
+        None => {
+            let mut session = Session::open(target).await.map_err(tempfail)?;
+            session.call(|client| send(client, raw.clone(), mailbox.clone())).await
+        }
+    };
+    sent.map_err(tempfail)?
+}
+
+/// One attempt; a 413 comes back as the inner error: this message will never fit, so the
+/// mail server should bounce it to its sender (exit 1) rather than try again.
+async fn send(client: Client, raw: Vec<u8>, mailbox: Option<String>) -> Result<CliResult<InboundResult>, ClientError> {
+    match client.mail_inbound(raw, mailbox.as_deref()).await {
+        Err(err) if err.status().is_some_and(|s| s.as_u16() == 413) => Ok(Err(CliError::from(err))),
+        other => other.map(Ok),
+    }
+}
+
+pub async fn run(mut session: Session, output: Output, command: MailCommand) -> CliResult {
+    match command {
+        MailCommand::Failed(FailedCommand::List { all }) => {
+            let failures = session.call(|client| async move { client.mail_failures(all).await }).await?;
+            output.list(&failures)
+        }
+        MailCommand::Failed(FailedCommand::Retry { ids }) => {
+            let mut still_failing = 0;
+            for id in args_or_stdin(ids)? {
+                let id = parse_id(&id, "failed mail")?;
+                let result = session.call(|client| async move { client.retry_mail_failure(id).await }).await?;
+                if result.disposition == MailDisposition::Failed {
+                    still_failing += 1;
+                    eprintln!("{id}: still failing: {}", result.reason.unwrap_or_default());
+                } else {
+                    eprintln!("{id}: {}{}", result.disposition.as_str(), result.ticket_number.map(|n| format!(" {n}")).unwrap_or_default());
+                }
+            }
+            if still_failing > 0 {
+                return Err(CliError::failure(format!("{still_failing} message(s) still failing")));
+            }
+            Ok(())
+        }
+        MailCommand::Failing(FailingCommand::List) => {
+            let failing = session.call(|client| async move { client.failing_addresses().await }).await?;
+            output.list(&failing)
+        }
+        MailCommand::Failing(FailingCommand::Clear { addresses }) => {
+            for address in args_or_stdin(addresses)? {
+                session.call(|client| {
+                    let address = address.clone();
+                    async move { client.clear_failing_address(&address).await }
+                }).await?;
+                eprintln!("Cleared {address}");
+            }
+            Ok(())
+        }
+    }
+}
+
+impl Record for MailFailure {
+    const COLUMNS: &'static [&'static str] = &["id", "created_at", "mailbox", "size", "attempts", "state", "reason"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.created_at.to_rfc3339(),
+            optional(&self.mailbox),
+            self.size.to_string(),
+            self.attempts.to_string(),
+            self.state.clone(),
+            self.reason.clone(),
+        ]
+    }
+
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Record for FailingAddress {
+    const COLUMNS: &'static [&'static str] = &["address", "failed_at", "reason"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![self.address.clone(), self.failed_at.to_rfc3339(), self.reason.clone()]
+    }
+
+    fn id(&self) -> String {
+        self.address.clone()
+    }
+}
