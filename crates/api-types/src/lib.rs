@@ -3,8 +3,9 @@
 //! Every request and response body that crosses the HTTP API is defined here, once, and shared by
 //! the server, the `hdms` CLI and the `hdms-tui` agent client. This crate deliberately depends on
 //! nothing but serde and the value types it carries; the optional `openapi` feature adds schema
-//! derives for the server's OpenAPI document and the optional `client` feature adds the typed
-//! async client.
+//! derives for the server's OpenAPI document, the optional `client` feature adds the typed
+//! async client, and `credentials` adds the saved logins (profiles, keyring, refreshing
+//! session) that `hdms` and `hdms-tui` share.
 
 pub mod approvals;
 pub mod auth;
@@ -26,6 +27,9 @@ pub mod ws;
 
 #[cfg(feature = "client")]
 pub mod client;
+
+#[cfg(feature = "credentials")]
+pub mod credentials;
 
 pub use error::{ApiError, ErrorBody};
 pub use page::Page;

@@ -9,7 +9,7 @@ use hdms_api_types::import::OnConflict;
 use hdms_api_types::tickets::{Priority, Satisfaction, Status};
 
 use crate::output::Format;
-use crate::profiles::DEFAULT_PROFILE;
+use hdms_api_types::credentials::DEFAULT_PROFILE;
 
 #[derive(Parser)]
 #[command(

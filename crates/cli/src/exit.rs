@@ -11,6 +11,7 @@
 use std::process::ExitCode;
 
 use hdms_api_types::client::ClientError;
+use hdms_api_types::credentials::CredentialsError;
 
 pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
@@ -68,6 +69,20 @@ impl From<ClientError> for CliError {
             }
             ClientError::Transport(err) => CliError::failure(format!("cannot reach the server: {err}")),
             ClientError::Url(err) => CliError::usage(format!("invalid server URL: {err}")),
+        }
+    }
+}
+
+impl From<CredentialsError> for CliError {
+    /// Anything that needs a (new) login exits 4; a storage problem is a plain failure.
+    fn from(err: CredentialsError) -> Self {
+        match err {
+            CredentialsError::Api(err) => CliError::from(err),
+            CredentialsError::Refused { error, hint } => {
+                CliError::auth(format!("{} ({hint})", CliError::from(error).message))
+            }
+            CredentialsError::Storage(message) => CliError::failure(message),
+            other => CliError::auth(other.to_string()),
         }
     }
 }

@@ -1,15 +1,13 @@
 //! `hdms`: the admin command line for the hdms help desk.
 //!
 //! One module per command group under `commands/` (users, teams, tokens, auth, tickets, SLA,
-//! approvals), sharing `output` (table/JSON/CSV/ids), `session`
-//! (server, token, transparent refresh) and `profiles` (saved logins, keyring or private file).
+//! approvals), sharing `output` (table/JSON/CSV/ids). Saved logins (profiles, keyring or private
+//! file, transparent refresh) are `hdms_api_types::credentials`, shared with `hdms-tui`.
 
 mod cli;
 mod commands;
 mod exit;
 mod output;
-mod profiles;
-mod session;
 
 use std::process::ExitCode;
 
@@ -18,7 +16,7 @@ use clap::{CommandFactory, Parser};
 use crate::cli::{Cli, Command};
 use crate::exit::CliResult;
 use crate::output::{Format, Output};
-use crate::session::{Session, Target};
+use hdms_api_types::credentials::{Session, Target};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -35,7 +33,7 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> CliResult {
     let output = Output { format: cli.output.unwrap_or_else(Format::default_for_stdout), ids: cli.ids };
-    let target = || Target::resolve(cli.server.as_deref(), &cli.profile);
+    let target = || Target::resolve(cli.server.as_deref(), Some(&cli.profile));
     match cli.command {
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "hdms", &mut std::io::stdout());

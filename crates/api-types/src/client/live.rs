@@ -25,6 +25,7 @@ pub enum LiveError {
 /// One authenticated websocket connection.
 pub struct Live {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    user_id: uuid::Uuid,
 }
 
 impl Client {
@@ -32,14 +33,23 @@ impl Client {
     /// first message, never in the URL).
     pub async fn connect_live(&self) -> Result<Live, LiveError> {
         let token = self.token().ok_or(LiveError::NoToken)?;
+        self.connect_live_with(token).await
+    }
+
+    /// Opens the websocket and authenticates with this token rather than the client's (a
+    /// long-lived connection's owner may hold a fresher one).
+    pub async fn connect_live_with(&self, token: String) -> Result<Live, LiveError> {
         let mut url = self.base_url().join("ws").expect("a relative path joins");
         let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
         url.set_scheme(scheme).expect("ws and wss are valid schemes");
         let (socket, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
-        let mut live = Live { socket };
+        let mut live = Live { socket, user_id: uuid::Uuid::nil() };
         live.send(&ClientMessage::Auth { token }).await?;
         match live.next().await? {
-            ServerMessage::Ready { .. } => Ok(live),
+            ServerMessage::Ready { user_id, .. } => {
+                live.user_id = user_id;
+                Ok(live)
+            }
             ServerMessage::Error { code, message } => Err(LiveError::Refused { code, message }),
             _ => Err(LiveError::Closed),
         }
@@ -47,6 +57,11 @@ impl Client {
 }
 
 impl Live {
+    /// Who the connection is authenticated as (from the server's `ready`).
+    pub fn user_id(&self) -> uuid::Uuid {
+        self.user_id
+    }
+
     pub async fn send(&mut self, message: &ClientMessage) -> Result<(), LiveError> {
         let text = serde_json::to_string(message)?;
         self.socket.send(Message::Text(text.into())).await?;

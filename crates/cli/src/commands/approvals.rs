@@ -7,7 +7,7 @@ use crate::cli::ApprovalsCommand;
 use crate::commands::{args_or_stdin, parse_id, tickets, users};
 use crate::exit::{CliError, CliResult};
 use crate::output::{Output, Record, optional};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
 pub async fn run(mut session: Session, output: Output, command: ApprovalsCommand) -> CliResult {
     match command {

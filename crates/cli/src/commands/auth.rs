@@ -2,15 +2,13 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use chrono::Utc;
 use hdms_api_types::sms::LoginOutcome;
 
 use crate::cli::{AcceptInviteArgs, LoginArgs};
 use crate::commands::read_stdin_line;
 use crate::exit::{CliError, CliResult};
 use crate::output::{Output, Record};
-use crate::profiles::{CredentialStore, Credentials, Profile};
-use crate::session::{Session, Target};
+use hdms_api_types::credentials::{CredentialStore, Profile, Session, Target};
 
 pub async fn login(target: Target, args: LoginArgs) -> CliResult {
     let saved = target.config.profile(&target.profile)?;
@@ -36,20 +34,7 @@ pub async fn login(target: Target, args: LoginArgs) -> CliResult {
             client.login_otp(&challenge.challenge, code.trim()).await?
         }
     };
-    let credentials = Credentials {
-        access_token: answer.access_token,
-        refresh_token: answer.refresh_token,
-        expires_at: Utc::now() + chrono::Duration::seconds(answer.expires_in as i64),
-    };
-    // If a previous login saved tokens elsewhere, remove them before saving the new ones.
-    if let Some(previous) = saved.as_ref().and_then(|p| p.credential_store) {
-        let _ = target.config.delete_credentials(&target.profile, previous).await;
-    }
-    let store = target.config.save_credentials(&target.profile, &credentials).await?;
-    target.config.save_profile(
-        &target.profile,
-        Profile { server: target.server.clone(), email: Some(answer.user.email.clone()), credential_store: Some(store) },
-    )?;
+    let store = target.save_login(&answer).await?.store;
     let kept_in = match store {
         CredentialStore::Keyring => "the OS keyring".to_owned(),
         CredentialStore::File => target.config.credentials_path().display().to_string(),
@@ -116,7 +101,7 @@ pub async fn logout(target: Target) -> CliResult {
     Ok(())
 }
 
-pub async fn whoami(mut session: Session, output: Output) -> CliResult {
+pub async fn whoami(session: Session, output: Output) -> CliResult {
     let me = session.me().await?;
     if output.format == crate::output::Format::Table && !output.ids {
         println!("{} ({}) on {} [profile {}]", me.email, me.role, session.server(), session.profile());

@@ -17,9 +17,9 @@ use tokio_util::io::ReaderStream;
 use crate::cli::ImportArgs;
 use crate::exit::{CliError, CliResult};
 use crate::output::{Format, Output, new_table, write_csv};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
-pub async fn run(mut session: Session, output: Output, args: ImportArgs) -> CliResult {
+pub async fn run(session: Session, output: Output, args: ImportArgs) -> CliResult {
     let query = ImportQuery {
         dry_run: args.dry_run.then_some(true),
         on_conflict: Some(args.on_conflict.into()),
@@ -48,7 +48,7 @@ pub async fn run(mut session: Session, output: Output, args: ImportArgs) -> CliR
             .map_err(|err| CliError::usage(format!("cannot open {}: {err}", args.file.display())))?;
         progress.body(file)
     };
-    let result = session.client.import_users(&query, body, length).await;
+    let result = session.client().import_users(&query, body, length).await;
     progress.finish();
     let report = result.map_err(CliError::from)?;
     print_report(&report, output)?;

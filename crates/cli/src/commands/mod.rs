@@ -18,7 +18,7 @@ use hdms_api_types::Page;
 use hdms_api_types::client::{Client, ClientError};
 
 use crate::exit::{CliError, CliResult};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
 /// Every item of a cursor-paged list, page after page, up to `wanted`: `fetch` asks for the page
 /// after the cursor it is given (none for the first).

@@ -8,7 +8,7 @@ use crate::cli::{SlaCommand, SlaPolicyArgs};
 use crate::commands::{parse_id, teams};
 use crate::exit::{CliError, CliResult};
 use crate::output::{Output, Record, optional};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
 pub async fn run(mut session: Session, output: Output, command: SlaCommand) -> CliResult {
     match command {

@@ -7,7 +7,7 @@ use crate::cli::TeamsCommand;
 use crate::commands::{args_or_stdin, parse_id, users};
 use crate::exit::{CliError, CliResult};
 use crate::output::{Output, Record};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
 pub async fn run(mut session: Session, output: Output, command: TeamsCommand) -> CliResult {
     match command {

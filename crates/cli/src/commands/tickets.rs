@@ -14,7 +14,7 @@ use crate::cli::{TicketFilters, TicketsCommand};
 use crate::commands::{args_or_stdin, collect_pages, teams, users};
 use crate::exit::{CliError, CliResult};
 use crate::output::{Format, Output, Record, new_table, optional};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
 /// Tickets a list prints when neither `--limit` nor `--all` says otherwise.
 const DEFAULT_LIMIT: usize = 100;

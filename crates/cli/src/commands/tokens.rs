@@ -6,9 +6,9 @@ use crate::cli::TokensCommand;
 use crate::commands::{args_or_stdin, parse_id};
 use crate::exit::CliResult;
 use crate::output::{Format, Output, Record};
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
-pub async fn run(mut session: Session, output: Output, command: TokensCommand) -> CliResult {
+pub async fn run(session: Session, output: Output, command: TokensCommand) -> CliResult {
     match command {
         TokensCommand::Create { name, expires_in_days } => {
             let request = CreateApiToken { name, expires_in_days };

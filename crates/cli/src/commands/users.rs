@@ -7,7 +7,7 @@ use crate::cli::{UserFilters, UsersCommand};
 use crate::commands::{args_or_stdin, collect_pages, import, read_stdin_line, teams};
 use crate::exit::{CliError, CliResult};
 use crate::output::Output;
-use crate::session::Session;
+use hdms_api_types::credentials::Session;
 
 pub async fn run(mut session: Session, output: Output, command: UsersCommand) -> CliResult {
     match command {

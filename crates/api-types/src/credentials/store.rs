@@ -1,9 +1,5 @@
-//! Named profiles (one per server an admin works with) and where their credentials are kept.
-//!
-//! Everything lives in one directory: `$HDMS_CONFIG_DIR`, else the platform's config directory
-//! (`~/.config/hdms` on Linux). `profiles.json` holds server URLs and emails, never secrets.
-//! Tokens go to the OS keyring; where there is none (headless servers, CI) they go to
-//! `credentials.json` in the same directory, readable by its owner only.
+//! Named profiles (one per server a person works with) and where their tokens are kept: the OS
+//! keyring, else a private file.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -13,7 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::exit::{CliError, CliResult};
+use super::{CredentialsError, Result};
 
 pub const DEFAULT_PROFILE: &str = "default";
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
@@ -44,25 +40,56 @@ pub struct Credentials {
     pub expires_at: DateTime<Utc>,
 }
 
+impl Credentials {
+    /// The tokens of a login or refresh answer, expiring `expires_in` seconds from now.
+    pub fn from_answer(answer: &crate::auth::LoginResponse) -> Credentials {
+        Credentials {
+            access_token: answer.access_token.clone(),
+            refresh_token: answer.refresh_token.clone(),
+            expires_at: Utc::now() + chrono::Duration::seconds(answer.expires_in as i64),
+        }
+    }
+}
+
+/// Where tokens were saved, and why not in the keyring when they went to the file although the
+/// keyring was not switched off.
+#[derive(Debug, Clone)]
+pub struct SavedCredentials {
+    pub store: CredentialStore,
+    pub keyring_problem: Option<String>,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct ProfilesFile {
     #[serde(default)]
     profiles: BTreeMap<String, Profile>,
 }
 
+#[derive(Debug, Clone)]
 pub struct ConfigDir {
     dir: PathBuf,
 }
 
 impl ConfigDir {
-    pub fn locate() -> CliResult<ConfigDir> {
+    /// `$HDMS_CONFIG_DIR`, else the platform's config directory plus `hdms`.
+    pub fn locate() -> Result<ConfigDir> {
         let dir = match std::env::var_os("HDMS_CONFIG_DIR") {
             Some(dir) => PathBuf::from(dir),
             None => dirs::config_dir()
-                .ok_or_else(|| CliError::failure("cannot find a config directory; set HDMS_CONFIG_DIR"))?
+                .ok_or_else(|| CredentialsError::Storage("cannot find a config directory; set HDMS_CONFIG_DIR".to_owned()))?
                 .join("hdms"),
         };
         Ok(ConfigDir { dir })
+    }
+
+    /// A given directory (tests, or a program with its own place).
+    pub fn at(dir: impl Into<PathBuf>) -> ConfigDir {
+        ConfigDir { dir: dir.into() }
+    }
+
+    /// The directory itself, for other per-user files (the TUI's drafts and key map).
+    pub fn path(&self) -> &Path {
+        &self.dir
     }
 
     fn profiles_path(&self) -> PathBuf {
@@ -73,44 +100,42 @@ impl ConfigDir {
         self.dir.join("credentials.json")
     }
 
-    pub fn profile(&self, name: &str) -> CliResult<Option<Profile>> {
+    pub fn profile(&self, name: &str) -> Result<Option<Profile>> {
         Ok(self.read_profiles()?.profiles.remove(name))
     }
 
-    pub fn save_profile(&self, name: &str, profile: Profile) -> CliResult {
+    pub fn save_profile(&self, name: &str, profile: Profile) -> Result {
         let mut file = self.read_profiles()?;
         file.profiles.insert(name.to_owned(), profile);
         write_private(&self.profiles_path(), &serde_json::to_vec_pretty(&file).expect("profiles serialise"))
     }
 
-    fn read_profiles(&self) -> CliResult<ProfilesFile> {
+    fn read_profiles(&self) -> Result<ProfilesFile> {
         read_json(&self.profiles_path())
     }
 
     /// Saves a profile's tokens: in the keyring if there is one, else in the private file. Says
-    /// which it used.
-    pub async fn save_credentials(&self, profile: &str, credentials: &Credentials) -> CliResult<CredentialStore> {
+    /// which it used, and why not the keyring.
+    pub async fn save_credentials(&self, profile: &str, credentials: &Credentials) -> Result<SavedCredentials> {
         let secret = serde_json::to_string(credentials).expect("credentials serialise");
+        let mut keyring_problem = None;
         if std::env::var_os("HDMS_NO_KEYRING").is_none() {
             match keyring_call(profile, move |entry| entry.set_password(&secret)).await {
                 Ok(()) => {
                     // A token left in the file by an earlier keyring-less login must not linger.
                     self.remove_file_credentials(profile)?;
-                    return Ok(CredentialStore::Keyring);
+                    return Ok(SavedCredentials { store: CredentialStore::Keyring, keyring_problem: None });
                 }
-                Err(reason) => eprintln!(
-                    "hdms: no usable keyring ({reason}); saving the token in {} (readable by you only)",
-                    self.credentials_path().display()
-                ),
+                Err(reason) => keyring_problem = Some(reason.to_string()),
             }
         }
         let mut all: BTreeMap<String, Credentials> = read_json(&self.credentials_path())?;
         all.insert(profile.to_owned(), credentials.clone());
         write_private(&self.credentials_path(), &serde_json::to_vec_pretty(&all).expect("credentials serialise"))?;
-        Ok(CredentialStore::File)
+        Ok(SavedCredentials { store: CredentialStore::File, keyring_problem })
     }
 
-    pub async fn load_credentials(&self, profile: &str, store: CredentialStore) -> CliResult<Option<Credentials>> {
+    pub async fn load_credentials(&self, profile: &str, store: CredentialStore) -> Result<Option<Credentials>> {
         match store {
             CredentialStore::File => {
                 let mut all: BTreeMap<String, Credentials> = read_json(&self.credentials_path())?;
@@ -119,22 +144,24 @@ impl ConfigDir {
             CredentialStore::Keyring => match keyring_call(profile, |entry| entry.get_password()).await {
                 Ok(secret) => Ok(serde_json::from_str(&secret).ok()),
                 Err(KeyringFailure::NoEntry) => Ok(None),
-                Err(reason) => Err(CliError::auth(format!("cannot read the token from the keyring: {reason}"))),
+                Err(reason) => Err(CredentialsError::KeyringUnreadable(reason.to_string())),
             },
         }
     }
 
-    pub async fn delete_credentials(&self, profile: &str, store: CredentialStore) -> CliResult {
+    pub async fn delete_credentials(&self, profile: &str, store: CredentialStore) -> Result {
         match store {
             CredentialStore::File => self.remove_file_credentials(profile),
             CredentialStore::Keyring => match keyring_call(profile, |entry| entry.delete_credential()).await {
                 Ok(()) | Err(KeyringFailure::NoEntry) => Ok(()),
-                Err(reason) => Err(CliError::failure(format!("cannot remove the token from the keyring: {reason}"))),
+                Err(reason) => {
+                    Err(CredentialsError::Storage(format!("cannot remove the token from the keyring: {reason}")))
+                }
             },
         }
     }
 
-    fn remove_file_credentials(&self, profile: &str) -> CliResult {
+    fn remove_file_credentials(&self, profile: &str) -> Result {
         let path = self.credentials_path();
         let mut all: BTreeMap<String, Credentials> = read_json(&path)?;
         if all.remove(profile).is_some() {
@@ -164,7 +191,7 @@ impl std::fmt::Display for KeyringFailure {
 async fn keyring_call<T: Send + 'static>(
     profile: &str,
     operation: impl FnOnce(&keyring::Entry) -> keyring::Result<T> + Send + 'static,
-) -> Result<T, KeyringFailure> {
+) -> std::result::Result<T, KeyringFailure> {
     let profile = profile.to_owned();
     let outcome = tokio::task::spawn_blocking(move || {
         let entry = keyring::Entry::new(KEYRING_SERVICE, &profile)?;
@@ -179,19 +206,21 @@ async fn keyring_call<T: Send + 'static>(
     })
 }
 
-fn read_json<T: Default + for<'de> Deserialize<'de>>(path: &Path) -> CliResult<T> {
+fn read_json<T: Default + for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|err| CliError::failure(format!("{} is damaged ({err}); remove it and log in again", path.display()))),
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
+            CredentialsError::Storage(format!("{} is damaged ({err}); remove it and log in again", path.display()))
+        }),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
-        Err(err) => Err(CliError::failure(format!("cannot read {}: {err}", path.display()))),
+        Err(err) => Err(CredentialsError::Storage(format!("cannot read {}: {err}", path.display()))),
     }
 }
 
 /// Writes a file only its owner can read, atomically (a crash leaves the old file or the new).
-fn write_private(path: &Path, bytes: &[u8]) -> CliResult {
+fn write_private(path: &Path, bytes: &[u8]) -> Result {
     let dir = path.parent().expect("config files live in a directory");
-    fs::create_dir_all(dir).map_err(|err| CliError::failure(format!("cannot create {}: {err}", dir.display())))?;
+    fs::create_dir_all(dir)
+        .map_err(|err| CredentialsError::Storage(format!("cannot create {}: {err}", dir.display())))?;
     let temporary = path.with_extension("json.tmp");
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -206,5 +235,5 @@ fn write_private(path: &Path, bytes: &[u8]) -> CliResult {
         file.sync_all()?;
         fs::rename(&temporary, path)
     };
-    write().map_err(|err| CliError::failure(format!("cannot write {}: {err}", path.display())))
+    write().map_err(|err| CredentialsError::Storage(format!("cannot write {}: {err}", path.display())))
 }
