@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use hdms_api_types::client::{Client, ClientError};
+use hdms_api_types::credentials::{self, Session, Target};
 use hdms_api_types::mail::{FailingAddress, InboundResult, MailDisposition, MailFailure};
 
 use crate::commands::{args_or_stdin, parse_id};
 use crate::exit::{CliError, CliResult};
 use crate::output::{Output, Record, optional};
-use crate::session::{Session, Target};
 
 /// sysexits.h EX_TEMPFAIL: the mail server keeps the message and tries again later.
 pub const TEMPFAIL: u8 = 75;
@@ -68,7 +68,7 @@ pub enum FailingCommand {
 /// on purpose, or had it already); 75 whenever trying again later can help (server unreachable
 /// or failing, credentials or mailbox misconfigured), so the mail server keeps the message; 1
 /// only for a message the server will never take (too large), which the mail server bounces.
-pub async fn mailgate(target: CliResult<Target>, args: MailgateArgs) -> CliResult {
+pub async fn mailgate(target: credentials::Result<Target>, args: MailgateArgs) -> CliResult {
     let result = deliver(target, args).await?;
     let ticket = result.ticket_number.as_deref().map(|n| format!(" {n}")).unwrap_or_default();
     let why = result.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
@@ -76,9 +76,9 @@ pub async fn mailgate(target: CliResult<Target>, args: MailgateArgs) -> CliResul
     Ok(())
 }
 
-async fn deliver(target: CliResult<Target>, args: MailgateArgs) -> CliResult<InboundResult> {
+async fn deliver(target: credentials::Result<Target>, args: MailgateArgs) -> CliResult<InboundResult> {
     let tempfail = |err: CliError| CliError { code: TEMPFAIL, message: err.message };
-    let target = target.map_err(tempfail)?;
+    let target = target.map_err(|e| tempfail(e.into()))?;
     let mut raw = Vec::new();
     std::io::stdin().lock().read_to_end(&mut raw).map_err(|e| CliError { code: TEMPFAIL, message: format!("cannot read the message: {e}") })?;
     if raw.is_empty() {
@@ -89,13 +89,13 @@ async fn deliver(target: CliResult<Target>, args: MailgateArgs) -> CliResult<Inb
         Some(path) => {
             let token = std::fs::read_to_string(path)
                 .map_err(|e| CliError { code: TEMPFAIL, message: format!("cannot read the token file {}: {e}", path.display()) })?;
-            let client = target.anonymous_client().map_err(tempfail)?;
+            let client = target.anonymous_client().map_err(|e| tempfail(e.into()))?;
             client.set_token(Some(token.trim().to_owned()));
             send(client, raw, mailbox).await.map_err(CliError::from)
         }
         None => {
-            let mut session = Session::open(target).await.map_err(tempfail)?;
-            session.call(|client| send(client, raw.clone(), mailbox.clone())).await
+            let session = Session::open(target).await.map_err(|e| tempfail(e.into()))?;
+            session.call(|client| send(client, raw.clone(), mailbox.clone())).await.map_err(CliError::from)
         }
     };
     sent.map_err(tempfail)?
@@ -110,7 +110,7 @@ async fn send(client: Client, raw: Vec<u8>, mailbox: Option<String>) -> Result<C
     }
 }
 
-pub async fn run(mut session: Session, output: Output, command: MailCommand) -> CliResult {
+pub async fn run(session: Session, output: Output, command: MailCommand) -> CliResult {
     match command {
         MailCommand::Failed(FailedCommand::List { all }) => {
             let failures = session.call(|client| async move { client.mail_failures(all).await }).await?;
