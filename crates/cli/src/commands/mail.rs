@@ -11,7 +11,8 @@ use hdms_api_types::mail::{FailingAddress, InboundResult, MailDisposition, MailF
 
 use crate::commands::{args_or_stdin, parse_id};
 use crate::exit::{CliError, CliResult};
-use crate::output::{Output, Record, optional};
+use crate::output::human::ago;
+use crate::output::{Cell, Column, Layout, Output, Record, Tabular, Tone};
 
 /// sysexits.h EX_TEMPFAIL: the mail server keeps the message and tries again later.
 pub const TEMPFAIL: u8 = 75;
@@ -151,33 +152,51 @@ pub async fn run(session: Session, output: Output, command: MailCommand) -> CliR
 }
 
 impl Record for MailFailure {
-    const COLUMNS: &'static [&'static str] = &["id", "created_at", "mailbox", "size", "attempts", "state", "reason"];
-
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.id.to_string(),
-            self.created_at.to_rfc3339(),
-            optional(&self.mailbox),
-            self.size.to_string(),
-            self.attempts.to_string(),
-            self.state.clone(),
-            self.reason.clone(),
-        ]
-    }
+    const FIELDS: &'static [&'static str] =
+        &["id", "mailbox", "raw_sha256", "size", "reason", "attempts", "state", "created_at", "last_attempt_at"];
 
     fn id(&self) -> String {
         self.id.to_string()
     }
 }
 
-impl Record for FailingAddress {
-    const COLUMNS: &'static [&'static str] = &["address", "failed_at", "reason"];
+impl Tabular for MailFailure {
+    const COLUMNS: &'static [Column] = &[
+        Column::whole("received"),
+        Column::whole("mailbox"),
+        Column::number("size"),
+        Column::number("tries"),
+        Column::whole("state"),
+        Column::shrink("reason", 20),
+        Column::whole("id").wide(),
+    ];
 
-    fn cells(&self) -> Vec<String> {
-        vec![self.address.clone(), self.failed_at.to_rfc3339(), self.reason.clone()]
+    fn row(&self, layout: &Layout) -> Vec<Cell> {
+        let state = if self.state == "failed" { Tone::Bad } else { Tone::Muted };
+        vec![
+            Cell::new(ago(self.created_at, layout), Tone::Muted),
+            self.mailbox.as_deref().unwrap_or("mailgate").into(),
+            self.size.to_string().into(),
+            self.attempts.to_string().into(),
+            Cell::new(&self.state, state),
+            self.reason.as_str().into(),
+            Cell::new(self.id.to_string(), Tone::Muted),
+        ]
     }
+}
+
+impl Record for FailingAddress {
+    const FIELDS: &'static [&'static str] = &["address", "reason", "failed_at"];
 
     fn id(&self) -> String {
         self.address.clone()
+    }
+}
+
+impl Tabular for FailingAddress {
+    const COLUMNS: &'static [Column] = &[Column::whole("address"), Column::whole("since"), Column::shrink("reason", 20)];
+
+    fn row(&self, layout: &Layout) -> Vec<Cell> {
+        vec![Cell::new(&self.address, Tone::Strong), Cell::new(ago(self.failed_at, layout), Tone::Muted), self.reason.as_str().into()]
     }
 }
