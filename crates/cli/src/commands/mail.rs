@@ -32,23 +32,26 @@ pub struct MailgateArgs {
 #[derive(Subcommand)]
 pub enum MailCommand {
     /// Mail that could not be taken in, and retrying it.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  hdms mail failed list\n  hdms mail failed list --ids | hdms mail failed retry -")]
     Failed(FailedCommand),
     /// Addresses whose mail bounced (no mail goes to them until cleared).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  hdms mail failing list\n  hdms mail failing clear ana@example.com")]
     Failing(FailingCommand),
 }
 
 #[derive(Subcommand)]
 pub enum FailedCommand {
     /// List failed mail, newest first, with the reason.
+    #[command(after_help = "Examples:\n  hdms mail failed list\n  hdms mail failed list --all -o json")]
     List {
         /// Also list failed mail a retry has since taken in.
         #[arg(long)]
         all: bool,
     },
     /// Take failed mail in again, by id (`-` reads ids from stdin).
+    #[command(after_help = "Examples:\n  hdms mail failed retry 0193e0a1-0000-7000-8000-000000000000\n  hdms mail failed list --ids | hdms mail failed retry -")]
     Retry {
+        /// Ids of failed mail, or `-` to read them from stdin.
         #[arg(required = true)]
         ids: Vec<String>,
     },
@@ -57,9 +60,12 @@ pub enum FailedCommand {
 #[derive(Subcommand)]
 pub enum FailingCommand {
     /// List the addresses marked failing by bounces.
+    #[command(after_help = "Examples:\n  hdms mail failing list\n  hdms mail failing list -o csv")]
     List,
     /// Clear addresses so mail goes to them again (`-` reads them from stdin).
+    #[command(after_help = "Examples:\n  hdms mail failing clear ana@example.com\n  hdms mail failing list --ids | hdms mail failing clear -")]
     Clear {
+        /// Mail addresses, or `-` to read them from stdin.
         #[arg(required = true)]
         addresses: Vec<String>,
     },
