@@ -84,6 +84,7 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &State) {
         Connection::Online => base.fg(Color::LightGreen),
         Connection::Reconnecting { .. } | Connection::Connecting => base.fg(Color::Yellow),
         Connection::Off => base,
+        Connection::Offline(_) => base.fg(Color::LightRed).add_modifier(Modifier::BOLD),
     };
     let unread_style = if shared.unread > 0 { base.add_modifier(Modifier::BOLD).fg(Color::LightYellow) } else { base };
     let line = Line::from(vec![

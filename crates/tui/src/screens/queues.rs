@@ -341,6 +341,17 @@ impl Queues {
         }
     }
 
+    /// Reloads the first page of every queue already shown (after events may have been
+    /// missed); the cursor stays where it was.
+    pub fn refresh_loaded(&mut self, shared: &mut Shared) {
+        for index in 0..self.tabs.len() {
+            if self.tabs[index].loaded {
+                self.tabs[index].loading = None;
+                self.load(index, false, shared);
+            }
+        }
+    }
+
     /// Reloads the active tab from its first page (after its query changed).
     pub fn reload_active(&mut self, shared: &mut Shared) {
         let tab = &mut self.tabs[self.active];
