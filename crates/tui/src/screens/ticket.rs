@@ -563,7 +563,7 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
         state_line.push(Span::styled("  (clock paused)", dim));
     }
     lines.push(Line::from(state_line));
-    if let Some(sla) = &ticket.sla {
+    if let Some(sla) = ticket.sla.as_ref().filter(|_| !ticket.status.is_done()) {
         let due = |name: &str, target: &hdms_api_types::tickets::SlaTarget| match (target.met_at, target.due_at) {
             (Some(met), _) => format!("{name} met {}", format::when(met)),
             (None, Some(due)) => format!("{name} due {}", format::when(due)),
