@@ -427,3 +427,16 @@ fn a_resync_reloads_the_queues_and_the_unread_count() {
     assert!(calls(&effects).iter().any(|(_, c)| *c == Call::UnreadCount));
     assert_eq!(state.queues.active_tab().selected, 2, "the cursor stays");
 }
+
+#[test]
+fn a_customer_gets_their_own_queues() {
+    let mut state = State::new("http://desk.example", Keymap::default(), now());
+    let effects = press(&mut state, "rita@example.com<tab>pw<enter>");
+    let (login, _) = calls(&effects)[0].clone();
+    let customer = hdms_api_types::users::User { role: hdms_api_types::Role::Customer, ..agent() };
+    let effects = update(&mut state, Event::Answer { id: login, answer: Ok(Answer::LoggedIn { user: customer, saved_in: "x".to_owned() }) });
+    let titles: Vec<_> = state.queues.tabs.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(titles, ["Open", "All mine"]);
+    assert!(!calls(&effects).iter().any(|(_, c)| *c == Call::ApprovalQueue));
+    assert!(calls(&effects).iter().all(|(_, c)| !matches!(c, Call::Tickets(q) if q.assignee.is_some())));
+}

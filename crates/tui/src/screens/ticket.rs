@@ -21,6 +21,7 @@ use crate::format;
 use crate::input::Field;
 use crate::keys::Action;
 use crate::overlay::Overlay;
+pub use crate::screens::Outcome;
 use crate::realtime::LiveCommand;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +59,6 @@ pub struct TicketView {
     pub composer: ComposerSlot,
     /// Joined the live room (after the first load).
     watching_live: bool,
-}
-
-pub enum Outcome {
-    None,
-    Open(Uuid),
-    Overlay(Overlay),
 }
 
 impl TicketView {
@@ -574,11 +569,6 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
             Span::raw(format!("{} · {}", due("first response", &sla.first_response), due("resolution", &sla.resolution))),
         ]));
     }
-    let person = |p: &Option<hdms_api_types::tickets::PersonSummary>, id: Option<Uuid>| match (p, id) {
-        (Some(p), _) => p.name.clone(),
-        (None, Some(id)) => shared.name(id),
-        (None, None) => "—".to_owned(),
-    };
     let team = match (&ticket.team, ticket.team_id) {
         (Some(team), _) => team.name.clone(),
         (None, Some(id)) => shared.teams.iter().find(|t| t.id == id).map(|t| t.name.clone()).unwrap_or_else(|| "…".to_owned()),
@@ -586,9 +576,9 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
     };
     lines.push(Line::from(vec![
         Span::styled("Requester ", dim),
-        Span::raw(format!("{}  ", person(&ticket.requester, Some(ticket.requester_id)))),
+        Span::raw(format!("{}  ", shared.person_name(&ticket.requester, Some(ticket.requester_id)))),
         Span::styled("Assignee ", dim),
-        Span::raw(format!("{}  ", person(&ticket.assignee, ticket.assignee_id))),
+        Span::raw(format!("{}  ", shared.person_name(&ticket.assignee, ticket.assignee_id))),
         Span::styled("Team ", dim),
         Span::raw(team),
     ]));
