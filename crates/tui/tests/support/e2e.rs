@@ -25,12 +25,15 @@ pub struct TestServer {
     pub url: String,
     data_dir: tempfile::TempDir,
     runtime: Option<tokio::runtime::Runtime>,
+    /// Where the tests' own clients run (their connections outlive one call).
+    clients: tokio::runtime::Runtime,
 }
 
 impl TestServer {
     pub fn start() -> TestServer {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let mut server = TestServer { addr: "127.0.0.1:0".parse().unwrap(), url: String::new(), data_dir, runtime: None };
+        let clients = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+        let mut server = TestServer { addr: "127.0.0.1:0".parse().unwrap(), url: String::new(), data_dir, runtime: None, clients };
         server.boot();
         server
     }
@@ -70,9 +73,9 @@ impl TestServer {
         self.boot();
     }
 
-    /// Runs a future on a throwaway runtime (the tests themselves are synchronous).
+    /// Runs a test client's future (the tests themselves are synchronous).
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
+        self.clients.block_on(future)
     }
 
     pub fn admin(&self) -> Client {
@@ -133,6 +136,8 @@ impl Terminal {
         );
         self.tmux(&["-f", "/dev/null", "new-session", "-d", "-s", "tui", "-x", &width.to_string(), "-y", &height.to_string(), &command]);
         self.tmux(&["set-option", "-s", "escape-time", "0"]);
+        // OSC 52 from the program sets tmux's paste buffer, where a test can read it.
+        self.tmux(&["set-option", "-s", "set-clipboard", "on"]);
     }
 
     /// Starts `hdms-tui` again in the same tmux server (after it quit).
@@ -144,6 +149,12 @@ impl Terminal {
     fn tmux(&self, args: &[&str]) -> String {
         let output = Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("tmux runs");
         assert!(output.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// What the program last put on the clipboard (OSC 52), as tmux received it.
+    pub fn clipboard(&self) -> String {
+        let output = Command::new("tmux").arg("-L").arg(&self.socket).args(["show-buffer"]).output().expect("tmux runs");
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
