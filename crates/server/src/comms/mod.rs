@@ -5,6 +5,7 @@ pub mod hub;
 pub mod inbox;
 pub mod notifications;
 pub mod preferences;
+pub mod queue_feed;
 pub mod sms;
 pub mod ws;
 
