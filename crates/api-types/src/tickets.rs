@@ -251,7 +251,7 @@ pub struct Ticket {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicket {
@@ -271,7 +271,7 @@ pub struct CreateTicket {
 }
 
 /// A partial update; `version` is required (or an `If-Match` header).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTicket {
@@ -378,7 +378,7 @@ pub struct TransitionRequest {
 }
 
 /// Assign to a person, to a team, or (`round_robin`) to the team's next active agent.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
@@ -604,7 +604,7 @@ impl TicketActions {
 
 /// Change many tickets at once: a list of ids or a filter (at most 1,000 tickets per call).
 /// Each ticket is checked and changed on its own; one failing never undoes the others.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BulkUpdate {

@@ -1,13 +1,16 @@
 //! `hdms`: the admin command line for the hdms help desk.
 //!
 //! One module per command group under `commands/` (users, teams, tokens, auth, tickets, SLA,
-//! approvals), sharing `output` (table/JSON/CSV/ids). Saved logins (profiles, keyring or private
-//! file, transparent refresh) are `hdms_api_types::credentials`, shared with `hdms-tui`.
+//! approvals), sharing `output` (tables for people; JSON, CSV or ids for programs). Saved
+//! logins (profiles, keyring or private file, transparent refresh) are
+//! `hdms_api_types::credentials`, shared with `hdms-tui`.
 
 mod cli;
 mod commands;
 mod exit;
 mod output;
+#[cfg(test)]
+mod tests;
 
 use std::process::ExitCode;
 
@@ -15,7 +18,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
 use crate::exit::CliResult;
-use crate::output::{Format, Output};
+use crate::output::Output;
 use hdms_api_types::credentials::{Session, Target};
 
 #[tokio::main]
@@ -32,7 +35,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> CliResult {
-    let output = Output { format: cli.output.unwrap_or_else(Format::default_for_stdout), ids: cli.ids };
+    let output = Output::new(cli.output, cli.ids, cli.fields, cli.wide)?;
     let target = || Target::resolve(cli.server.as_deref(), Some(&cli.profile));
     match cli.command {
         Command::Completions { shell } => {

@@ -1,22 +1,22 @@
-//! `hdms-tui`: the agent's terminal client for the hdms help desk.
+//! `hdms-tui`: the agent's terminal client for the hdms help desk. Only wiring lives here.
 
 use clap::Parser;
-use hdms_api_types::client::Client;
 
 #[derive(Parser)]
 #[command(name = "hdms-tui", version, about = "Work hdms queues and live chats from the terminal")]
 struct Args {
-    /// Server URL.
-    #[arg(long, env = "HDMS_SERVER", default_value = "http://127.0.0.1:8080")]
-    server: String,
+    /// Server URL (default: the profile's, else http://127.0.0.1:8080).
+    #[arg(long, env = "HDMS_SERVER")]
+    server: Option<String>,
+    /// Saved login to use (shared with `hdms`).
+    #[arg(long, env = "HDMS_PROFILE")]
+    profile: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    // The agent screens come with the TUI issue; until then this checks the server is reachable.
-    let client = Client::new(&args.server)?;
-    let health = client.health().await?;
-    println!("{} is {} (hdms-server {})", client.base_url(), health.status, health.version);
-    Ok(())
+    let target = hdms_tui::signin::Target::resolve(args.server.as_deref(), args.profile.as_deref())?;
+    let settings = hdms_tui::config::Settings::load(target.config_dir().as_deref()).map_err(anyhow::Error::msg)?;
+    hdms_tui::run(target, settings).await
 }

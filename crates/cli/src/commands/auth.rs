@@ -7,7 +7,7 @@ use hdms_api_types::sms::LoginOutcome;
 use crate::cli::{AcceptInviteArgs, LoginArgs};
 use crate::commands::read_stdin_line;
 use crate::exit::{CliError, CliResult};
-use crate::output::{Output, Record};
+use crate::output::Output;
 use hdms_api_types::credentials::{CredentialStore, Profile, Session, Target};
 
 pub async fn login(target: Target, args: LoginArgs) -> CliResult {
@@ -103,11 +103,11 @@ pub async fn logout(target: Target) -> CliResult {
 
 pub async fn whoami(session: Session, output: Output) -> CliResult {
     let me = session.me().await?;
-    if output.format == crate::output::Format::Table && !output.ids {
+    if output.for_people() {
         println!("{} ({}) on {} [profile {}]", me.email, me.role, session.server(), session.profile());
         return Ok(());
     }
-    output.one(&me)
+    output.one_as(&me, super::users::UserRow { user: &me, teams: Vec::new() })
 }
 
 pub async fn status(target: Target) -> CliResult {
@@ -115,29 +115,4 @@ pub async fn status(target: Target) -> CliResult {
     let health = client.health().await?;
     println!("{} is {} (hdms-server {})", client.base_url(), health.status, health.version);
     Ok(())
-}
-
-impl Record for hdms_api_types::users::User {
-    const COLUMNS: &'static [&'static str] =
-        &["id", "email", "name", "role", "phone", "locale", "external_id", "active", "created_at", "deleted_at"];
-
-    fn cells(&self) -> Vec<String> {
-        use crate::output::optional;
-        vec![
-            self.id.to_string(),
-            self.email.clone(),
-            self.name.clone(),
-            self.role.to_string(),
-            optional(&self.phone),
-            optional(&self.locale),
-            optional(&self.external_id),
-            self.active.to_string(),
-            self.created_at.to_rfc3339(),
-            self.deleted_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
-        ]
-    }
-
-    fn id(&self) -> String {
-        self.id.to_string()
-    }
 }

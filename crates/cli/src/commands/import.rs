@@ -16,13 +16,13 @@ use tokio_util::io::ReaderStream;
 
 use crate::cli::ImportArgs;
 use crate::exit::{CliError, CliResult};
-use crate::output::{Format, Output, new_table, write_csv};
+use crate::output::{Column, Format, Output, Record, render_table, write_csv};
 use hdms_api_types::credentials::Session;
 
 pub async fn run(session: Session, output: Output, args: ImportArgs) -> CliResult {
     let query = ImportQuery {
         dry_run: args.dry_run.then_some(true),
-        on_conflict: Some(args.on_conflict.into()),
+        on_conflict: Some(args.on_conflict),
         team: args.team.clone(),
         send_invites: args.send_invites.then_some(true),
         print_invites: args.print_invites.then_some(true),
@@ -51,7 +51,7 @@ pub async fn run(session: Session, output: Output, args: ImportArgs) -> CliResul
     let result = session.client().import_users(&query, body, length).await;
     progress.finish();
     let report = result.map_err(CliError::from)?;
-    print_report(&report, output)?;
+    print_report(&report, &output)?;
     if report.failed > 0 {
         return Err(CliError::validation(format!(
             "{} of {} rows were refused{}",
@@ -114,9 +114,22 @@ fn count_newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
-fn print_report(report: &ImportReport, output: Output) -> CliResult {
+impl Record for ImportReport {
+    const FIELDS: &'static [&'static str] = &[
+        "dry_run", "rows", "created", "updated", "skipped", "failed", "errors", "errors_omitted", "invitations",
+        "invitations_sent", "invitations_unsent",
+    ];
+
+    /// A report has no id of its own.
+    fn id(&self) -> String {
+        String::new()
+    }
+}
+
+fn print_report(report: &ImportReport, output: &Output) -> CliResult {
     match output.format {
-        Format::Json => println!("{}", crate::output::to_json(report)?),
+        Format::Json => print!("{}", output.machine(std::slice::from_ref(report), true)?.unwrap_or_default()),
+        Format::Csv if output.fields.is_some() => print!("{}", output.machine(std::slice::from_ref(report), true)?.unwrap_or_default()),
         Format::Csv => {
             let rows = report.errors.iter().map(error_cells);
             write_csv(&mut std::io::stdout().lock(), &["line", "column", "code", "message"], rows)?;
@@ -128,12 +141,9 @@ fn print_report(report: &ImportReport, output: Output) -> CliResult {
                 report.rows, report.created, report.updated, report.skipped, report.failed
             );
             if !report.errors.is_empty() {
-                let mut table = new_table();
-                table.set_header(["line", "column", "code", "message"]);
-                for error in &report.errors {
-                    table.add_row(error_cells(error));
-                }
-                println!("{table}");
+                let columns = [Column::number("line"), Column::whole("column"), Column::whole("code"), Column::shrink("message", 16)];
+                let rows: Vec<_> = report.errors.iter().map(|error| error_cells(error).into_iter().map(Into::into).collect()).collect();
+                println!("{}", render_table(&columns, &rows, &output.layout));
             }
             if report.errors_omitted > 0 {
                 println!("… and {} more problems not listed", report.errors_omitted);
@@ -148,12 +158,17 @@ fn print_report(report: &ImportReport, output: Output) -> CliResult {
                 );
             }
             if !report.invitations.is_empty() {
-                let mut table = new_table();
-                table.set_header(["email", "invitation token", "expires"]);
-                for invitation in &report.invitations {
-                    table.add_row([invitation.email.clone(), invitation.token.clone(), invitation.expires_at.to_rfc3339()]);
-                }
-                println!("Invitations (each works once: `hdms accept-invite TOKEN`):\n{table}");
+                // Tokens are never cut: a cut token is no token.
+                let columns = [Column::shrink("email", 12), Column::whole("invitation token"), Column::whole("expires")];
+                let rows: Vec<_> = report
+                    .invitations
+                    .iter()
+                    .map(|invitation| {
+                        let expires = crate::output::human::moment(invitation.expires_at, &output.layout);
+                        vec![invitation.email.as_str().into(), invitation.token.as_str().into(), expires.into()]
+                    })
+                    .collect();
+                println!("Invitations (each works once: `hdms accept-invite TOKEN`):\n{}", render_table(&columns, &rows, &output.layout));
             }
         }
     }

@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod auth;
 pub mod import;
+pub mod names;
 pub mod sla;
 pub mod teams;
 pub mod tickets;
@@ -21,7 +22,7 @@ use hdms_api_types::credentials::Session;
 
 /// Every item of a cursor-paged list, page after page, up to `wanted`: `fetch` asks for the page
 /// after the cursor it is given (none for the first).
-pub async fn collect_pages<T, F, Fut>(session: &mut Session, wanted: usize, fetch: F) -> CliResult<Vec<T>>
+pub async fn collect_pages<T, F, Fut>(session: &Session, wanted: usize, fetch: F) -> CliResult<Vec<T>>
 where
     F: Fn(Client, Option<String>) -> Fut,
     Fut: Future<Output = Result<Page<T>, ClientError>>,

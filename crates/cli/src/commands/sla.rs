@@ -1,24 +1,31 @@
 //! `hdms sla …`: SLA policies.
 
 use chrono::{NaiveDate, NaiveTime, Weekday};
+use std::collections::HashMap;
+
 use hdms_api_types::sla::{SlaCalendar, SlaPolicy, SlaPolicyInput};
+use hdms_api_types::teams::TeamListQuery;
 use uuid::Uuid;
 
 use crate::cli::{SlaCommand, SlaPolicyArgs};
 use crate::commands::{parse_id, teams};
 use crate::exit::{CliError, CliResult};
-use crate::output::{Output, Record, optional};
+use crate::output::human::{priority, span};
+use crate::output::{Cell, Column, Layout, Output, Record, Tabular, Tone};
 use hdms_api_types::credentials::Session;
 
-pub async fn run(mut session: Session, output: Output, command: SlaCommand) -> CliResult {
+pub async fn run(session: Session, output: Output, command: SlaCommand) -> CliResult {
     match command {
         SlaCommand::List => {
             let policies = session.call(|client| async move { client.list_sla_policies().await }).await?;
-            output.list(&policies)
+            let teams = team_names(&session, &output).await?;
+            output.list_as(&policies, |policy| PolicyRow { policy, teams: &teams })
         }
         SlaCommand::Show { id } => {
             let id = parse_id(&id, "SLA policy")?;
-            output.one(&session.call(|client| async move { client.get_sla_policy(id).await }).await?)
+            let policy = session.call(|client| async move { client.get_sla_policy(id).await }).await?;
+            let teams = team_names(&session, &output).await?;
+            output.one_as(&policy, PolicyRow { policy: &policy, teams: &teams })
         }
         SlaCommand::Create(args) => {
             let mut input = SlaPolicyInput {
@@ -31,12 +38,13 @@ pub async fn run(mut session: Session, output: Output, command: SlaCommand) -> C
                 warning_percent: None,
                 calendar: None,
             };
-            apply(&mut session, &mut input, args).await?;
+            apply(&session, &mut input, args).await?;
             let policy = session.call(|client| {
                 let input = input.clone();
                 async move { client.create_sla_policy(&input).await }
             }).await?;
-            output.one(&policy)
+            let teams = team_names(&session, &output).await?;
+            output.one_as(&policy, PolicyRow { policy: &policy, teams: &teams })
         }
         SlaCommand::Update { id, policy: args } => {
             let id = parse_id(&id, "SLA policy")?;
@@ -51,12 +59,13 @@ pub async fn run(mut session: Session, output: Output, command: SlaCommand) -> C
                 warning_percent: Some(current.warning_percent),
                 calendar: Some(current.calendar),
             };
-            apply(&mut session, &mut input, args).await?;
+            apply(&session, &mut input, args).await?;
             let policy = session.call(|client| {
                 let input = input.clone();
                 async move { client.update_sla_policy(id, &input).await }
             }).await?;
-            output.one(&policy)
+            let teams = team_names(&session, &output).await?;
+            output.one_as(&policy, PolicyRow { policy: &policy, teams: &teams })
         }
         SlaCommand::Delete { id } => {
             let id = parse_id(&id, "SLA policy")?;
@@ -72,7 +81,7 @@ fn required<T>(value: Option<T>, flag: &str) -> CliResult<T> {
 }
 
 /// The options given, over `input`.
-async fn apply(session: &mut Session, input: &mut SlaPolicyInput, args: SlaPolicyArgs) -> CliResult {
+async fn apply(session: &Session, input: &mut SlaPolicyInput, args: SlaPolicyArgs) -> CliResult {
     if let Some(name) = args.name {
         input.name = name;
     }
@@ -162,40 +171,96 @@ fn parse_time(text: &str, flag: &str) -> CliResult<NaiveTime> {
         .map_err(|_| CliError::usage(format!("--{flag} {text}: expected a time like 09:00")))
 }
 
-/// `4h`, `1d 2h`, `90m`: the largest units that divide the time.
-fn human_secs(secs: i64) -> String {
-    humantime::format_duration(std::time::Duration::from_secs(secs.unsigned_abs())).to_string()
+/// `Mon-Fri`, `Mon-Wed,Fri`: runs of three or more days as ranges.
+fn day_ranges(days: &[Weekday]) -> String {
+    let mut sorted = days.to_vec();
+    sorted.sort_by_key(|day| day.num_days_from_monday());
+    let mut runs: Vec<Vec<Weekday>> = Vec::new();
+    for day in sorted {
+        match runs.last_mut() {
+            Some(run) if run.last().is_some_and(|last| last.succ() == day) => run.push(day),
+            _ => runs.push(vec![day]),
+        }
+    }
+    let mut parts = Vec::new();
+    for run in runs {
+        match run.as_slice() {
+            [first, .., last] if run.len() >= 3 => parts.push(format!("{first}-{last}")),
+            days => parts.extend(days.iter().map(Weekday::to_string)),
+        }
+    }
+    parts.join(",")
+}
+
+/// Team names by id, for tables (one request).
+async fn team_names(session: &Session, output: &Output) -> CliResult<HashMap<Uuid, String>> {
+    if !output.for_people() {
+        return Ok(HashMap::new());
+    }
+    let teams = session.call(|client| async move { client.list_teams(&TeamListQuery::default()).await }).await?;
+    Ok(teams.into_iter().map(|team| (team.id, team.name)).collect())
 }
 
 impl Record for SlaPolicy {
-    const COLUMNS: &'static [&'static str] =
-        &["id", "name", "priority", "category", "team_id", "first_response", "resolution", "warning_percent", "calendar"];
-
-    fn cells(&self) -> Vec<String> {
-        let calendar = &self.calendar;
-        let days: Vec<String> = calendar.working_days.iter().map(Weekday::to_string).collect();
-        vec![
-            self.id.to_string(),
-            self.name.clone(),
-            self.priority.to_string(),
-            optional(&self.category),
-            self.team_id.map(|id: Uuid| id.to_string()).unwrap_or_default(),
-            human_secs(self.first_response_secs),
-            human_secs(self.resolution_secs),
-            self.warning_percent.to_string(),
-            format!(
-                "{} {} {}-{}{}",
-                calendar.time_zone,
-                days.join(","),
-                calendar.opens.format("%H:%M"),
-                calendar.closes.format("%H:%M"),
-                if calendar.holidays.is_empty() { String::new() } else { format!(", {} holidays", calendar.holidays.len()) }
-            ),
-        ]
-    }
+    const FIELDS: &'static [&'static str] = &[
+        "id", "name", "priority", "category", "team_id", "first_response_secs", "resolution_secs", "warning_percent",
+        "calendar", "created_at", "updated_at", "deleted_at",
+    ];
 
     fn id(&self) -> String {
         self.id.to_string()
+    }
+}
+
+/// A policy with its team's name, as a table row.
+pub struct PolicyRow<'a> {
+    pub policy: &'a SlaPolicy,
+    pub teams: &'a HashMap<Uuid, String>,
+}
+
+impl Tabular for PolicyRow<'_> {
+    const COLUMNS: &'static [Column] = &[
+        Column::shrink("name", 10),
+        Column::whole("priority"),
+        Column::shrink("category", 8),
+        Column::shrink("team", 8),
+        Column::whole("first response"),
+        Column::whole("resolution"),
+        Column::shrink("hours", 12),
+        Column::number("warn at").wide(),
+        Column::whole("id").wide(),
+    ];
+
+    fn row(&self, _: &Layout) -> Vec<Cell> {
+        let policy = self.policy;
+        let calendar = &policy.calendar;
+        let any = || Cell::new("any", Tone::Muted);
+        vec![
+            Cell::new(&policy.name, Tone::Strong),
+            priority(policy.priority),
+            policy.category.clone().map_or_else(any, Cell::from),
+            match policy.team_id {
+                Some(id) => self.teams.get(&id).cloned().unwrap_or_else(|| id.to_string()).into(),
+                None => any(),
+            },
+            span(policy.first_response_secs).into(),
+            span(policy.resolution_secs).into(),
+            format!(
+                "{} {}-{} {}{}",
+                day_ranges(&calendar.working_days),
+                calendar.opens.format("%H:%M"),
+                calendar.closes.format("%H:%M"),
+                calendar.time_zone,
+                match calendar.holidays.len() {
+                    0 => String::new(),
+                    1 => ", 1 holiday".to_owned(),
+                    n => format!(", {n} holidays"),
+                }
+            )
+            .into(),
+            format!("{}%", policy.warning_percent).into(),
+            Cell::new(policy.id.to_string(), Tone::Muted),
+        ]
     }
 }
 
@@ -213,5 +278,12 @@ mod tests {
         assert_eq!(parse_days("mon-wed,fri,mon").unwrap(), [Mon, Tue, Wed, Fri]);
         assert!(parse_days("mon-funday").is_err());
         assert!(parse_days(",").is_err());
+    }
+
+    #[test]
+    fn working_days_print_as_ranges() {
+        assert_eq!(super::day_ranges(&[Mon, Tue, Wed, Thu, Fri]), "Mon-Fri");
+        assert_eq!(super::day_ranges(&[Fri, Mon, Tue, Wed]), "Mon-Wed,Fri");
+        assert_eq!(super::day_ranges(&[Sat, Sun]), "Sat,Sun");
     }
 }

@@ -1,15 +1,18 @@
 //! `hdms teams …`.
 
 use hdms_api_types::teams::{CreateTeam, Team, TeamListQuery, UpdateTeam};
+use hdms_api_types::users::UserListQuery;
 use uuid::Uuid;
 
 use crate::cli::TeamsCommand;
-use crate::commands::{args_or_stdin, parse_id, users};
+use crate::commands::names::display_name;
+use crate::commands::{args_or_stdin, collect_pages, parse_id, users};
 use crate::exit::{CliError, CliResult};
-use crate::output::{Output, Record};
+use crate::output::human::ago;
+use crate::output::{Cell, Column, Layout, Output, Record, Tabular, Tone, render_record_with};
 use hdms_api_types::credentials::Session;
 
-pub async fn run(mut session: Session, output: Output, command: TeamsCommand) -> CliResult {
+pub async fn run(session: Session, output: Output, command: TeamsCommand) -> CliResult {
     match command {
         TeamsCommand::List { deleted } => {
             let query = TeamListQuery { deleted: deleted.then_some(true) };
@@ -20,8 +23,22 @@ pub async fn run(mut session: Session, output: Output, command: TeamsCommand) ->
             output.list(&teams)
         }
         TeamsCommand::Show { team } => {
-            let id = resolve(&mut session, &team).await?;
-            output.one(&session.call(|client| async move { client.get_team(id).await }).await?)
+            let id = resolve(&session, &team).await?;
+            let team = session.call(|client| async move { client.get_team(id).await }).await?;
+            if !output.for_people() {
+                return output.one(&team);
+            }
+            // Members by name: one paged list of the team's users rather than one request each.
+            let query = UserListQuery { team: Some(id), limit: Some(500), ..Default::default() };
+            let members = collect_pages(&session, usize::MAX, |client, cursor| {
+                let query = UserListQuery { cursor, ..query.clone() };
+                async move { client.list_users(&query).await }
+            })
+            .await?;
+            let names = members.iter().map(|user| format!("{} ({})", display_name(&user.name, &user.email), user.role)).collect::<Vec<_>>();
+            let members = [("Members", Cell::from(names.join("\n")))];
+            print!("{}", render_record_with(Team::COLUMNS, &team.row(&output.layout), &members, &output.layout));
+            Ok(())
         }
         TeamsCommand::Create { name, description } => {
             let request = CreateTeam { name, description };
@@ -32,7 +49,7 @@ pub async fn run(mut session: Session, output: Output, command: TeamsCommand) ->
             output.one(&team)
         }
         TeamsCommand::Update { team, name, description } => {
-            let id = resolve(&mut session, &team).await?;
+            let id = resolve(&session, &team).await?;
             let update = UpdateTeam { name, description };
             let team = session.call(|client| {
                 let update = update.clone();
@@ -41,7 +58,7 @@ pub async fn run(mut session: Session, output: Output, command: TeamsCommand) ->
             output.one(&team)
         }
         TeamsCommand::Delete { team } => {
-            let id = resolve(&mut session, &team).await?;
+            let id = resolve(&session, &team).await?;
             session.call(|client| async move { client.delete_team(id).await }).await?;
             eprintln!("Deleted team {id}");
             Ok(())
@@ -51,19 +68,19 @@ pub async fn run(mut session: Session, output: Output, command: TeamsCommand) ->
             output.one(&session.call(|client| async move { client.restore_team(id).await }).await?)
         }
         TeamsCommand::AddMember { team, users: members } => {
-            let id = resolve(&mut session, &team).await?;
+            let id = resolve(&session, &team).await?;
             let mut latest = None;
             for member in args_or_stdin(members)? {
-                let user = users::resolve(&mut session, &member, false).await?;
+                let user = users::resolve(&session, &member, false).await?;
                 latest = Some(session.call(|client| async move { client.add_team_member(id, user).await }).await?);
             }
             latest.map_or(Ok(()), |team| output.one(&team))
         }
         TeamsCommand::RemoveMember { team, users: members } => {
-            let id = resolve(&mut session, &team).await?;
+            let id = resolve(&session, &team).await?;
             let mut latest = None;
             for member in args_or_stdin(members)? {
-                let user = users::resolve(&mut session, &member, false).await?;
+                let user = users::resolve(&session, &member, false).await?;
                 latest = Some(session.call(|client| async move { client.remove_team_member(id, user).await }).await?);
             }
             latest.map_or(Ok(()), |team| output.one(&team))
@@ -72,7 +89,7 @@ pub async fn run(mut session: Session, output: Output, command: TeamsCommand) ->
 }
 
 /// A team's id from its id or its name (case-insensitive).
-pub async fn resolve(session: &mut Session, team: &str) -> CliResult<Uuid> {
+pub async fn resolve(session: &Session, team: &str) -> CliResult<Uuid> {
     if let Ok(id) = Uuid::try_parse(team.trim()) {
         return Ok(id);
     }
@@ -85,20 +102,31 @@ pub async fn resolve(session: &mut Session, team: &str) -> CliResult<Uuid> {
 }
 
 impl Record for Team {
-    const COLUMNS: &'static [&'static str] = &["id", "name", "description", "members", "created_at", "deleted_at"];
-
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.id.to_string(),
-            self.name.clone(),
-            crate::output::optional(&self.description),
-            self.members.iter().map(Uuid::to_string).collect::<Vec<_>>().join(" "),
-            self.created_at.to_rfc3339(),
-            self.deleted_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
-        ]
-    }
+    const FIELDS: &'static [&'static str] = &["id", "name", "description", "members", "created_at", "updated_at", "deleted_at"];
 
     fn id(&self) -> String {
         self.id.to_string()
+    }
+}
+
+impl Tabular for Team {
+    const COLUMNS: &'static [Column] = &[
+        Column::shrink("name", 10),
+        Column::shrink("description", 12),
+        Column::number("members"),
+        Column::whole("created"),
+        Column::whole("deleted").wide(),
+        Column::whole("id").wide(),
+    ];
+
+    fn row(&self, layout: &Layout) -> Vec<Cell> {
+        vec![
+            Cell::new(&self.name, Tone::Strong),
+            self.description.clone().unwrap_or_default().into(),
+            self.members.len().to_string().into(),
+            Cell::new(ago(self.created_at, layout), Tone::Muted),
+            self.deleted_at.map(|at| ago(at, layout)).unwrap_or_default().into(),
+            Cell::new(self.id.to_string(), Tone::Muted),
+        ]
     }
 }

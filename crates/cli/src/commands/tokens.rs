@@ -5,7 +5,8 @@ use hdms_api_types::tokens::{ApiToken, CreateApiToken, CreatedApiToken};
 use crate::cli::TokensCommand;
 use crate::commands::{args_or_stdin, parse_id};
 use crate::exit::CliResult;
-use crate::output::{Format, Output, Record};
+use crate::output::human::ago;
+use crate::output::{Cell, Column, Layout, Output, Record, Tabular, Tone};
 use hdms_api_types::credentials::Session;
 
 pub async fn run(session: Session, output: Output, command: TokensCommand) -> CliResult {
@@ -16,13 +17,13 @@ pub async fn run(session: Session, output: Output, command: TokensCommand) -> Cl
                 let request = request.clone();
                 async move { client.create_token(&request).await }
             }).await?;
-            if output.format == Format::Table && !output.ids {
+            if output.for_people() {
                 output.one(&created.token)?;
                 eprintln!("The secret, shown this once (use it as HDMS_TOKEN):");
                 println!("{}", created.secret);
                 return Ok(());
             }
-            output.one(&created)
+            output.one_as(&created, &created.token)
         }
         TokensCommand::List => {
             let tokens = session.call(|client| async move { client.list_tokens().await }).await?;
@@ -40,34 +41,43 @@ pub async fn run(session: Session, output: Output, command: TokensCommand) -> Cl
 }
 
 impl Record for ApiToken {
-    const COLUMNS: &'static [&'static str] = &["id", "name", "prefix", "created_at", "expires_at", "last_used_at"];
-
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.id.to_string(),
-            self.name.clone(),
-            self.prefix.clone(),
-            self.created_at.to_rfc3339(),
-            self.expires_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
-            self.last_used_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
-        ]
-    }
+    const FIELDS: &'static [&'static str] = &["id", "name", "prefix", "created_at", "expires_at", "last_used_at"];
 
     fn id(&self) -> String {
         self.id.to_string()
     }
 }
 
+impl Tabular for ApiToken {
+    const COLUMNS: &'static [Column] = &[
+        Column::shrink("name", 10),
+        Column::whole("prefix"),
+        Column::whole("created"),
+        Column::whole("expires"),
+        Column::whole("last used"),
+        Column::whole("id").wide(),
+    ];
+
+    fn row(&self, layout: &Layout) -> Vec<Cell> {
+        let expires = match self.expires_at {
+            None => Cell::new("never", Tone::Muted),
+            Some(at) if at <= layout.now => Cell::new(format!("expired {}", ago(at, layout)), Tone::Bad),
+            Some(at) => ago(at, layout).into(),
+        };
+        vec![
+            Cell::new(&self.name, Tone::Strong),
+            self.prefix.as_str().into(),
+            Cell::new(ago(self.created_at, layout), Tone::Muted),
+            expires,
+            self.last_used_at.map_or_else(|| Cell::new("never", Tone::Muted), |at| ago(at, layout).into()),
+            Cell::new(self.id.to_string(), Tone::Muted),
+        ]
+    }
+}
+
 /// A new token with its secret, for JSON and CSV output.
 impl Record for CreatedApiToken {
-    const COLUMNS: &'static [&'static str] = &["id", "name", "prefix", "created_at", "expires_at", "secret"];
-
-    fn cells(&self) -> Vec<String> {
-        let mut cells = self.token.cells();
-        cells.truncate(5);
-        cells.push(self.secret.clone());
-        cells
-    }
+    const FIELDS: &'static [&'static str] = &["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "secret"];
 
     fn id(&self) -> String {
         self.token.id.to_string()

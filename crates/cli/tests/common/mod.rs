@@ -107,7 +107,12 @@ impl Cli {
             .env("HDMS_SERVER", &self.server)
             .env_remove("HDMS_TOKEN")
             .env_remove("HDMS_PROFILE")
-            .env_remove("DBUS_SESSION_BUS_ADDRESS");
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            // Output as in a plain pipe unless a test asks otherwise.
+            .env_remove("COLUMNS")
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR")
+            .env_remove("CLICOLOR_FORCE");
         command
     }
 
@@ -123,6 +128,13 @@ impl Cli {
     pub fn run(&self, args: &[&str], stdin: &str) -> Run {
         let mut command = self.command();
         command.args(args).write_stdin(stdin.to_owned());
+        run_command(command)
+    }
+
+    /// Runs `hdms args…` with extra environment variables.
+    pub fn run_with(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut command = self.command();
+        command.envs(env.iter().copied()).args(args);
         run_command(command)
     }
 

@@ -1,0 +1,291 @@
+//! The runtime: draws the state, waits for the next event (a key, an answer, a websocket event,
+//! the clock), runs it through `update`, and performs the effects on tokio tasks. Every HTTP call
+//! runs on its own task and comes back as an event tagged with its request id, so no network
+//! call ever holds up a frame.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures::StreamExt;
+use hdms_api_types::client::Client;
+use hdms_api_types::notifications::NotificationListQuery;
+use hdms_api_types::sms::LoginOutcome;
+use hdms_api_types::tickets::{CreateLink, MergeRequest, TransitionRequest, ViewPageQuery};
+use hdms_api_types::{Page, teams::TeamListQuery};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::mpsc;
+
+use crate::app::{Effect, Event, State, update};
+use crate::call::{Answer, Call, Failure, TicketDetail};
+use crate::realtime::{Connection, LiveCommand, LiveEvent};
+use crate::signin::{CredentialsError, Session, Target};
+use crate::ui;
+
+/// How often the clock ticks (SLA countdowns, toasts).
+const TICK: Duration = Duration::from_millis(500);
+
+impl From<CredentialsError> for Failure {
+    fn from(err: CredentialsError) -> Failure {
+        let status = if err.needs_login() { Some(401) } else { None };
+        match err {
+            CredentialsError::Api(err) => Failure::from(err),
+            other => Failure { status, code: None, message: other.to_string() },
+        }
+    }
+}
+
+/// Performs effects: holds the session once signed in, and the websocket worker's channel.
+#[derive(Clone)]
+pub struct Effects {
+    target: Target,
+    session: Arc<Mutex<Option<Session>>>,
+    events: mpsc::UnboundedSender<Event>,
+    live: Arc<Mutex<Option<mpsc::UnboundedSender<LiveCommand>>>>,
+    /// Where OSC 52 sequences go (the terminal).
+    clipboard: Arc<Mutex<Box<dyn Write + Send>>>,
+}
+
+impl Effects {
+    pub fn new(target: Target, events: mpsc::UnboundedSender<Event>, clipboard: Box<dyn Write + Send>) -> Effects {
+        Effects {
+            target,
+            session: Arc::new(Mutex::new(None)),
+            events,
+            live: Arc::new(Mutex::new(None)),
+            clipboard: Arc::new(Mutex::new(clipboard)),
+        }
+    }
+
+    pub fn perform(&self, effect: Effect) {
+        match effect {
+            Effect::Call { id, call } => {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let answer = this.call(call).await;
+                    let _ = this.events.send(Event::Answer { id, answer });
+                });
+            }
+            Effect::StartLive => self.start_live(),
+            Effect::Live(command) => {
+                if let Some(live) = self.live.lock().expect("live lock").as_ref() {
+                    let _ = live.send(command);
+                }
+            }
+            Effect::Copy(text) => {
+                let mut out = self.clipboard.lock().expect("clipboard lock");
+                let _ = crossterm::execute!(out, crossterm::clipboard::CopyToClipboard::to_clipboard_from(text));
+            }
+            Effect::Quit => {}
+        }
+    }
+
+    /// Starts the websocket worker for the signed-in session. Until the live worker
+    /// (`crate::live`) lands, the connection is reported off.
+    fn start_live(&self) {
+        let _ = self.events.send(Event::Live(LiveEvent::Connection(Connection::Off)));
+    }
+
+    fn session(&self) -> Option<Session> {
+        self.session.lock().expect("session lock").clone()
+    }
+
+    /// The client with a fresh token, opening the saved session on first use.
+    async fn client(&self) -> Result<Client, Failure> {
+        let session = match self.session() {
+            Some(session) => session,
+            None => {
+                let session = Session::open(self.target.clone()).await?;
+                *self.session.lock().expect("session lock") = Some(session.clone());
+                session
+            }
+        };
+        session.fresh_token().await?;
+        Ok(session.client().clone())
+    }
+
+    async fn call(&self, call: Call) -> Result<Answer, Failure> {
+        match call {
+            Call::Login { email, password } => {
+                let anonymous = self.target.anonymous_client()?;
+                match anonymous.login_start(&email, &password).await? {
+                    LoginOutcome::LoggedIn(answer) => self.logged_in(&answer).await,
+                    LoginOutcome::OtpRequired(challenge) => Ok(Answer::OtpRequired {
+                        challenge: challenge.challenge,
+                        phone_hint: challenge.phone_hint,
+                        expires_in: challenge.expires_in,
+                    }),
+                }
+            }
+            Call::LoginOtp { challenge, code } => {
+                let anonymous = self.target.anonymous_client()?;
+                let answer = anonymous.login_otp(&challenge, &code).await?;
+                self.logged_in(&answer).await
+            }
+            other => {
+                let client = self.client().await?;
+                perform(&client, other).await
+            }
+        }
+    }
+
+    async fn logged_in(&self, answer: &hdms_api_types::auth::LoginResponse) -> Result<Answer, Failure> {
+        let (session, saved_in) = Session::from_login(self.target.clone(), answer).await?;
+        *self.session.lock().expect("session lock") = Some(session);
+        Ok(Answer::LoggedIn { user: answer.user.clone(), saved_in })
+    }
+}
+
+/// One call through the typed client.
+pub async fn perform(client: &Client, call: Call) -> Result<Answer, Failure> {
+    Ok(match call {
+        Call::Login { .. } | Call::LoginOtp { .. } => unreachable!("logins go through Effects::call"),
+        Call::Me => Answer::Me(client.me().await?),
+        Call::Views => Answer::Views(client.list_views().await?),
+        Call::Tickets(query) => Answer::Tickets(client.list_tickets(&query).await?),
+        Call::ViewTickets { view, limit, cursor } => {
+            Answer::Tickets(client.view_tickets(view, &ViewPageQuery { limit: Some(limit), cursor }).await?)
+        }
+        Call::ApprovalQueue => {
+            let approvals = client.pending_approvals().await?;
+            let mut ids: Vec<_> = approvals.iter().map(|a| a.ticket_id).collect();
+            ids.dedup();
+            let tickets = futures::future::join_all(ids.into_iter().map(|id| client.get_ticket(id))).await;
+            // A ticket gone or no longer visible since the approval was listed is left out.
+            Answer::Tickets(Page { items: tickets.into_iter().filter_map(Result::ok).collect(), next_cursor: None })
+        }
+        Call::TicketDetail(id) => {
+            let (ticket, comments, transitions, attachments, subtickets, links, watchers, approvals) = tokio::try_join!(
+                client.get_ticket(id),
+                client.list_comments(id),
+                client.list_transitions(id),
+                client.list_attachments(id),
+                client.list_subtickets(id),
+                client.list_links(id),
+                client.list_watchers(id),
+                client.ticket_approvals(id),
+            )?;
+            Answer::Detail(Box::new(TicketDetail { ticket, comments, transitions, attachments, subtickets, links, watchers, approvals }))
+        }
+        Call::TicketByNumber(number) => Answer::Ticket(Box::new(client.get_ticket_by_number(&number).await?)),
+        Call::History(id) => Answer::History(client.history(id).await?),
+        Call::Comment { ticket, body, internal } => {
+            let request = hdms_api_types::tickets::CreateComment { body, internal };
+            Answer::Comment(Box::new(client.comment(ticket, &request).await?))
+        }
+        Call::Transition { ticket, to, version } => {
+            let request = TransitionRequest { to, comment: None, version: Some(version) };
+            Answer::Ticket(Box::new(client.transition(ticket, &request).await?))
+        }
+        Call::Assign { ticket, request } => Answer::Ticket(Box::new(client.assign(ticket, &request).await?)),
+        Call::ClaimNext => Answer::Ticket(Box::new(client.claim_next().await?)),
+        Call::Update { ticket, update } => Answer::Ticket(Box::new(client.update_ticket(ticket, &update).await?)),
+        Call::Watch { ticket, user, watch } => {
+            if watch {
+                client.watch_ticket(ticket, user).await?;
+            } else {
+                client.unwatch_ticket(ticket, user).await?;
+            }
+            Answer::Done
+        }
+        Call::RequestApproval { ticket, request } => Answer::Approval(Box::new(client.request_approval(ticket, &request).await?)),
+        Call::DecideApproval { approval, decision } => Answer::Approval(Box::new(client.decide_approval(approval, &decision).await?)),
+        Call::CreateSubTicket { parent, request } => Answer::Ticket(Box::new(client.create_subticket(parent, &request).await?)),
+        Call::Link { ticket, to, kind } => {
+            let other = client.get_ticket_by_number(&to).await?;
+            Answer::Linked(Box::new(client.create_link(ticket, &CreateLink { to: other.id, kind }).await?))
+        }
+        Call::Merge { ticket, into, version } => {
+            let survivor = client.get_ticket_by_number(&into).await?;
+            let request = MergeRequest { into: survivor.id, version: Some(version) };
+            Answer::Merged(Box::new(client.merge_ticket(ticket, &request).await?))
+        }
+        Call::Bulk(update) => Answer::Bulk(client.bulk_update(&update).await?),
+        Call::Notifications => {
+            let query = NotificationListQuery { limit: Some(100), ..Default::default() };
+            Answer::Notifications(client.notifications(&query).await?)
+        }
+        Call::MarkRead(id) => {
+            client.mark_notification_read(id).await?;
+            Answer::Unread(client.unread_notifications().await?.unread)
+        }
+        Call::MarkAllRead => Answer::Unread(client.mark_all_notifications_read().await?.unread),
+        Call::UnreadCount => Answer::Unread(client.unread_notifications().await?.unread),
+        Call::SaveAttachment { attachment, path } => {
+            let download = client.download_attachment(attachment, None).await?;
+            let bytes = download.content.len() as u64;
+            if let Err(err) = write_new_file(&path, &download.content).await {
+                return Err(Failure::new(format!("cannot write {}: {err}", path.display())));
+            }
+            Answer::Saved { path, bytes }
+        }
+        Call::FindPeople(text) => Answer::People(client.list_users(&crate::actions::people_query(&text)).await?.items),
+        Call::User(id) => Answer::User(client.get_user(id).await?),
+        Call::Teams => Answer::Teams(client.list_teams(&TeamListQuery::default()).await?),
+    })
+}
+
+/// Writes a downloaded file without replacing one already there.
+async fn write_new_file(path: &std::path::Path, content: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(path).await?;
+    file.write_all(content).await?;
+    file.flush().await
+}
+
+/// Runs the client on `terminal` until the agent quits. `initial` events go through `update`
+/// first (the terminal's size, a saved session to resume).
+pub async fn run<B: Backend>(
+    terminal: &mut Terminal<B>,
+    mut state: State,
+    effects: Effects,
+    mut events: mpsc::UnboundedReceiver<Event>,
+    initial: Vec<Event>,
+) -> anyhow::Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
+    let mut keys = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    #[cfg(unix)]
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    for event in initial {
+        for effect in update(&mut state, event) {
+            effects.perform(effect);
+        }
+    }
+    while !state.quit {
+        terminal.draw(|frame| ui::draw(frame, &state))?;
+        #[cfg(unix)]
+        let terminated = terminate.recv();
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<Option<()>>();
+        let event = tokio::select! {
+            key = keys.next() => match key {
+                Some(Ok(TermEvent::Key(key))) => Event::Key(key),
+                Some(Ok(TermEvent::Paste(text))) => Event::Paste(text),
+                Some(Ok(TermEvent::Resize(width, height))) => Event::Resize { width, height },
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => return Err(err.into()),
+                None => break,
+            },
+            Some(event) = events.recv() => event,
+            _ = tick.tick() => Event::Tick(Utc::now()),
+            _ = terminated => break,
+        };
+        for effect in update(&mut state, event) {
+            effects.perform(effect);
+        }
+        // Whatever else is already waiting goes in before the next frame.
+        while let Ok(event) = events.try_recv() {
+            for effect in update(&mut state, event) {
+                effects.perform(effect);
+            }
+        }
+    }
+    Ok(())
+}

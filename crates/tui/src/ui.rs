@@ -1,0 +1,106 @@
+//! Drawing: a pure function of the state. The screen's view takes the top, then a message line,
+//! the footer (main keys, from the key table) and the status line (server, user, connection,
+//! unread count); overlays and toasts go on top.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+
+use crate::app::{State, View};
+use crate::realtime::Connection;
+
+pub fn draw(frame: &mut Frame, state: &State) {
+    let area = frame.area();
+    let [main, message, footer, status] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(1), Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let shared = &state.shared;
+    match state.view {
+        View::Login => state.login.draw(frame, main, &shared.server),
+        View::Queues => state.queues.draw(frame, main, shared),
+        View::Ticket => match &state.ticket {
+            Some(view) => view.draw(frame, main, shared),
+            None => frame.render_widget(Paragraph::new("No ticket open."), main),
+        },
+        View::Notifications => {
+            let [title, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(main);
+            frame.render_widget(
+                Paragraph::new(format!("Notifications · {} unread", shared.unread)).style(Style::default().add_modifier(Modifier::BOLD)),
+                title,
+            );
+            state.notifications.draw(frame, list, shared);
+        }
+    }
+    draw_message(frame, message, state);
+    draw_footer(frame, footer, state);
+    draw_status(frame, status, state);
+    if let Some(toast) = &shared.toast {
+        draw_toast(frame, main, &toast.title, &toast.body);
+    }
+    if let Some(overlay) = &state.overlay {
+        overlay.draw(frame, main, &shared.keymap);
+    }
+}
+
+fn draw_message(frame: &mut Frame, area: Rect, state: &State) {
+    let Some(message) = &state.shared.message else { return };
+    let line = if message.error {
+        Line::from(vec![
+            Span::styled(" ERROR ", Style::default().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)),
+            Span::styled(format!(" {}", message.text), Style::default().fg(Color::Red)),
+        ])
+    } else {
+        Line::from(Span::raw(format!(" {}", message.text)))
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn draw_footer(frame: &mut Frame, area: Rect, state: &State) {
+    let contexts = state.contexts();
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for (key, label) in state.shared.keymap.footer(&contexts) {
+        let (key, label) = (format!(" {key} "), format!(" {label} "));
+        used += key.chars().count() + label.chars().count();
+        // Whole items only: a key without its label (or half a label) helps nobody.
+        if used > usize::from(area.width) {
+            break;
+        }
+        spans.push(Span::styled(key, Style::default().add_modifier(Modifier::REVERSED)));
+        spans.push(Span::raw(label));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, state: &State) {
+    let shared = &state.shared;
+    let base = Style::default().bg(Color::DarkGray).fg(Color::White);
+    let user = match &shared.me {
+        Some(me) => format!("{} ({})", me.email, me.role),
+        None => "not signed in".to_owned(),
+    };
+    let connection_style = match shared.connection {
+        Connection::Online => base.fg(Color::LightGreen),
+        Connection::Reconnecting { .. } | Connection::Connecting => base.fg(Color::Yellow),
+        Connection::Off => base,
+    };
+    let unread_style = if shared.unread > 0 { base.add_modifier(Modifier::BOLD).fg(Color::LightYellow) } else { base };
+    let line = Line::from(vec![
+        Span::styled(" hdms ", base.add_modifier(Modifier::BOLD)),
+        Span::styled(format!("│ {} │ {user} │ ", shared.server), base),
+        Span::styled(shared.connection.label(), connection_style),
+        Span::styled(" │ ", base),
+        Span::styled(format!("{} unread", shared.unread), unread_style),
+        Span::styled(" ", base),
+    ]);
+    frame.render_widget(Paragraph::new(line).style(base), area);
+}
+
+fn draw_toast(frame: &mut Frame, main: Rect, title: &str, body: &str) {
+    let width = main.width.min(48);
+    let area = Rect { x: main.right().saturating_sub(width), y: main.y, width, height: main.height.min(4) };
+    frame.render_widget(Clear, area);
+    let block = Block::bordered().border_type(BorderType::Rounded).title(format!(" {title} ")).border_style(Style::default().fg(Color::Yellow));
+    frame.render_widget(Paragraph::new(body.to_owned()).block(block).wrap(Wrap { trim: true }), area);
+}

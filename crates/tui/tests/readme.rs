@@ -1,0 +1,25 @@
+//! The README's key list is the key table: regenerate it with
+//! `HDMS_UPDATE_DOCS=1 cargo test -p hdms-tui --test readme`.
+
+use hdms_tui::keys::{Keymap, markdown};
+
+const START: &str = "<!-- hdms-tui keys: generated from crates/tui/src/keys.rs -->\n";
+const END: &str = "<!-- end of hdms-tui keys -->";
+
+#[test]
+fn readme_lists_the_default_keys() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let start = readme.find(START).expect("README has the hdms-tui keys marker") + START.len();
+    let end = readme[start..].find(END).expect("README has the end marker") + start;
+    let expected = markdown(&Keymap::default());
+    if std::env::var_os("HDMS_UPDATE_DOCS").is_some() {
+        let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    assert!(
+        readme[start..end] == expected,
+        "README's hdms-tui keys are stale: run HDMS_UPDATE_DOCS=1 cargo test -p hdms-tui --test readme"
+    );
+}

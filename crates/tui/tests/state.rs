@@ -1,0 +1,297 @@
+//! Key sequences into `update`, asserting the state and the effects: no terminal, no network.
+
+mod support;
+
+use hdms_api_types::Page;
+use hdms_api_types::tickets::{BulkItemResult, BulkResult, Priority, Status};
+use hdms_tui::app::View;
+use hdms_tui::call::{Answer, Call, Failure};
+use hdms_tui::keys::Keymap;
+use hdms_tui::overlay::Overlay;
+use hdms_tui::realtime::{LiveCommand, LiveEvent};
+use hdms_tui::{Effect, Event, State, update};
+use support::*;
+
+#[test]
+fn login_with_an_sms_code_then_the_queues_load_and_the_feed_starts() {
+    let mut state = State::new("http://desk.example", Keymap::default(), now());
+    assert_eq!(state.view, View::Login);
+    press(&mut state, "dana@example.com<tab>");
+    let effects = press(&mut state, "s3cret<enter>");
+    let calls = calls(&effects);
+    assert_eq!(calls.len(), 1);
+    let (login, call) = calls[0].clone();
+    assert_eq!(call, Call::Login { email: "dana@example.com".to_owned(), password: "s3cret".to_owned() });
+    // Keys while the login is in flight change nothing.
+    assert!(press(&mut state, "x<enter>").is_empty());
+    assert_eq!(state.login.password.text(), "s3cret");
+
+    let answer = Answer::OtpRequired { challenge: "ch-1".to_owned(), phone_hint: "+1•••71".to_owned(), expires_in: 300 };
+    update(&mut state, Event::Answer { id: login, answer: Ok(answer) });
+    let effects = press(&mut state, "123456<enter>");
+    let (otp, call) = support::calls(&effects)[0].clone();
+    assert_eq!(call, Call::LoginOtp { challenge: "ch-1".to_owned(), code: "123456".to_owned() });
+
+    let answer = Answer::LoggedIn { user: agent(), saved_in: "the OS keyring".to_owned() };
+    let effects = update(&mut state, Event::Answer { id: otp, answer: Ok(answer) });
+    assert_eq!(state.view, View::Queues);
+    assert!(effects.contains(&Effect::StartLive));
+    assert!(effects.contains(&Effect::Live(LiveCommand::FollowQueues)));
+    let queue_loads = support::calls(&effects).into_iter().filter(|(_, c)| matches!(c, Call::Tickets(_))).count();
+    assert_eq!(queue_loads, 4, "My open, Unassigned, Breaching, All");
+    assert!(support::calls(&effects).iter().any(|(_, c)| *c == Call::ApprovalQueue));
+}
+
+#[test]
+fn a_wrong_password_keeps_what_was_typed_and_says_why() {
+    let mut state = State::new("http://desk.example", Keymap::default(), now());
+    let effects = press(&mut state, "dana@example.com<tab>wrong<enter>");
+    let (login, _) = calls(&effects)[0].clone();
+    let failure = Failure { status: Some(401), code: Some("invalid_credentials".to_owned()), message: "Wrong email or password".to_owned() };
+    update(&mut state, Event::Answer { id: login, answer: Err(failure) });
+    assert_eq!(state.view, View::Login);
+    assert_eq!(state.login.email.text(), "dana@example.com");
+    assert!(state.login.error.as_deref().unwrap().contains("Wrong email or password"));
+}
+
+#[test]
+fn moving_opening_and_going_back() {
+    let mut state = signed_in(sample_tickets());
+    press(&mut state, "jj");
+    assert_eq!(state.queues.active_tab().selected, 2);
+    press(&mut state, "k");
+    assert_eq!(state.queues.active_tab().selected, 1);
+    press(&mut state, "G");
+    assert_eq!(state.queues.active_tab().selected, 3);
+    press(&mut state, "g");
+    assert_eq!(state.queues.active_tab().selected, 0);
+    let effects = press(&mut state, "<enter>");
+    assert_eq!(state.view, View::Ticket);
+    assert!(calls(&effects).iter().any(|(_, c)| *c == Call::TicketDetail(id(2042))));
+    let effects = press(&mut state, "q");
+    assert_eq!(state.view, View::Queues, "q goes back from a ticket");
+    assert!(effects.contains(&Effect::Live(LiveCommand::Unwatch { ticket: id(2042) })));
+    let effects = press(&mut state, "q");
+    assert!(state.quit && effects.contains(&Effect::Quit), "q on the queues quits");
+}
+
+#[test]
+fn a_late_answer_for_a_ticket_already_left_is_dropped() {
+    let mut state = signed_in(sample_tickets());
+    let first = calls(&press(&mut state, "<enter>"))[0].0;
+    press(&mut state, "<esc>j");
+    let second = calls(&press(&mut state, "<enter>"))[0].0;
+    let stale = detail(sample_tickets()[0].clone());
+    update(&mut state, Event::Answer { id: first, answer: Ok(Answer::Detail(Box::new(stale))) });
+    assert!(state.ticket.as_ref().unwrap().detail.is_none(), "the first ticket's answer must not fill the second's screen");
+    let fresh = detail(sample_tickets()[1].clone());
+    update(&mut state, Event::Answer { id: second, answer: Ok(Answer::Detail(Box::new(fresh))) });
+    assert_eq!(state.ticket.as_ref().unwrap().ticket().unwrap().number, "HD-1043");
+}
+
+#[test]
+fn scrolling_near_the_end_asks_for_the_next_page_once() {
+    let mut state = signed_in(Vec::new());
+    // Reload My open with a first page of 50 and a cursor.
+    let effects = press(&mut state, "r");
+    let (load, _) = calls(&effects).into_iter().find(|(_, c)| matches!(c, Call::Tickets(_))).unwrap();
+    let page: Vec<_> = (0..50).map(|n| ticket(n, &format!("Ticket {n}"), Status::Open, Priority::Normal, None)).collect();
+    update(&mut state, Event::Answer { id: load, answer: Ok(Answer::Tickets(Page { items: page, next_cursor: Some("c50".to_owned()) })) });
+    assert_eq!(state.queues.active_tab().count(), "50+");
+    let mut next_pages = Vec::new();
+    for _ in 0..40 {
+        for (id, call) in calls(&press(&mut state, "j")) {
+            if let Call::Tickets(query) = call {
+                next_pages.push((id, query));
+            }
+        }
+    }
+    assert_eq!(next_pages.len(), 1, "one request for the next page: {next_pages:?}");
+    assert_eq!(next_pages[0].1.cursor.as_deref(), Some("c50"));
+    assert_eq!(next_pages[0].1.limit, Some(50), "never the whole queue");
+    let more: Vec<_> = (50..60).map(|n| ticket(n, "more", Status::Open, Priority::Normal, None)).collect();
+    update(&mut state, Event::Answer { id: next_pages[0].0, answer: Ok(Answer::Tickets(Page { items: more, next_cursor: None })) });
+    assert_eq!(state.queues.active_tab().count(), "60");
+}
+
+#[test]
+fn the_queue_feed_moves_tickets_between_tabs() {
+    let mut state = signed_in(Vec::new());
+    // Unassigned is tab 2, loaded empty; a new unassigned ticket appears there.
+    let mut new = ticket(2000, "Cannot log in", Status::New, Priority::High, Some(7200));
+    new.assignee = None;
+    new.assignee_id = None;
+    update(&mut state, Event::Live(LiveEvent::TicketChanged { ticket: Box::new(new.clone()), reason: "created".to_owned() }));
+    let unassigned = &state.queues.tabs[1];
+    assert_eq!(unassigned.rows.len(), 1);
+    assert!(state.queues.unread.contains(&new.id), "new activity is marked");
+    assert!(state.queues.tabs[0].rows.is_empty());
+    // Assigned to Dana: it leaves Unassigned and joins My open.
+    let mut assigned = new.clone();
+    assigned.assignee_id = Some(id(1));
+    assigned.assignee = Some(person(1, "Dana Agent"));
+    assigned.version += 1;
+    update(&mut state, Event::Live(LiveEvent::TicketChanged { ticket: Box::new(assigned), reason: "assigned".to_owned() }));
+    assert!(state.queues.tabs[1].rows.is_empty());
+    assert_eq!(state.queues.tabs[0].rows.len(), 1);
+    // Resolved: it leaves every open queue but stays in All.
+    let mut resolved = new;
+    resolved.status = Status::Resolved;
+    resolved.assignee_id = Some(id(1));
+    update(&mut state, Event::Live(LiveEvent::TicketChanged { ticket: Box::new(resolved), reason: "transitioned".to_owned() }));
+    assert!(state.queues.tabs[0].rows.is_empty());
+    assert_eq!(state.queues.tabs[4].rows.len(), 1);
+}
+
+#[test]
+fn a_failed_reply_keeps_the_draft_and_shows_the_server_message() {
+    let mut state = signed_in(sample_tickets());
+    open_ticket(&mut state, detail(sample_tickets()[0].clone()));
+    press(&mut state, "r");
+    assert!(state.ticket.as_ref().unwrap().composer_open());
+    let typed = press(&mut state, "On it");
+    assert!(typed.contains(&Effect::Live(LiveCommand::Typing { ticket: id(2042) })), "typing is announced");
+    let effects = press(&mut state, "<c-s>");
+    let (send, call) = calls(&effects)[0].clone();
+    assert_eq!(call, Call::Comment { ticket: id(2042), body: "On it".to_owned(), internal: false });
+    let failure = Failure { status: Some(409), code: Some("conflict".to_owned()), message: "The ticket is closed".to_owned() };
+    update(&mut state, Event::Answer { id: send, answer: Err(failure) });
+    let view = state.ticket.as_ref().unwrap();
+    assert!(view.composer_open());
+    assert_eq!(view.composer.text(), "On it");
+    let message = state.shared.message.as_ref().unwrap();
+    assert!(message.error && message.text.contains("The ticket is closed"), "{message:?}");
+}
+
+#[test]
+fn an_internal_note_goes_out_as_internal() {
+    let mut state = signed_in(sample_tickets());
+    open_ticket(&mut state, detail(sample_tickets()[0].clone()));
+    press(&mut state, "i");
+    let effects = press(&mut state, "check the logs<c-s>");
+    assert!(calls(&effects).iter().any(|(_, c)| matches!(c, Call::Comment { internal: true, .. })));
+    // The toggle key flips a reply to a note and back.
+    let mut state = signed_in(sample_tickets());
+    open_ticket(&mut state, detail(sample_tickets()[0].clone()));
+    let effects = press(&mut state, "rx<c-t><c-s>");
+    assert!(calls(&effects).iter().any(|(_, c)| matches!(c, Call::Comment { internal: true, .. })));
+}
+
+#[test]
+fn live_messages_appear_once_in_order() {
+    let mut state = signed_in(sample_tickets());
+    let ticket = sample_tickets()[0].clone();
+    open_ticket(&mut state, detail(ticket.clone()));
+    let message = comment(9, &ticket, 50, "Still broken", false, 4);
+    for _ in 0..2 {
+        let event = LiveEvent::Message { ticket: ticket.id, seq: 4, comment: Box::new(message.clone()) };
+        update(&mut state, Event::Live(event));
+    }
+    let comments = &state.ticket.as_ref().unwrap().detail.as_ref().unwrap().comments;
+    assert_eq!(comments.len(), 4);
+    assert_eq!(comments.last().unwrap().body, "Still broken");
+}
+
+#[test]
+fn the_transition_menu_offers_the_servers_moves_only() {
+    let mut state = signed_in(sample_tickets());
+    open_ticket(&mut state, detail(sample_tickets()[0].clone()));
+    press(&mut state, "t");
+    let Some(Overlay::Menu(menu)) = &state.overlay else { panic!("no menu: {:?}", state.overlay) };
+    let labels: Vec<_> = menu.items.iter().map(|(label, _)| label.as_str()).collect();
+    assert_eq!(labels, ["start → in_progress", "resolve → resolved"]);
+    let effects = press(&mut state, "j<enter>");
+    assert!(calls(&effects).iter().any(|(_, c)| *c == Call::Transition { ticket: id(2042), to: Status::Resolved, version: 3 }));
+}
+
+#[test]
+fn bulk_priority_on_marked_rows_shows_each_outcome() {
+    let mut state = signed_in(sample_tickets());
+    press(&mut state, "<space><space>");
+    assert_eq!(state.queues.active_tab().marked.len(), 2);
+    press(&mut state, "b");
+    press(&mut state, "<enter>"); // Set priority…
+    let effects = press(&mut state, "<enter>"); // urgent
+    let (bulk, call) = calls(&effects)[0].clone();
+    let Call::Bulk(update_request) = call else { panic!("not a bulk call") };
+    assert_eq!(update_request.ids.as_ref().unwrap().len(), 2);
+    assert_eq!(update_request.versions.len(), 2, "each ticket at the version shown");
+    assert_eq!(update_request.set.as_ref().unwrap().priority, Some(Priority::Urgent));
+    let refused = hdms_api_types::ErrorBody { code: "conflict".to_owned(), message: "changed since".to_owned(), field: None };
+    let result = BulkResult {
+        succeeded: 1,
+        failed: 1,
+        results: vec![
+            BulkItemResult { id: id(2042), ok: true, http_status: 200, version: Some(4), error: None },
+            BulkItemResult { id: id(2043), ok: false, http_status: 409, version: None, error: Some(refused) },
+        ],
+    };
+    update(&mut state, Event::Answer { id: bulk, answer: Ok(Answer::Bulk(result)) });
+    let Some(Overlay::Outcomes { lines, .. }) = &state.overlay else { panic!("no outcomes: {:?}", state.overlay) };
+    assert_eq!(lines[0], (true, "HD-1042".to_owned()));
+    assert!(!lines[1].0 && lines[1].1.contains("changed since"));
+    assert_eq!(state.queues.active_tab().marked.len(), 1, "the refused one stays marked");
+}
+
+#[test]
+fn search_narrows_the_active_queue_with_the_servers_full_text_search() {
+    let mut state = signed_in(sample_tickets());
+    press(&mut state, "/");
+    let effects = press(&mut state, "vpn drops<enter>");
+    let (_, call) = calls(&effects)[0].clone();
+    let Call::Tickets(query) = call else { panic!("{call:?}") };
+    assert_eq!(query.q.as_deref(), Some("vpn drops"));
+    assert_eq!(query.assignee.as_deref(), Some("me"), "within the queue");
+    assert!(state.overlay.is_none());
+}
+
+#[test]
+fn help_lists_the_screens_keys_from_the_table() {
+    let mut state = signed_in(sample_tickets());
+    press(&mut state, "?");
+    assert!(matches!(state.overlay, Some(Overlay::Help { .. })));
+    press(&mut state, "x");
+    assert!(state.overlay.is_none());
+}
+
+#[test]
+fn a_pushed_notification_counts_and_toasts() {
+    let mut state = signed_in(sample_tickets());
+    assert_eq!(state.shared.unread, 2);
+    let notification = hdms_api_types::notifications::Notification {
+        id: id(800),
+        kind: "mention".to_owned(),
+        ticket_id: Some(id(2042)),
+        title: "Rita mentioned you".to_owned(),
+        body: "@dana can you look?".to_owned(),
+        created_at: now(),
+        read_at: None,
+    };
+    update(&mut state, Event::Live(LiveEvent::Notification(Box::new(notification))));
+    assert_eq!(state.shared.unread, 3);
+    assert_eq!(state.shared.toast.as_ref().unwrap().title, "Rita mentioned you");
+    update(&mut state, Event::Tick(now() + chrono::Duration::seconds(10)));
+    assert!(state.shared.toast.is_none(), "the toast goes away");
+    // N lists them; Enter opens the ticket and marks it read.
+    let effects = press(&mut state, "N");
+    assert_eq!(state.view, View::Notifications);
+    assert!(calls(&effects).iter().any(|(_, c)| *c == Call::Notifications));
+    let effects = press(&mut state, "<enter>");
+    assert!(calls(&effects).iter().any(|(_, c)| *c == Call::MarkRead(id(800))));
+    assert_eq!(state.view, View::Ticket);
+}
+
+#[test]
+fn y_copies_the_ticket_number() {
+    let mut state = signed_in(sample_tickets());
+    let effects = press(&mut state, "y");
+    assert!(effects.contains(&Effect::Copy("HD-1042".to_owned())));
+}
+
+#[test]
+fn ctrl_c_quits_from_a_prompt_too() {
+    let mut state = signed_in(sample_tickets());
+    press(&mut state, "/");
+    let effects = press(&mut state, "<c-c>");
+    assert!(state.quit && effects.contains(&Effect::Quit));
+}
