@@ -12,6 +12,7 @@ pub mod auth;
 pub(crate) mod double_option;
 pub mod error;
 pub mod import;
+pub mod mail;
 pub mod metrics;
 pub mod files;
 pub mod notifications;

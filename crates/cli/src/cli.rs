@@ -206,6 +206,16 @@ pub enum Command {
     /// Approvals: what waits on you, deciding, asking.
     #[command(subcommand, after_help = examples!("hdms approvals list", "hdms approvals list --ids | hdms approvals approve - --comment ok"))]
     Approvals(ApprovalsCommand),
+    /// Hand one raw message on stdin to the help desk, for a mail server's pipe or alias
+    /// (exit 75 asks the mail server to try again later).
+    #[command(after_help = examples!(
+        "hdms mailgate --token-file /etc/hdms/mailgate.token < message.eml",
+        "\"|/usr/local/bin/hdms mailgate --server https://desk.example.com --token-file /etc/hdms/mailgate.token\"  (an /etc/aliases pipe)"
+    ))]
+    Mailgate(crate::commands::mail::MailgateArgs),
+    /// The email channel: failed mail, bouncing addresses.
+    #[command(subcommand, after_help = examples!("hdms mail failed list", "hdms mail failing list"))]
+    Mail(crate::commands::mail::MailCommand),
     /// Print a shell completion script.
     #[command(after_help = examples!("hdms completions bash > /etc/bash_completion.d/hdms", "hdms completions zsh > ~/.zfunc/_hdms"))]
     Completions {

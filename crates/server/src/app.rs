@@ -36,6 +36,7 @@ use crate::{comms, files, tickets, users};
         (name = "sla", description = "SLA policies"),
         (name = "attachments", description = "Files attached to tickets, scanned for malware"),
         (name = "notifications", description = "Your notifications"),
+        (name = "mail", description = "The email channel: mail in, failed mail, bouncing addresses"),
         (name = "live", description = "The websocket: live chat, presence, notifications"),
         (name = "ops", description = "Health, readiness, metrics and this document"),
     )

@@ -202,6 +202,16 @@ pub struct Config {
     /// How often the SMS worker looks for messages due, in milliseconds.
     #[arg(long, env = "HDMS_SMS_POLL_MS", default_value_t = 1_000)]
     pub sms_poll_ms: u64,
+
+    /// Domain of the Message-IDs hdms makes for the mail it sends (`<…@DOMAIN>`); mail coming
+    /// in with a Message-ID of this domain is our own coming back and never answered.
+    #[arg(long, env = "HDMS_MAIL_DOMAIN", default_value = "hdms.localhost")]
+    pub mail_domain: String,
+
+    /// Largest raw message the mail ingest route takes, in bytes (default 50 MiB: attachments
+    /// at their limit, grown by a third in base64).
+    #[arg(long, env = "HDMS_MAIL_MAX_BYTES", default_value_t = 50 * 1024 * 1024)]
+    pub mail_max_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -33,6 +33,10 @@ pub enum Event {
     Live(LiveEvent),
     /// A saved session was found at start: skip the login screen.
     Resumed { server: String },
+    /// Something worth telling that is not an error (the credential store's notices).
+    Notice(String),
+    /// The external editor closed (the edited text, or why it failed).
+    EditorDone { ticket: Uuid, result: Result<String, String> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +47,8 @@ pub enum Effect {
     StartLive,
     /// Put the text on the clipboard through OSC 52 (works over ssh and tmux).
     Copy(String),
+    /// Hand the terminal to `$VISUAL`/`$EDITOR` on the draft; [`Event::EditorDone`] follows.
+    RunEditor { ticket: Uuid, text: String },
     Quit,
 }
 
@@ -84,6 +90,8 @@ pub enum Purpose {
     /// A change to the open ticket: reload it on success; `done` goes in the message line.
     TicketChange { ticket: Uuid, done: String },
     Reply { ticket: Uuid },
+    /// Canned replies or macros for the composer's picker.
+    ComposerLists { ticket: Uuid },
     Bulk,
     Notifications,
     MarkRead,
@@ -116,6 +124,8 @@ pub struct Shared {
     pub emails: HashMap<String, Uuid>,
     /// The teams (filters and assign menus name them).
     pub teams: Vec<hdms_api_types::tickets::TeamSummary>,
+    /// Where the composer keeps drafts (none in tests that need no disk).
+    pub drafts: Option<crate::composer::DraftWriter>,
     next_request: u64,
     pending: HashMap<RequestId, Purpose>,
     effects: Vec<Effect>,
@@ -184,6 +194,16 @@ impl Shared {
         self.emails.insert(email.to_lowercase(), id);
     }
 
+    /// The name to show for a ticket's person: the ticket's own summary, else a name known
+    /// here (never a request per row), else `…`.
+    pub fn person_name(&self, summary: &Option<hdms_api_types::tickets::PersonSummary>, id: Option<Uuid>) -> String {
+        match (summary, id) {
+            (Some(person), _) => person.name.clone(),
+            (None, Some(id)) => self.people.get(&id).cloned().unwrap_or_else(|| "…".to_owned()),
+            (None, None) => "—".to_owned(),
+        }
+    }
+
     pub fn people_by_email(&self, email: &str) -> Option<Uuid> {
         self.emails.get(&email.to_lowercase()).copied()
     }
@@ -225,6 +245,7 @@ impl State {
                 people: HashMap::new(),
                 emails: HashMap::new(),
                 teams: Vec::new(),
+                drafts: None,
                 next_request: 0,
                 pending: HashMap::new(),
                 effects: Vec::new(),
@@ -287,6 +308,7 @@ impl State {
     /// Signed in as `user`: load the queues and go live.
     fn signed_in(&mut self, user: User) {
         self.shared.learn_person(user.id, &user.name, &user.email);
+        self.queues = queues::Queues::for_role(user.role);
         self.shared.me = Some(user);
         self.view = View::Queues;
         self.back.clear();
@@ -329,6 +351,12 @@ pub fn update(state: &mut State, event: Event) -> Vec<Effect> {
         Event::Tick(now) => on_tick(state, now),
         Event::Answer { id, answer } => on_answer(state, id, answer),
         Event::Live(event) => on_live(state, event),
+        Event::Notice(text) => state.shared.info(text),
+        Event::EditorDone { ticket, result } => {
+            if let Some(view) = state.ticket.as_mut().filter(|v| v.id == ticket) {
+                view.editor_done(result);
+            }
+        }
         Event::Resumed { server } => {
             state.shared.server = server;
             state.view = View::Login;
@@ -535,6 +563,11 @@ fn on_answer(state: &mut State, id: RequestId, answer: Result<Answer, Failure>) 
                 state.shared.error(format!("The reply was not sent: {failure}"));
             }
         }
+        Purpose::ComposerLists { ticket } => {
+            if let Some(view) = state.ticket.as_mut().filter(|v| v.id == ticket) {
+                view.composer_lists(answer, &mut state.shared);
+            }
+        }
         Purpose::Bulk => actions::bulk_answer(state, answer),
         Purpose::Notifications => state.notifications.answer(answer, &mut state.shared),
         Purpose::MarkRead => match answer {
@@ -602,6 +635,16 @@ fn on_live(state: &mut State, event: LiveEvent) {
             state.queues.ticket_changed(&ticket, &reason, &state.shared);
             if let Some(view) = state.ticket.as_mut().filter(|v| v.id == ticket.id) {
                 view.ticket_changed(*ticket, &reason, &mut state.shared);
+            }
+        }
+        LiveEvent::Resync => {
+            state.queues.refresh_loaded(&mut state.shared);
+            state.shared.call(Purpose::Unread, Call::UnreadCount);
+            if state.view == View::Notifications {
+                state.notifications.load(&mut state.shared);
+            }
+            if let Some(view) = state.ticket.as_mut() {
+                view.reload(&mut state.shared);
             }
         }
         LiveEvent::Notification(notification) => {

@@ -10,7 +10,7 @@ use hdms_api_types::files::Attachment;
 use hdms_api_types::notifications::Notification;
 use hdms_api_types::teams::Team;
 use hdms_api_types::tickets::{
-    AssignRequest, BulkResult, BulkUpdate, Comment, CreateTicket, HistoryEntry, LinkKind, MergeResult, SavedView, Status,
+    AssignRequest, BulkResult, CannedReply, Macro, BulkUpdate, Comment, CreateTicket, HistoryEntry, LinkKind, MergeResult, SavedView, Status,
     Ticket, TicketLink, TicketListQuery, Transition, UpdateTicket, Watcher,
 };
 use hdms_api_types::users::User;
@@ -58,6 +58,9 @@ pub enum Call {
     SaveAttachment { attachment: Uuid, path: PathBuf },
     /// People whose name or email contains the text (assign pickers).
     FindPeople(String),
+    CannedReplies,
+    Macros,
+    ApplyMacro { ticket: Uuid, macro_id: Uuid, version: i64 },
     User(Uuid),
     Teams,
 }
@@ -96,6 +99,8 @@ pub enum Answer {
     People(Vec<User>),
     User(User),
     Teams(Vec<Team>),
+    CannedReplies(Vec<CannedReply>),
+    Macros(Vec<Macro>),
     Done,
 }
 

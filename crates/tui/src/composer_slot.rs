@@ -1,79 +1,111 @@
-//! Where the composer plugs into the ticket screen. The ticket screen only talks to this slot:
-//! it opens it (reply or note), hands it keys with the action the key table found, and acts on
-//! what comes back ([`ComposerOutcome`]). The editor behind it is `crate::composer`'s component
-//! once it lands; until then a plain multi-line `ratatui-textarea` stands in.
+//! Where the composer (`crate::composer`) plugs into the ticket screen. The ticket keeps one
+//! composer per open ticket, created on `r`/`i` (restoring the ticket's saved draft), hidden
+//! when the agent leaves it (the draft stays on disk) and shown again on the next `r`/`i`.
+//! Its bindings come from the client's key table, so `tui.toml` remaps them with the rest.
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
-use ratatui_textarea::TextArea;
 use uuid::Uuid;
 
-use crate::app::Shared;
 use crate::call::RequestId;
-use crate::keys::Action;
-
-/// What the composer asks of the ticket screen after a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ComposerOutcome {
-    None,
-    /// The text changed: announce typing (the live worker throttles it).
-    Typed,
-    Send { body: String, internal: bool },
-    /// Left, the draft kept.
-    Closed,
-}
+use crate::composer::{Composer, ComposerAction, ComposerKeys, ComposerOutcome, DraftWriter, KeyChord, Mode};
+use crate::keys::{Action, Context, Keymap};
 
 #[derive(Debug, Clone)]
 pub struct ComposerSlot {
     pub ticket: Uuid,
+    composer: Option<Composer>,
     open: bool,
-    pub internal: bool,
-    editor: TextArea<'static>,
+    /// The reply on its way to the server.
     pub sending: Option<RequestId>,
+}
+
+/// The composer's bindings as the key table has them (after `tui.toml`).
+pub fn composer_keys(keymap: &Keymap) -> ComposerKeys {
+    let pairs = [
+        (Action::ComposerSend, ComposerAction::Send),
+        (Action::ComposerLeave, ComposerAction::Leave),
+        (Action::ComposerToggleMode, ComposerAction::ToggleMode),
+        (Action::ComposerEditor, ComposerAction::OpenEditor),
+        (Action::ComposerCanned, ComposerAction::CannedReply),
+        (Action::ComposerMacro, ComposerAction::ApplyMacro),
+    ];
+    ComposerKeys::with_overrides(pairs.into_iter().map(|(ours, theirs)| {
+        let chords = keymap
+            .bindings(Context::Composer)
+            .filter(|binding| binding.action == ours)
+            .flat_map(|binding| binding.keys.iter())
+            .map(|key| {
+                let event = key.event();
+                KeyChord::new(event.code, event.modifiers)
+            })
+            .collect();
+        (theirs, chords)
+    }))
 }
 
 impl ComposerSlot {
     pub fn new(ticket: Uuid) -> ComposerSlot {
-        ComposerSlot { ticket, open: false, internal: false, editor: TextArea::default(), sending: None }
+        ComposerSlot { ticket, composer: None, open: false, sending: None }
     }
 
     pub fn is_open(&self) -> bool {
         self.open
     }
 
-    pub fn open(&mut self, internal: bool) {
+    pub fn composer(&self) -> Option<&Composer> {
+        self.composer.as_ref()
+    }
+
+    pub fn composer_mut(&mut self) -> Option<&mut Composer> {
+        self.composer.as_mut()
+    }
+
+    /// Opens the composer in `internal` mode (a reply or a note), restoring the saved draft the
+    /// first time. A restored draft keeps its own mode: a note never silently becomes a reply.
+    pub fn open(&mut self, internal: bool, latest_seq: i64, keymap: &Keymap, drafts: Option<&DraftWriter>) {
+        let mode = if internal { Mode::InternalNote } else { Mode::PublicReply };
+        match &mut self.composer {
+            Some(composer) => {
+                if composer.mode() != mode && composer.is_empty() {
+                    composer.perform(ComposerAction::ToggleMode);
+                }
+            }
+            None => {
+                let composer = Composer::new(self.ticket, mode, latest_seq, composer_keys(keymap));
+                self.composer = Some(match drafts {
+                    Some(writer) => composer.with_drafts(writer.clone()),
+                    None => composer,
+                });
+            }
+        }
         self.open = true;
-        self.internal = internal;
+    }
+
+    pub fn key(&mut self, key: KeyEvent) -> ComposerOutcome {
+        let Some(composer) = &mut self.composer else { return ComposerOutcome::None };
+        let outcome = composer.handle_key(key);
+        if outcome == ComposerOutcome::Cancelled {
+            self.open = false;
+        }
+        outcome
+    }
+
+    pub fn paste(&mut self, text: &str) -> ComposerOutcome {
+        match &mut self.composer {
+            Some(composer) => composer.paste(text),
+            None => ComposerOutcome::None,
+        }
     }
 
     pub fn text(&self) -> String {
-        self.editor.lines().join("\n")
+        self.composer.as_ref().map(Composer::text).unwrap_or_default()
     }
 
-    pub fn key(&mut self, key: KeyEvent, action: Option<Action>) -> ComposerOutcome {
-        if self.sending.is_some() {
-            return ComposerOutcome::None;
-        }
-        match action {
-            Some(Action::ComposerSend) => ComposerOutcome::Send { body: self.text(), internal: self.internal },
-            Some(Action::ComposerToggleMode) => {
-                self.internal = !self.internal;
-                ComposerOutcome::None
-            }
-            Some(Action::ComposerLeave) => {
-                self.open = false;
-                ComposerOutcome::Closed
-            }
-            _ => {
-                if self.editor.input(key) { ComposerOutcome::Typed } else { ComposerOutcome::None }
-            }
-        }
-    }
-
-    pub fn paste(&mut self, text: &str) {
-        self.editor.insert_str(text);
+    /// Whether a draft waits (shown on the ticket while the composer is closed).
+    pub fn has_draft(&self) -> bool {
+        self.composer.as_ref().is_some_and(|c| !c.is_empty())
     }
 
     pub fn sending(&mut self, id: RequestId) {
@@ -83,20 +115,23 @@ impl ComposerSlot {
     /// The server has the message: the draft is done.
     pub fn sent(&mut self) {
         self.sending = None;
-        self.editor = TextArea::default();
+        if let Some(composer) = &mut self.composer {
+            composer.sent();
+        }
         self.open = false;
     }
 
-    /// Not sent: the draft stays as typed.
-    pub fn failed(&mut self) {
+    /// Not sent: the draft stays as typed, with the reason under it.
+    pub fn failed(&mut self, reason: &str) {
         self.sending = None;
+        if let Some(composer) = &mut self.composer {
+            composer.send_failed(reason);
+        }
     }
 
-    pub fn draw(&self, frame: &mut Frame, area: Rect, _shared: &Shared) {
-        let mut editor = self.editor.clone();
-        editor.set_block(crate::screens::ticket::composer_block(self.internal));
-        editor.set_cursor_line_style(Style::default());
-        editor.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
-        frame.render_widget(&editor, area);
+    pub fn draw(&self, frame: &mut Frame, area: Rect) {
+        if let Some(composer) = &self.composer {
+            composer.render(frame, area);
+        }
     }
 }

@@ -8,21 +8,13 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
 use crate::keys::{Action, Context, Key, Keymap};
 
 pub const FILE_NAME: &str = "tui.toml";
-
-/// The config directory shared with `hdms`.
-pub fn config_dir() -> Option<PathBuf> {
-    match std::env::var_os("HDMS_CONFIG_DIR") {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => dirs::config_dir().map(|dir| dir.join("hdms")),
-    }
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -85,9 +85,9 @@ actions! {
     Cancel = "cancel", "Cancel";
     ComposerSend = "send", "Send the message";
     ComposerToggleMode = "toggle_mode", "Switch between public reply and internal note";
-    ComposerEditor = "external_editor", "Edit the draft in $EDITOR";
-    ComposerCanned = "canned_reply", "Insert a canned reply";
-    ComposerMacro = "macro", "Apply a macro";
+    ComposerEditor = "open_editor", "Edit the draft in $VISUAL / $EDITOR";
+    ComposerCanned = "canned_reply", "Insert a canned reply (or type ::)";
+    ComposerMacro = "apply_macro", "Apply a macro to the ticket";
     ComposerLeave = "leave", "Keep the draft and leave the composer";
 }
 
@@ -237,8 +237,8 @@ const DEFAULTS: &[Default] = &[
     bind(C::Composer, A::ComposerSend, &["ctrl-s", "alt-enter"], true),
     bind(C::Composer, A::ComposerToggleMode, &["ctrl-t"], true),
     bind(C::Composer, A::ComposerEditor, &["ctrl-e"], true),
-    bind(C::Composer, A::ComposerCanned, &["ctrl-k"], false),
-    bind(C::Composer, A::ComposerMacro, &["ctrl-g"], false),
+    bind(C::Composer, A::ComposerCanned, &["ctrl-g"], false),
+    bind(C::Composer, A::ComposerMacro, &["alt-m"], false),
     bind(C::Composer, A::ComposerLeave, &["esc"], true),
 ];
 
@@ -261,6 +261,13 @@ impl Key {
             combination.modifiers.remove(KeyModifiers::SHIFT);
         }
         Key(combination)
+    }
+}
+
+impl Key {
+    /// The key as crossterm reports it.
+    pub fn event(self) -> KeyEvent {
+        self.0.into()
     }
 }
 

@@ -31,12 +31,20 @@ pub use app::{Effect, Event, State, update};
 /// way out, on a panic and on Ctrl-c.
 pub async fn run(target: signin::Target, settings: config::Settings) -> anyhow::Result<()> {
     let mut state = State::new(&target.server, settings.keymap, Utc::now());
-    state.login = screens::login::Login::new(target.saved_email().as_deref());
+    // Drafts live beside the config, per profile, so two servers' drafts never mix.
+    let drafts_dir = target.config.path().join("drafts").join(&target.profile);
+    state.shared.drafts = Some(composer::DraftWriter::new(composer::DraftStore::new(drafts_dir)));
+    state.login = screens::login::Login::new(signin::saved_email(&target).as_deref());
     let mut initial = Vec::new();
-    if target.has_saved_login() {
+    if signin::has_saved_login(&target) {
         initial.push(Event::Resumed { server: target.server.clone() });
     }
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    // What the store has to say (no usable keyring) goes to the message line, not stderr.
+    let notices = sender.clone();
+    let target = target.with_notices(std::sync::Arc::new(move |notice: &str| {
+        let _ = notices.send(Event::Notice(notice.to_owned()));
+    }));
     let effects = runtime::Effects::new(target, sender, Box::new(std::io::stdout()));
 
     let mut terminal = ratatui::try_init()?;

@@ -17,6 +17,6 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let target = hdms_tui::signin::Target::resolve(args.server.as_deref(), args.profile.as_deref())?;
-    let settings = hdms_tui::config::Settings::load(target.config_dir().as_deref()).map_err(anyhow::Error::msg)?;
+    let settings = hdms_tui::config::Settings::load(Some(target.config.path())).map_err(anyhow::Error::msg)?;
     hdms_tui::run(target, settings).await
 }

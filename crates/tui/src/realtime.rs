@@ -26,6 +26,8 @@ pub enum Connection {
     Online,
     /// Lost; trying again (a short drop shows this quietly, never as an error).
     Reconnecting { attempt: u32 },
+    /// Not trying: the credential was refused (sign in again).
+    Offline(String),
 }
 
 impl Connection {
@@ -35,6 +37,7 @@ impl Connection {
             Connection::Connecting => "connecting".to_owned(),
             Connection::Online => "live".to_owned(),
             Connection::Reconnecting { attempt } => format!("reconnecting ({attempt})"),
+            Connection::Offline(reason) => format!("offline: {reason}"),
         }
     }
 }
@@ -47,4 +50,39 @@ pub enum LiveEvent {
     Presence { ticket: Uuid, viewing: Vec<Uuid>, typing: Vec<Uuid> },
     TicketChanged { ticket: Box<Ticket>, reason: String },
     Notification(Box<Notification>),
+    /// Events may have been missed (a reconnect, or the server said `resync`): rooms are
+    /// caught up by the worker; queues and notifications are reloaded.
+    Resync,
+}
+
+/// The worker's events in the state's terms (`None`: nothing the state needs).
+pub fn from_worker(event: crate::live::LiveEvent) -> Option<LiveEvent> {
+    use crate::live::{ConnectionState, LiveEvent as Worker};
+    Some(match event {
+        Worker::Connection(state) => LiveEvent::Connection(match state {
+            ConnectionState::Connecting => Connection::Connecting,
+            ConnectionState::Connected => Connection::Online,
+            ConnectionState::Reconnecting { attempt, .. } => Connection::Reconnecting { attempt },
+            ConnectionState::Offline { reason } => Connection::Offline(reason),
+        }),
+        Worker::Message { ticket_id, seq, comment, .. } => LiveEvent::Message { ticket: ticket_id, seq, comment: Box::new(comment) },
+        Worker::Presence { ticket_id, viewing, typing } => LiveEvent::Presence { ticket: ticket_id, viewing, typing },
+        Worker::Notification(notification) => LiveEvent::Notification(Box::new(notification)),
+        Worker::TicketChanged { ticket, reason } => LiveEvent::TicketChanged { ticket, reason },
+        Worker::Resync { .. } => LiveEvent::Resync,
+        Worker::Ready { .. } | Worker::Subscribed { .. } | Worker::QueuesFollowed | Worker::Unsent { .. } | Worker::ServerError { .. } => {
+            return None;
+        }
+    })
+}
+
+/// The state's commands in the worker's terms.
+pub fn to_worker(command: LiveCommand) -> crate::live::LiveCommand {
+    use crate::live::LiveCommand as Worker;
+    match command {
+        LiveCommand::Watch { ticket, after_seq } => Worker::Subscribe { ticket_id: ticket, after_seq },
+        LiveCommand::Unwatch { ticket } => Worker::Unsubscribe { ticket_id: ticket },
+        LiveCommand::Typing { ticket } => Worker::Typing { ticket_id: ticket },
+        LiveCommand::FollowQueues => Worker::FollowQueues(true),
+    }
 }

@@ -21,22 +21,13 @@ use tokio::sync::mpsc;
 
 use crate::app::{Effect, Event, State, update};
 use crate::call::{Answer, Call, Failure, TicketDetail};
-use crate::realtime::{Connection, LiveCommand, LiveEvent};
-use crate::signin::{CredentialsError, Session, Target};
+use crate::live::{LiveConfig, LiveWorker, TokenFn};
+use crate::realtime;
+use crate::signin::{Session, Target};
 use crate::ui;
 
 /// How often the clock ticks (SLA countdowns, toasts).
 const TICK: Duration = Duration::from_millis(500);
-
-impl From<CredentialsError> for Failure {
-    fn from(err: CredentialsError) -> Failure {
-        let status = if err.needs_login() { Some(401) } else { None };
-        match err {
-            CredentialsError::Api(err) => Failure::from(err),
-            other => Failure { status, code: None, message: other.to_string() },
-        }
-    }
-}
 
 /// Performs effects: holds the session once signed in, and the websocket worker's channel.
 #[derive(Clone)]
@@ -44,7 +35,7 @@ pub struct Effects {
     target: Target,
     session: Arc<Mutex<Option<Session>>>,
     events: mpsc::UnboundedSender<Event>,
-    live: Arc<Mutex<Option<mpsc::UnboundedSender<LiveCommand>>>>,
+    live: Arc<Mutex<Option<LiveWorker>>>,
     /// Where OSC 52 sequences go (the terminal).
     clipboard: Arc<Mutex<Box<dyn Write + Send>>>,
 }
@@ -72,21 +63,51 @@ impl Effects {
             Effect::StartLive => self.start_live(),
             Effect::Live(command) => {
                 if let Some(live) = self.live.lock().expect("live lock").as_ref() {
-                    let _ = live.send(command);
+                    live.send(realtime::to_worker(command));
                 }
             }
             Effect::Copy(text) => {
                 let mut out = self.clipboard.lock().expect("clipboard lock");
                 let _ = crossterm::execute!(out, crossterm::clipboard::CopyToClipboard::to_clipboard_from(text));
             }
-            Effect::Quit => {}
+            // The run loop handles these: they need the terminal.
+            Effect::Quit | Effect::RunEditor { .. } => {}
         }
     }
 
-    /// Starts the websocket worker for the signed-in session. Until the live worker
-    /// (`crate::live`) lands, the connection is reported off.
+    /// Starts the websocket worker for the signed-in session (after a new login, the running
+    /// worker connects again with the new credential).
     fn start_live(&self) {
-        let _ = self.events.send(Event::Live(LiveEvent::Connection(Connection::Off)));
+        let mut live = self.live.lock().expect("live lock");
+        if let Some(worker) = live.as_ref() {
+            worker.send(crate::live::LiveCommand::Reconnect);
+            return;
+        }
+        let Some(session) = self.session() else { return };
+        // Each (re)connect authenticates with a fresh token; a refused one is refreshed through
+        // the session (a call that meets `token_expired` refreshes and retries).
+        let tokens = TokenFn(move |refresh: bool| {
+            let session = session.clone();
+            async move {
+                if refresh {
+                    session.me().await.ok()?;
+                }
+                session.fresh_token().await.ok()
+            }
+        });
+        let client = self.session().expect("checked above").client().clone();
+        let (worker, mut events) = LiveWorker::spawn(client, Arc::new(tokens), LiveConfig::default());
+        *live = Some(worker);
+        let sender = self.events.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let Some(event) = realtime::from_worker(event)
+                    && sender.send(Event::Live(event)).is_err()
+                {
+                    break;
+                }
+            }
+        });
     }
 
     fn session(&self) -> Option<Session> {
@@ -133,9 +154,9 @@ impl Effects {
     }
 
     async fn logged_in(&self, answer: &hdms_api_types::auth::LoginResponse) -> Result<Answer, Failure> {
-        let (session, saved_in) = Session::from_login(self.target.clone(), answer).await?;
+        let (session, saved) = Session::from_login(self.target.clone(), answer).await?;
         *self.session.lock().expect("session lock") = Some(session);
-        Ok(Answer::LoggedIn { user: answer.user.clone(), saved_in })
+        Ok(Answer::LoggedIn { user: answer.user.clone(), saved_in: crate::signin::saved_in(&self.target, &saved) })
     }
 }
 
@@ -225,7 +246,32 @@ pub async fn perform(client: &Client, call: Call) -> Result<Answer, Failure> {
         Call::FindPeople(text) => Answer::People(client.list_users(&crate::actions::people_query(&text)).await?.items),
         Call::User(id) => Answer::User(client.get_user(id).await?),
         Call::Teams => Answer::Teams(client.list_teams(&TeamListQuery::default()).await?),
+        Call::CannedReplies => Answer::CannedReplies(client.list_canned_replies().await?),
+        Call::Macros => Answer::Macros(client.list_macros().await?),
+        Call::ApplyMacro { ticket, macro_id, version } => {
+            let request = hdms_api_types::tickets::ApplyMacro { version: Some(version) };
+            Answer::Ticket(Box::new(client.apply_macro(ticket, macro_id, &request).await?))
+        }
     })
+}
+
+/// Leaves the alternate screen and raw mode, runs `$VISUAL`/`$EDITOR` on `text`, and comes back.
+async fn edit_outside<B: Backend>(terminal: &mut Terminal<B>, text: &str) -> Result<String, String>
+where
+    B::Error: Send + Sync + 'static,
+{
+    use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+    let _ = disable_raw_mode();
+    let _ = crossterm::execute!(std::io::stdout(), LeaveAlternateScreen);
+    let text = text.to_owned();
+    let result = tokio::task::spawn_blocking(move || crate::composer::editor::run_editor(&text))
+        .await
+        .map_err(|err| err.to_string())
+        .and_then(|result| result.map_err(|err| format!("the editor failed: {err}")));
+    let _ = crossterm::execute!(std::io::stdout(), EnterAlternateScreen);
+    let _ = enable_raw_mode();
+    let _ = terminal.clear();
+    result
 }
 
 /// Writes a downloaded file without replacing one already there.
@@ -277,12 +323,20 @@ where
             _ = tick.tick() => Event::Tick(Utc::now()),
             _ = terminated => break,
         };
-        for effect in update(&mut state, event) {
-            effects.perform(effect);
-        }
+        let mut pending = update(&mut state, event);
         // Whatever else is already waiting goes in before the next frame.
         while let Ok(event) = events.try_recv() {
-            for effect in update(&mut state, event) {
+            pending.extend(update(&mut state, event));
+        }
+        for effect in pending {
+            if let Effect::RunEditor { ticket, text } = effect {
+                // The editor owns the terminal meanwhile: no key reader, no alternate screen.
+                drop(keys);
+                let result = edit_outside(terminal, &text).await;
+                keys = EventStream::new();
+                let done = update(&mut state, Event::EditorDone { ticket, result });
+                done.into_iter().for_each(|effect| effects.perform(effect));
+            } else {
                 effects.perform(effect);
             }
         }

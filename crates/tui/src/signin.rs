@@ -1,109 +1,36 @@
-//! Sign-in for the runtime, on the credential store shared with `hdms`.
-//!
-//! TEMPORARY: the shared store (`hdms_api_types::credentials`) is landing from the server
-//! helper; until it is on main this stand-in has its surface (`Target`, `Session`) with
-//! `HDMS_TOKEN` only and sessions kept in memory. It is replaced by a re-export.
+//! Sign-in on the credential store shared with `hdms` (`hdms_api_types::credentials`): the same
+//! profiles, saved sessions (OS keyring or the private file), `HDMS_TOKEN`, and refresh. This
+//! module only adds what the client's screens need from it.
 
-use hdms_api_types::auth::LoginResponse;
-use hdms_api_types::client::{Client, ClientError};
-use hdms_api_types::users::User;
+pub use hdms_api_types::credentials::{CredentialStore, CredentialsError, SavedCredentials, Session, Target};
 
-#[derive(Debug)]
-pub enum CredentialsError {
-    NotLoggedIn { server: String, profile: String },
-    Api(ClientError),
+use crate::call::Failure;
+
+/// Whether starting should try a saved session before showing the login form.
+pub fn has_saved_login(target: &Target) -> bool {
+    let token = std::env::var("HDMS_TOKEN").is_ok_and(|t| !t.trim().is_empty());
+    token || target.saved_profile().ok().flatten().is_some_and(|profile| profile.credential_store.is_some())
 }
 
-impl std::error::Error for CredentialsError {}
+/// The email the profile last logged in with, to prefill the login form.
+pub fn saved_email(target: &Target) -> Option<String> {
+    target.saved_profile().ok().flatten().and_then(|profile| profile.email)
+}
 
-impl std::fmt::Display for CredentialsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CredentialsError::NotLoggedIn { server, profile } => {
-                write!(f, "not logged in to {server} (profile '{profile}')")
-            }
-            CredentialsError::Api(err) => err.fmt(f),
+/// Where a login's tokens went, in words for the message line.
+pub fn saved_in(target: &Target, saved: &SavedCredentials) -> String {
+    match saved.store {
+        CredentialStore::Keyring => "the OS keyring".to_owned(),
+        CredentialStore::File => target.config.credentials_path().display().to_string(),
+    }
+}
+
+impl From<CredentialsError> for Failure {
+    fn from(err: CredentialsError) -> Failure {
+        let needs_login = err.needs_login();
+        match err {
+            CredentialsError::Api(err) if !needs_login => Failure::from(err),
+            other => Failure { status: needs_login.then_some(401), code: None, message: other.to_string() },
         }
-    }
-}
-
-impl From<ClientError> for CredentialsError {
-    fn from(err: ClientError) -> Self {
-        CredentialsError::Api(err)
-    }
-}
-
-impl CredentialsError {
-    pub fn needs_login(&self) -> bool {
-        match self {
-            CredentialsError::NotLoggedIn { .. } => true,
-            CredentialsError::Api(err) => err.status().map(|s| s.as_u16()) == Some(401),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Target {
-    pub profile: String,
-    pub server: String,
-}
-
-impl Target {
-    pub fn resolve(server_flag: Option<&str>, profile_flag: Option<&str>) -> Result<Target, CredentialsError> {
-        Ok(Target {
-            profile: profile_flag.unwrap_or("default").to_owned(),
-            server: server_flag.unwrap_or("http://127.0.0.1:8080").to_owned(),
-        })
-    }
-
-    pub fn anonymous_client(&self) -> Result<Client, CredentialsError> {
-        Ok(Client::new(&self.server)?)
-    }
-
-    pub fn config_dir(&self) -> Option<std::path::PathBuf> {
-        crate::config::config_dir()
-    }
-
-    pub fn saved_email(&self) -> Option<String> {
-        None
-    }
-
-    pub fn has_saved_login(&self) -> bool {
-        std::env::var("HDMS_TOKEN").is_ok_and(|t| !t.trim().is_empty())
-    }
-}
-
-#[derive(Clone)]
-pub struct Session {
-    client: Client,
-}
-
-impl Session {
-    pub async fn open(target: Target) -> Result<Session, CredentialsError> {
-        let token = std::env::var("HDMS_TOKEN").ok().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
-            CredentialsError::NotLoggedIn { server: target.server.clone(), profile: target.profile.clone() }
-        })?;
-        let client = target.anonymous_client()?;
-        client.set_token(Some(token.trim().to_owned()));
-        Ok(Session { client })
-    }
-
-    /// Keeps the login's session; answers where it was saved.
-    pub async fn from_login(target: Target, answer: &LoginResponse) -> Result<(Session, String), CredentialsError> {
-        let client = target.anonymous_client()?;
-        client.set_token(Some(answer.access_token.clone()));
-        Ok((Session { client }, "memory (this run only)".to_owned()))
-    }
-
-    pub async fn fresh_token(&self) -> Result<String, CredentialsError> {
-        Ok(self.client.token().unwrap_or_default())
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub async fn me(&self) -> Result<User, CredentialsError> {
-        Ok(self.client.me().await?)
     }
 }

@@ -5,7 +5,9 @@
 mod e2e;
 
 use e2e::{TestServer, Terminal};
+use hdms_api_types::tickets::CreateComment;
 use hdms_api_types::users::Role;
+use hdms_api_types::ws::ClientMessage;
 
 #[test]
 fn log_in_see_the_queue_open_a_ticket_and_reply() {
@@ -23,7 +25,7 @@ fn log_in_see_the_queue_open_a_ticket_and_reply() {
     terminal.press(&["Enter"]);
     terminal.wait_for("Since Monday, on the office wifi.");
     terminal.press(&["r"]);
-    terminal.wait_for("PUBLIC REPLY (the requester sees it)");
+    terminal.wait_for("PUBLIC REPLY · the requester sees this");
     terminal.type_text("Restarted the VPN gateway, please try again");
     terminal.press(&["C-s"]);
     terminal.wait_for("Reply sent");
@@ -59,4 +61,78 @@ fn fits_and_adapts_at_80x24() {
     // Ctrl-c leaves the terminal as it was.
     terminal.press(&["C-c"]);
     terminal.wait_until(|screen| !screen.contains("unread"), "the terminal restored");
+}
+
+/// Signs Dana in and opens the only unassigned ticket, with the websocket up.
+fn open_the_ticket(terminal: &Terminal, subject: &str) {
+    terminal.wait_for("dana@example.com (agent)");
+    terminal.wait_for("│ live │");
+    terminal.press(&["2"]);
+    terminal.wait_for(subject);
+    terminal.press(&["Enter"]);
+    terminal.wait_for("Conversation (");
+}
+
+#[test]
+fn a_chat_message_and_typing_from_another_client_show_live_with_the_sender() {
+    let server = TestServer::start();
+    let customer = server.user("rita@example.com", "Rita Requester", Role::Customer);
+    server.user("dana@example.com", "Dana Agent", Role::Agent);
+    let ticket = server.ticket(&customer, "Printer jams", "Floor 3.");
+    let terminal = Terminal::start(&server.url, 120, 40, None);
+    terminal.log_in("dana@example.com");
+    open_the_ticket(&terminal, "Printer jams");
+
+    let mut live = server.block_on(customer.connect_live()).expect("the customer's websocket");
+    server.block_on(live.send(&ClientMessage::Subscribe { ticket_id: ticket.id, after_seq: None })).unwrap();
+    server.block_on(live.send(&ClientMessage::Typing { ticket_id: ticket.id })).unwrap();
+    terminal.wait_for("Rita Requester is typing");
+    let send = ClientMessage::Send { ticket_id: ticket.id, body: "It jammed again just now".to_owned(), internal: false, client_ref: None };
+    server.block_on(live.send(&send)).unwrap();
+    let screen = terminal.wait_for("It jammed again just now");
+    let header = screen.lines().rev().find(|line| line.contains("PUBLIC REPLY")).unwrap_or_default();
+    assert!(header.contains("Rita Requester"), "the sender is named: {screen}");
+}
+
+#[test]
+fn after_a_server_restart_the_client_reconnects_and_shows_what_it_missed() {
+    let mut server = TestServer::start();
+    let customer = server.user("rita@example.com", "Rita Requester", Role::Customer);
+    server.user("dana@example.com", "Dana Agent", Role::Agent);
+    let ticket = server.ticket(&customer, "Badge does not open the garage", "Since Monday.");
+    let terminal = Terminal::start(&server.url, 120, 40, None);
+    terminal.log_in("dana@example.com");
+    open_the_ticket(&terminal, "Badge does not open the garage");
+
+    server.restart();
+    let request = CreateComment { body: "Sent while you were away".to_owned(), internal: false };
+    server.block_on(customer.comment(ticket.id, &request)).expect("the reply is stored");
+    terminal.wait_for("Sent while you were away");
+    terminal.wait_for("│ live │");
+    let screen = terminal.screen();
+    assert_eq!(screen.matches("Sent while you were away").count(), 1, "shown once: {screen}");
+}
+
+#[test]
+fn the_draft_and_the_session_survive_quitting_and_starting_again() {
+    let server = TestServer::start();
+    let customer = server.user("rita@example.com", "Rita Requester", Role::Customer);
+    server.user("dana@example.com", "Dana Agent", Role::Agent);
+    server.ticket(&customer, "Monitor flickers", "Left screen.");
+    let terminal = Terminal::start(&server.url, 100, 30, None);
+    terminal.log_in("dana@example.com");
+    open_the_ticket(&terminal, "Monitor flickers");
+    terminal.press(&["i"]);
+    terminal.wait_for("INTERNAL NOTE · staff only");
+    terminal.type_text("Half-written: swap the cable first");
+    terminal.wait_for("Half-written: swap the cable first");
+    terminal.press(&["C-c"]);
+    terminal.wait_until(|screen| !screen.contains("INTERNAL NOTE"), "the client gone");
+
+    // The saved login is used: no login screen this time.
+    terminal.relaunch(&server.url, 100, 30);
+    open_the_ticket(&terminal, "Monitor flickers");
+    terminal.press(&["r"]);
+    let screen = terminal.wait_for("Half-written: swap the cable first");
+    assert!(screen.contains("INTERNAL NOTE · staff only"), "the draft keeps its mode: {screen}");
 }

@@ -10,6 +10,7 @@ use crate::ApiError;
 
 mod files;
 mod import;
+mod mail;
 mod sms;
 mod live;
 mod notifications;

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use futures::{StreamExt, TryStreamExt};
 use hdms_api_types::Role;
 use hdms_api_types::approvals::{Approval, ApprovalDecision, ApprovalState, Approver, RequestApproval};
 use hdms_api_types::tickets::Ticket;
@@ -66,9 +65,6 @@ async fn decide(session: &Session, output: &Output, approvals: Vec<String>, appr
     show(session, output, &decided, false).await
 }
 
-/// Lookups in flight at once.
-const CONCURRENT: usize = 8;
-
 /// Approvals with their tickets' numbers and subjects and the people's names: one lookup per
 /// distinct ticket and person (the approval itself carries only ids), for tables only.
 async fn show(session: &Session, output: &Output, approvals: &[Approval], one: bool) -> CliResult {
@@ -76,25 +72,8 @@ async fn show(session: &Session, output: &Output, approvals: &[Approval], one: b
         print!("{text}");
         return Ok(());
     }
-    let mut wanted: Vec<Uuid> = approvals.iter().map(|approval| approval.ticket_id).collect();
-    wanted.sort();
-    wanted.dedup();
-    let found: Vec<Option<Ticket>> = session
-        .call(|client| {
-            let wanted = wanted.clone();
-            async move {
-                futures::stream::iter(wanted)
-                    .map(|id| {
-                        let client = client.clone();
-                        async move { Ok(client.get_ticket(id).await.ok()) }
-                    })
-                    .buffer_unordered(CONCURRENT)
-                    .try_collect()
-                    .await
-            }
-        })
-        .await?;
-    let tickets: HashMap<Uuid, Ticket> = found.into_iter().flatten().map(|ticket| (ticket.id, ticket)).collect();
+    let found = names::fetch_each(session, approvals.iter().map(|a| a.ticket_id), |client, id| async move { client.get_ticket(id).await }).await;
+    let tickets: HashMap<Uuid, Ticket> = found.into_iter().map(|ticket| (ticket.id, ticket)).collect();
     let mut people = Names::default();
     people.learn(tickets.values().flat_map(|t| t.requester.iter().chain(&t.assignee)).map(|p| (p.id, names::display_name(&p.name, &p.email))));
     let ids = approvals.iter().flat_map(|a| a.requested_by.into_iter().chain(a.slots.iter().flat_map(|s| s.approver.user_id.into_iter().chain(s.decided_by))));

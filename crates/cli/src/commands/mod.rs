@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod auth;
 pub mod import;
+pub mod mail;
 pub mod names;
 pub mod sla;
 pub mod teams;

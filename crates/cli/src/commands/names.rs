@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
+use hdms_api_types::client::{Client, ClientError};
 use uuid::Uuid;
 
 use hdms_api_types::credentials::Session;
@@ -36,29 +37,38 @@ impl Names {
 /// Looks up the ids `names` does not know yet. People the caller may not read (customers read
 /// no other users) stay ids: a page is still worth printing without them.
 pub async fn fill(session: &Session, names: &mut Names, ids: impl IntoIterator<Item = Uuid>) {
-    let mut wanted: Vec<Uuid> = ids.into_iter().filter(|id| !names.knows(id)).collect();
+    let unknown: Vec<Uuid> = ids.into_iter().filter(|id| !names.knows(id)).collect();
+    let found = fetch_each(session, unknown, |client, id| async move { client.get_user(id).await }).await;
+    names.learn(found.into_iter().map(|user| (user.id, display_name(&user.name, &user.email))));
+}
+
+/// One request per distinct id, a few at a time, for what the records at hand only name by id;
+/// whatever cannot be read is left out.
+pub async fn fetch_each<T, F, Fut>(session: &Session, ids: impl IntoIterator<Item = Uuid>, fetch: F) -> Vec<T>
+where
+    F: Fn(Client, Uuid) -> Fut + Clone,
+    Fut: Future<Output = Result<T, ClientError>>,
+{
+    let mut wanted: Vec<Uuid> = ids.into_iter().collect();
     wanted.sort();
     wanted.dedup();
     if wanted.is_empty() {
-        return;
+        return Vec::new();
     }
     let found = session
         .call(|client| {
-            let wanted = wanted.clone();
+            let (wanted, fetch) = (wanted.clone(), fetch.clone());
             async move {
-                futures::stream::iter(wanted)
-                    .map(|id| {
-                        let client = client.clone();
-                        async move { Ok(client.get_user(id).await.ok()) }
-                    })
+                Ok(futures::stream::iter(wanted)
+                    .map(|id| fetch(client.clone(), id))
                     .buffer_unordered(CONCURRENT)
-                    .try_collect::<Vec<_>>()
-                    .await
+                    .filter_map(|found| async move { found.ok() })
+                    .collect::<Vec<T>>()
+                    .await)
             }
         })
-        .await
-        .unwrap_or_default();
-    names.learn(found.into_iter().flatten().map(|user| (user.id, display_name(&user.name, &user.email))));
+        .await;
+    found.unwrap_or_default()
 }
 
 /// A name, or the email when the name is blank.

@@ -4,7 +4,6 @@ use chrono::{NaiveDate, NaiveTime, Weekday};
 use std::collections::HashMap;
 
 use hdms_api_types::sla::{SlaCalendar, SlaPolicy, SlaPolicyInput};
-use hdms_api_types::teams::TeamListQuery;
 use uuid::Uuid;
 
 use crate::cli::{SlaCommand, SlaPolicyArgs};
@@ -197,7 +196,7 @@ async fn team_names(session: &Session, output: &Output) -> CliResult<HashMap<Uui
     if !output.for_people() {
         return Ok(HashMap::new());
     }
-    let teams = session.call(|client| async move { client.list_teams(&TeamListQuery::default()).await }).await?;
+    let teams = teams::live(session).await?;
     Ok(teams.into_iter().map(|team| (team.id, team.name)).collect())
 }
 

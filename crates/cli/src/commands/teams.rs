@@ -88,12 +88,17 @@ pub async fn run(session: Session, output: Output, command: TeamsCommand) -> Cli
     }
 }
 
+/// Every team that is not deleted.
+pub async fn live(session: &Session) -> CliResult<Vec<Team>> {
+    Ok(session.call(|client| async move { client.list_teams(&TeamListQuery::default()).await }).await?)
+}
+
 /// A team's id from its id or its name (case-insensitive).
 pub async fn resolve(session: &Session, team: &str) -> CliResult<Uuid> {
     if let Ok(id) = Uuid::try_parse(team.trim()) {
         return Ok(id);
     }
-    let teams = session.call(|client| async move { client.list_teams(&TeamListQuery::default()).await }).await?;
+    let teams = live(session).await?;
     teams
         .into_iter()
         .find(|candidate| candidate.name.eq_ignore_ascii_case(team.trim()))

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use hdms_api_types::teams::{Team, TeamListQuery};
 use hdms_api_types::users::{CreateUser, UpdateUser, User, UserListQuery};
 use uuid::Uuid;
 
@@ -119,7 +118,7 @@ async fn team_names(session: &Session, output: &Output) -> CliResult<HashMap<Uui
     if !output.for_people() {
         return Ok(names);
     }
-    let teams: Vec<Team> = session.call(|client| async move { client.list_teams(&TeamListQuery::default()).await }).await?;
+    let teams = teams::live(session).await?;
     for team in teams {
         for member in &team.members {
             names.entry(*member).or_default().push(team.name.clone());

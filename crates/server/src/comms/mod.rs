@@ -3,6 +3,7 @@
 
 pub mod hub;
 pub mod inbox;
+pub mod mail;
 pub mod notifications;
 pub mod preferences;
 pub mod queue_feed;
@@ -15,5 +16,5 @@ use crate::state::AppState;
 
 /// Routes under the API prefix.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(inbox::router()).merge(preferences::router()).merge(sms::router())
+    OpenApiRouter::new().merge(inbox::router()).merge(preferences::router()).merge(sms::router()).merge(mail::router())
 }

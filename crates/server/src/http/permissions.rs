@@ -126,6 +126,12 @@ permission_table! {
         "Read and set which events reach one by which channel (in-app, SMS)";
     ManageOwnPhone = "phone.manage", [Customer, Agent, Supervisor, Admin],
         "Verify one's own phone number with a code sent by SMS; turn SMS login codes on or off";
+    IngestMail = "mail.ingest", [Admin],
+        "Hand raw mail to the help desk (what `hdms mailgate` does for a mail server)";
+    ReadMail = "mail.read", [Agent, Supervisor, Admin],
+        "Read a visible ticket's mail with full texts; see which addresses bounce";
+    ManageMail = "mail.manage", [Admin],
+        "Configure mailboxes and the SMTP account; list and retry failed mail; clear bouncing addresses";
 }
 
 /// Actions no route needs by itself: a handler checks them on top of its route's action, for

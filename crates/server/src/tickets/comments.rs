@@ -34,6 +34,22 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// ticket's people and those mentioned are notified (`notices`). Returns
 /// the comment and the ticket as it now stands.
 pub async fn add(tx: &mut Tx, state: &AppState, caller: &AuthUser, ticket: &TicketRow, body: &str, internal: bool, now: DateTime<Utc>) -> Result<(Comment, TicketRow)> {
+    add_with(tx, state, caller, ticket, body, internal, true, now).await
+}
+
+/// [`add`], saying whether a customer's reply may reopen the ticket: machine mail (an
+/// out-of-office answer) is kept as a reply but never reopens anything.
+#[allow(clippy::too_many_arguments)]
+pub async fn add_with(
+    tx: &mut Tx,
+    state: &AppState,
+    caller: &AuthUser,
+    ticket: &TicketRow,
+    body: &str,
+    internal: bool,
+    reopens: bool,
+    now: DateTime<Utc>,
+) -> Result<(Comment, TicketRow)> {
     let body = body.trim();
     if body.is_empty() || body.len() > MAX_BODY_BYTES {
         return Err(Error::invalid("body", format!("must be 1 to {MAX_BODY_BYTES} bytes")));
@@ -68,7 +84,7 @@ pub async fn add(tx: &mut Tx, state: &AppState, caller: &AuthUser, ticket: &Tick
         sla::refresh_deadlines(&mut after, policy);
         current = store::save(tx, &current, after, Some(caller.id()), now).await?;
     }
-    if caller.role() == Role::Customer && current.status == Status::PendingCustomer {
+    if reopens && caller.role() == Role::Customer && current.status == Status::PendingCustomer {
         current = transitions::move_to(tx, state, &current, Status::Open, Some(caller.id()), now).await?;
     }
     notices::comment_added(tx, caller, &current, &comment, now).await?;

@@ -9,17 +9,19 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Tabs};
+use ratatui::widgets::{List, ListItem, ListState, Paragraph, Tabs};
 use uuid::Uuid;
 
 use crate::actions::{self, Choice, PromptKind};
 use crate::app::{Effect, Purpose, Shared};
 use crate::call::{Answer, Call, Failure, RequestId, TicketDetail};
-use crate::composer_slot::{ComposerOutcome, ComposerSlot};
+use crate::composer::{ComposerOutcome, MentionCandidate};
+use crate::composer_slot::ComposerSlot;
 use crate::format;
 use crate::input::Field;
 use crate::keys::Action;
 use crate::overlay::Overlay;
+pub use crate::screens::Outcome;
 use crate::realtime::LiveCommand;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,12 +59,6 @@ pub struct TicketView {
     pub composer: ComposerSlot,
     /// Joined the live room (after the first load).
     watching_live: bool,
-}
-
-pub enum Outcome {
-    None,
-    Open(Uuid),
-    Overlay(Overlay),
 }
 
 impl TicketView {
@@ -151,9 +147,12 @@ impl TicketView {
     }
 
     /// A message in this ticket's room: added once, in order, whoever sent it.
-    pub fn live_message(&mut self, _seq: i64, comment: Comment, shared: &mut Shared) {
+    pub fn live_message(&mut self, seq: i64, comment: Comment, shared: &mut Shared) {
         shared.want_names([comment.author_id]);
         self.typing.retain(|id| *id != comment.author_id);
+        if let Some(composer) = self.composer.composer_mut() {
+            composer.message_arrived(seq, Some(comment.author_id) == shared.me_id());
+        }
         let Some(detail) = &mut self.detail else { return };
         if detail.comments.iter().any(|c| c.id == comment.id) {
             return;
@@ -190,7 +189,7 @@ impl TicketView {
             Ok(_) => {}
             Err(failure) => {
                 // The draft stays in the composer: nothing typed is lost.
-                self.composer.failed();
+                self.composer.failed(&failure.to_string());
                 shared.error(format!("Not sent: {failure}"));
             }
         }
@@ -198,25 +197,76 @@ impl TicketView {
 
     pub fn paste(&mut self, text: &str, shared: &mut Shared) {
         if self.composer.is_open() {
-            self.composer.paste(text);
-            shared.live(LiveCommand::Typing { ticket: self.id });
+            let outcome = self.composer.paste(text);
+            self.composer_outcome(outcome, shared);
         }
     }
 
     pub fn composer_key(&mut self, key: KeyEvent, shared: &mut Shared) {
-        let action = shared.keymap.action(&[crate::keys::Context::Composer], key);
-        match self.composer.key(key, action) {
-            ComposerOutcome::None => {}
-            ComposerOutcome::Typed => shared.live(LiveCommand::Typing { ticket: self.id }),
+        let outcome = self.composer.key(key);
+        self.composer_outcome(outcome, shared);
+    }
+
+    /// Does what the composer asks.
+    fn composer_outcome(&mut self, outcome: ComposerOutcome, shared: &mut Shared) {
+        let ticket = self.id;
+        match outcome {
+            ComposerOutcome::None | ComposerOutcome::NeedsConfirm { .. } | ComposerOutcome::Cancelled => {}
+            ComposerOutcome::Edited => shared.live(LiveCommand::Typing { ticket }),
             ComposerOutcome::Send { body, internal } => {
-                if body.trim().is_empty() {
-                    shared.error("Nothing to send");
-                    return;
-                }
-                let id = shared.call(Purpose::Reply { ticket: self.id }, Call::Comment { ticket: self.id, body, internal });
+                let id = shared.call(Purpose::Reply { ticket }, Call::Comment { ticket, body, internal });
                 self.composer.sending(id);
             }
-            ComposerOutcome::Closed => {}
+            ComposerOutcome::OpenEditor => shared.effect(Effect::RunEditor { ticket, text: self.composer.text() }),
+            ComposerOutcome::ApplyMacro(macro_id) => {
+                let version = self.version();
+                shared.call(Purpose::TicketChange { ticket, done: "Macro applied".to_owned() }, Call::ApplyMacro { ticket, macro_id, version });
+            }
+            ComposerOutcome::LoadCannedReplies => {
+                shared.call(Purpose::ComposerLists { ticket }, Call::CannedReplies);
+            }
+            ComposerOutcome::LoadMacros => {
+                shared.call(Purpose::ComposerLists { ticket }, Call::Macros);
+            }
+        }
+    }
+
+    /// Canned replies or macros for the composer's picker.
+    pub fn composer_lists(&mut self, answer: Result<Answer, Failure>, shared: &mut Shared) {
+        let Some(composer) = self.composer.composer_mut() else { return };
+        match answer {
+            Ok(Answer::CannedReplies(replies)) => composer.set_canned_replies(&replies),
+            Ok(Answer::Macros(macros)) => composer.set_macros(&macros),
+            Ok(_) => {}
+            Err(failure) => shared.error(failure.to_string()),
+        }
+    }
+
+    /// The external editor is done with the draft.
+    pub fn editor_done(&mut self, result: Result<String, String>) {
+        if let Some(composer) = self.composer.composer_mut() {
+            composer.finish_editor(result.map_err(std::io::Error::other));
+        }
+    }
+
+    /// Opens the composer; `@` completes the ticket's people.
+    fn open_composer(&mut self, internal: bool, shared: &Shared) {
+        let latest_seq = self.detail.as_ref().and_then(|d| d.comments.iter().map(|c| c.seq).max()).unwrap_or(0);
+        self.composer.open(internal, latest_seq, &shared.keymap, shared.drafts.as_ref());
+        let mut candidates: Vec<MentionCandidate> = Vec::new();
+        if let Some(detail) = &self.detail {
+            let ticket = &detail.ticket;
+            for person in [&ticket.requester, &ticket.assignee].into_iter().flatten() {
+                candidates.push(MentionCandidate { name: person.name.clone(), email: person.email.clone() });
+            }
+        }
+        for (email, id) in &shared.emails {
+            if !candidates.iter().any(|c| &c.email == email) {
+                candidates.push(MentionCandidate { name: shared.name(*id), email: email.clone() });
+            }
+        }
+        if let Some(composer) = self.composer.composer_mut() {
+            composer.set_mention_candidates(candidates);
         }
     }
 
@@ -264,7 +314,7 @@ impl TicketView {
                 }
             }
             Action::Refresh => self.reload(shared),
-            Action::Reply | Action::Note => self.composer.open(action == Action::Note),
+            Action::Reply | Action::Note => self.open_composer(action == Action::Note, shared),
             Action::ClaimNext => {
                 shared.call(Purpose::OpenTicket, Call::ClaimNext);
             }
@@ -406,8 +456,11 @@ impl TicketView {
             frame.render_widget(Paragraph::new(text), area);
             return;
         };
-        let header = header_lines(detail, shared, &self.viewing, &self.typing);
-        let composer_height = if self.composer.is_open() { area.height.saturating_sub(header.len() as u16 + 4).min(8) } else { 0 };
+        let mut header = header_lines(detail, shared, &self.viewing, &self.typing);
+        if !self.composer.is_open() && self.composer.has_draft() {
+            header.push(draft_line());
+        }
+        let composer_height = if self.composer.is_open() { area.height.saturating_sub(header.len() as u16 + 4).min(10) } else { 0 };
         let [header_area, tabs_area, body_area, composer_area] = Layout::vertical([
             Constraint::Length(header.len() as u16),
             Constraint::Length(1),
@@ -479,7 +532,7 @@ impl TicketView {
             }
         }
         if self.composer.is_open() {
-            self.composer.draw(frame, composer_area, shared);
+            self.composer.draw(frame, composer_area);
         }
     }
 }
@@ -505,7 +558,7 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
         state_line.push(Span::styled("  (clock paused)", dim));
     }
     lines.push(Line::from(state_line));
-    if let Some(sla) = &ticket.sla {
+    if let Some(sla) = ticket.sla.as_ref().filter(|_| !ticket.status.is_done()) {
         let due = |name: &str, target: &hdms_api_types::tickets::SlaTarget| match (target.met_at, target.due_at) {
             (Some(met), _) => format!("{name} met {}", format::when(met)),
             (None, Some(due)) => format!("{name} due {}", format::when(due)),
@@ -516,11 +569,6 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
             Span::raw(format!("{} · {}", due("first response", &sla.first_response), due("resolution", &sla.resolution))),
         ]));
     }
-    let person = |p: &Option<hdms_api_types::tickets::PersonSummary>, id: Option<Uuid>| match (p, id) {
-        (Some(p), _) => p.name.clone(),
-        (None, Some(id)) => shared.name(id),
-        (None, None) => "—".to_owned(),
-    };
     let team = match (&ticket.team, ticket.team_id) {
         (Some(team), _) => team.name.clone(),
         (None, Some(id)) => shared.teams.iter().find(|t| t.id == id).map(|t| t.name.clone()).unwrap_or_else(|| "…".to_owned()),
@@ -528,9 +576,9 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
     };
     lines.push(Line::from(vec![
         Span::styled("Requester ", dim),
-        Span::raw(format!("{}  ", person(&ticket.requester, Some(ticket.requester_id)))),
+        Span::raw(format!("{}  ", shared.person_name(&ticket.requester, Some(ticket.requester_id)))),
         Span::styled("Assignee ", dim),
-        Span::raw(format!("{}  ", person(&ticket.assignee, ticket.assignee_id))),
+        Span::raw(format!("{}  ", shared.person_name(&ticket.assignee, ticket.assignee_id))),
         Span::styled("Team ", dim),
         Span::raw(team),
     ]));
@@ -575,6 +623,11 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
     lines
 }
 
+/// The line saying a draft waits, shown while the composer is closed.
+fn draft_line() -> Line<'static> {
+    Line::styled("✎ a draft waits: r or i to go on with it", Style::default().add_modifier(Modifier::ITALIC | Modifier::DIM))
+}
+
 /// The style of an internal note's text; public replies keep the default. Tests look for it.
 pub fn internal_style() -> Style {
     Style::default().fg(Color::Yellow).add_modifier(Modifier::ITALIC)
@@ -608,14 +661,4 @@ fn conversation_lines(detail: &TicketDetail, shared: &Shared, width: u16) -> Vec
         }
     }
     lines
-}
-
-/// A bordered block for the composer (used by the composer slot).
-pub fn composer_block(internal: bool) -> Block<'static> {
-    let (title, style) = if internal {
-        (" INTERNAL NOTE (staff only) ", internal_style().add_modifier(Modifier::BOLD))
-    } else {
-        (" PUBLIC REPLY (the requester sees it) ", Style::default().add_modifier(Modifier::BOLD))
-    };
-    Block::default().borders(Borders::TOP).title(Span::styled(title, style)).border_style(style)
 }

@@ -25,12 +25,15 @@ pub struct TestServer {
     pub url: String,
     data_dir: tempfile::TempDir,
     runtime: Option<tokio::runtime::Runtime>,
+    /// Where the tests' own clients run (their connections outlive one call).
+    clients: tokio::runtime::Runtime,
 }
 
 impl TestServer {
     pub fn start() -> TestServer {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let mut server = TestServer { addr: "127.0.0.1:0".parse().unwrap(), url: String::new(), data_dir, runtime: None };
+        let clients = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+        let mut server = TestServer { addr: "127.0.0.1:0".parse().unwrap(), url: String::new(), data_dir, runtime: None, clients };
         server.boot();
         server
     }
@@ -70,9 +73,9 @@ impl TestServer {
         self.boot();
     }
 
-    /// Runs a future on a throwaway runtime (the tests themselves are synchronous).
+    /// Runs a test client's future (the tests themselves are synchronous).
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
+        self.clients.block_on(future)
     }
 
     pub fn admin(&self) -> Client {
