@@ -440,3 +440,15 @@ fn a_customer_gets_their_own_queues() {
     assert!(!calls(&effects).iter().any(|(_, c)| *c == Call::ApprovalQueue));
     assert!(calls(&effects).iter().all(|(_, c)| !matches!(c, Call::Tickets(q) if q.assignee.is_some())));
 }
+
+#[test]
+fn composer_keys_remapped_in_tui_toml_reach_the_composer() {
+    let settings = hdms_tui::config::Settings::parse("[keys.composer]\nsend = \"ctrl-o\"\n").unwrap();
+    let mut state = signed_in(sample_tickets());
+    state.shared.keymap = settings.keymap;
+    open_ticket(&mut state, detail(sample_tickets()[0].clone()));
+    let effects = press(&mut state, "rhello<c-s>");
+    assert!(!calls(&effects).iter().any(|(_, c)| matches!(c, Call::Comment { .. })), "Ctrl-s no longer sends");
+    let effects = press(&mut state, "<c-o>");
+    assert!(calls(&effects).iter().any(|(_, c)| matches!(c, Call::Comment { body, .. } if body == "hello")));
+}

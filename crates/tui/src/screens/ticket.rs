@@ -460,7 +460,8 @@ impl TicketView {
         if !self.composer.is_open() && self.composer.has_draft() {
             header.push(draft_line());
         }
-        let composer_height = if self.composer.is_open() { area.height.saturating_sub(header.len() as u16 + 4).min(10) } else { 0 };
+        // The composer takes two fifths of the height (5 to 10 rows); the conversation the rest.
+        let composer_height = if self.composer.is_open() { (area.height * 2 / 5).clamp(5, 10) } else { 0 };
         let [header_area, tabs_area, body_area, composer_area] = Layout::vertical([
             Constraint::Length(header.len() as u16),
             Constraint::Length(1),
