@@ -381,6 +381,18 @@ async fn the_queue_feed_follows_visibility(backend: Backend) {
     queue_events_until(&mut supervisor_feed, ticket.id, with_reason("restored")).await;
     a_feed.send(&ClientMessage::Ping).await.unwrap();
     assert_eq!(next_message(&mut a_feed).await, ServerMessage::Pong, "nothing more after unsubscribe_queues");
+
+    // With nobody following, the instance stops loading changed tickets.
+    assert_eq!(server.state.hub.queue.followers(), 4);
+    for feed in [customer_feed, stranger_feed, a_feed, b_feed, supervisor_feed] {
+        feed.close().await;
+    }
+    let unfollowed = async {
+        while server.state.hub.queue.followers() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, unfollowed).await.expect("closed connections stop following");
 }
 
 /// A bulk update of 500 tickets reaches a follower as one event per ticket at most a few

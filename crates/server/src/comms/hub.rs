@@ -111,7 +111,7 @@ pub struct Hub {
     /// query each time (loaded once per person and instance; a renamed person shows the new
     /// name after a restart).
     names: Mutex<HashMap<Uuid, PersonSummary>>,
-    queue: QueueFeed,
+    pub queue: QueueFeed,
 }
 
 impl Hub {

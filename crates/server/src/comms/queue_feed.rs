@@ -17,6 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::ws::Utf8Bytes;
 use hdms_api_types::Role;
@@ -101,6 +102,9 @@ struct Pending {
 pub struct QueueFeed {
     pending: Mutex<HashMap<Uuid, Pending>>,
     doorbell: Notify,
+    /// Connections on this instance following the queues: with none, changes are dropped
+    /// instead of loaded (a client loads its queues after `queues_subscribed` anyway).
+    followers: AtomicUsize,
 }
 
 impl QueueFeed {
@@ -123,6 +127,18 @@ impl QueueFeed {
         self.doorbell.notify_one();
     }
 
+    pub fn follow(&self) {
+        self.followers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn followers(&self) -> usize {
+        self.followers.load(Ordering::Relaxed)
+    }
+
+    pub fn unfollow(&self) {
+        self.followers.fetch_sub(1, Ordering::Relaxed);
+    }
+
     pub async fn wait(&self) {
         self.doorbell.notified().await;
     }
@@ -136,6 +152,10 @@ impl QueueFeed {
 
     /// Loads and encodes the next batch, or `None` when nothing is pending.
     pub async fn next_batch(&self, db: &Db) -> Result<Option<TicketBatch>> {
+        if self.followers.load(Ordering::Relaxed) == 0 {
+            self.pending.lock().expect("queue feed lock").clear();
+            return Ok(None);
+        }
         let changes = self.take_batch();
         if changes.is_empty() {
             return Ok(None);

@@ -178,11 +178,11 @@ impl Connection {
                 false => Err(Error::invalid("ticket_id", "subscribe to the ticket first")),
             },
             ClientMessage::SubscribeQueues => {
-                self.queues = true;
+                self.follow_queues(true);
                 Ok(vec![ServerMessage::QueuesSubscribed])
             }
             ClientMessage::UnsubscribeQueues => {
-                self.queues = false;
+                self.follow_queues(false);
                 Ok(Vec::new())
             }
         };
@@ -257,7 +257,17 @@ impl Connection {
         }
     }
 
+    fn follow_queues(&mut self, follow: bool) {
+        match (self.queues, follow) {
+            (false, true) => self.state.hub.queue.follow(),
+            (true, false) => self.state.hub.queue.unfollow(),
+            _ => {}
+        }
+        self.queues = follow;
+    }
+
     async fn leave_all(&mut self) {
+        self.follow_queues(false);
         for ticket_id in self.rooms.keys().copied().collect::<Vec<_>>() {
             let _ = self.state.hub.announce(ticket_id, self.user.id(), PresenceState::Left).await;
         }
