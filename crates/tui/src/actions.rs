@@ -373,13 +373,21 @@ pub fn submit(state: &mut State, kind: PromptKind, values: Vec<String>) {
                     }
                 }
             }
+            // The server takes `me`, `none` or an id: an email names someone known here.
+            let assignee = match non_empty(value(2)) {
+                Some(who) if who.contains('@') => match state.shared.people_by_email(&who) {
+                    Some(id) => Some(id.to_string()),
+                    None => return refuse(state, format!("nobody known here has the email '{who}'")),
+                },
+                other => other,
+            };
             let tab = &mut state.queues.tabs[state.queues.active];
             let sort = tab.filter.sort.take();
             let q = tab.filter.q.take();
             tab.filter = TicketListQuery {
                 status: non_empty(value(0).replace(' ', "")),
                 priority,
-                assignee: non_empty(value(2)),
+                assignee,
                 team,
                 tag: non_empty(value(4)),
                 sort,

@@ -194,6 +194,16 @@ impl Shared {
         self.emails.insert(email.to_lowercase(), id);
     }
 
+    /// The name to show for a ticket's person: the ticket's own summary, else a name known
+    /// here (never a request per row), else `…`.
+    pub fn person_name(&self, summary: &Option<hdms_api_types::tickets::PersonSummary>, id: Option<Uuid>) -> String {
+        match (summary, id) {
+            (Some(person), _) => person.name.clone(),
+            (None, Some(id)) => self.people.get(&id).cloned().unwrap_or_else(|| "…".to_owned()),
+            (None, None) => "—".to_owned(),
+        }
+    }
+
     pub fn people_by_email(&self, email: &str) -> Option<Uuid> {
         self.emails.get(&email.to_lowercase()).copied()
     }
@@ -298,6 +308,7 @@ impl State {
     /// Signed in as `user`: load the queues and go live.
     fn signed_in(&mut self, user: User) {
         self.shared.learn_person(user.id, &user.name, &user.email);
+        self.queues = queues::Queues::for_role(user.role);
         self.shared.me = Some(user);
         self.view = View::Queues;
         self.back.clear();

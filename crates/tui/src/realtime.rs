@@ -70,9 +70,8 @@ pub fn from_worker(event: crate::live::LiveEvent) -> Option<LiveEvent> {
         Worker::Notification(notification) => LiveEvent::Notification(Box::new(notification)),
         Worker::TicketChanged { ticket, reason } => LiveEvent::TicketChanged { ticket, reason },
         Worker::Resync { .. } => LiveEvent::Resync,
-        Worker::Ready { .. } | Worker::Subscribed { .. } | Worker::QueuesFollowed | Worker::Unsent { .. } | Worker::ServerError { .. } => {
-            return None;
-        }
+        // Acknowledgements, and anything the worker learns to say before the screens use it.
+        _ => return None,
     })
 }
 

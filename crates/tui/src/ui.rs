@@ -99,8 +99,10 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &State) {
 }
 
 fn draw_toast(frame: &mut Frame, main: Rect, title: &str, body: &str) {
+    // Bottom right, above the message line: the tab bar and headers stay readable.
     let width = main.width.min(48);
-    let area = Rect { x: main.right().saturating_sub(width), y: main.y, width, height: main.height.min(4) };
+    let height = main.height.min(4);
+    let area = Rect { x: main.right().saturating_sub(width), y: main.bottom().saturating_sub(height), width, height };
     frame.render_widget(Clear, area);
     let block = Block::bordered().border_type(BorderType::Rounded).title(format!(" {title} ")).border_style(Style::default().fg(Color::Yellow));
     frame.render_widget(Paragraph::new(body.to_owned()).block(block).wrap(Wrap { trim: true }), area);

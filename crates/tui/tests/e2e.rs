@@ -22,6 +22,14 @@ fn log_in_see_the_queue_open_a_ticket_and_reply() {
     // Untriaged tickets are in Unassigned.
     terminal.press(&["2"]);
     terminal.wait_for("VPN drops every ten minutes");
+    // y copies the number through OSC 52.
+    terminal.press(&["y"]);
+    terminal.wait_for(&format!("Copied {}", ticket.number));
+    let deadline = std::time::Instant::now() + e2e::DEADLINE;
+    while terminal.clipboard() != ticket.number && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert_eq!(terminal.clipboard(), ticket.number);
     terminal.press(&["Enter"]);
     terminal.wait_for("Since Monday, on the office wifi.");
     terminal.press(&["r"]);

@@ -1,4 +1,4 @@
-//! The README's key list is the key table: regenerate it with
+//! The key list of docs/tui.md is the key table: regenerate it with
 //! `HDMS_UPDATE_DOCS=1 cargo test -p hdms-tui --test readme`.
 
 use hdms_tui::keys::{Keymap, markdown};
@@ -8,10 +8,10 @@ const END: &str = "<!-- end of hdms-tui keys -->";
 
 #[test]
 fn readme_lists_the_default_keys() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tui.md");
     let readme = std::fs::read_to_string(&path).unwrap();
-    let start = readme.find(START).expect("README has the hdms-tui keys marker") + START.len();
-    let end = readme[start..].find(END).expect("README has the end marker") + start;
+    let start = readme.find(START).expect("docs/tui.md has the hdms-tui keys marker") + START.len();
+    let end = readme[start..].find(END).expect("docs/tui.md has the end marker") + start;
     let expected = markdown(&Keymap::default());
     if std::env::var_os("HDMS_UPDATE_DOCS").is_some() {
         let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
@@ -20,6 +20,6 @@ fn readme_lists_the_default_keys() {
     }
     assert!(
         readme[start..end] == expected,
-        "README's hdms-tui keys are stale: run HDMS_UPDATE_DOCS=1 cargo test -p hdms-tui --test readme"
+        "docs/tui.md's hdms-tui keys are stale: run HDMS_UPDATE_DOCS=1 cargo test -p hdms-tui --test readme"
     );
 }

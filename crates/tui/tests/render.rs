@@ -179,3 +179,47 @@ fn error_line_shows_the_servers_message() {
     assert!(find(buffer, "Replies are closed on a merged ticket").is_some());
     assert!(find(buffer, "not yet").is_some(), "the draft is still on screen");
 }
+
+#[test]
+fn ticket_details_tab() {
+    let mut state = signed_in(sample_tickets());
+    let mut with_details = detail(sample_tickets()[0].clone());
+    let mut child = ticket(1050, "Replace the office router", hdms_api_types::tickets::Status::InProgress, hdms_api_types::tickets::Priority::High, None);
+    child.parent_id = Some(support::id(2042));
+    with_details.subtickets.push(child);
+    with_details.links.push(hdms_api_types::tickets::TicketLink {
+        id: support::id(950),
+        kind: hdms_api_types::tickets::LinkKind::DuplicateOf,
+        from_ticket_id: support::id(2042),
+        to_ticket_id: support::id(2010),
+        other: hdms_api_types::tickets::LinkedTicket {
+            id: support::id(2010),
+            number: "HD-1010".to_owned(),
+            subject: "VPN unstable".to_owned(),
+            status: hdms_api_types::tickets::Status::Resolved,
+        },
+        created_by: support::id(1),
+        created_at: now(),
+    });
+    with_details.attachments.push(hdms_api_types::files::Attachment {
+        id: support::id(901),
+        ticket_id: support::id(2042),
+        file_name: "vpn.log".to_owned(),
+        content_type: "text/plain".to_owned(),
+        size: 20_480,
+        sha256: String::new(),
+        scan_state: hdms_api_types::files::ScanState::Clean,
+        scan_signature: None,
+        image: None,
+        downloadable: true,
+        uploaded_by: support::id(50),
+        created_at: now(),
+        deleted_at: None,
+    });
+    open_ticket(&mut state, with_details);
+    press(&mut state, "<tab>");
+    snapshot("ticket_details", &mut state);
+    // Enter on a sub-ticket opens it.
+    let effects = press(&mut state, "<enter>");
+    assert!(calls(&effects).iter().any(|(_, c)| *c == Call::TicketDetail(support::id(2050))));
+}

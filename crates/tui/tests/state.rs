@@ -295,3 +295,160 @@ fn ctrl_c_quits_from_a_prompt_too() {
     let effects = press(&mut state, "<c-c>");
     assert!(state.quit && effects.contains(&Effect::Quit));
 }
+
+#[test]
+fn assign_to_me_and_claim_next() {
+    let mut state = signed_in(sample_tickets());
+    open_ticket(&mut state, detail(sample_tickets()[0].clone()));
+    let effects = press(&mut state, "a<enter>");
+    let (assign, call) = calls(&effects)[0].clone();
+    let Call::Assign { ticket, request } = call else { panic!("{call:?}") };
+    assert_eq!(ticket, id(2042));
+    assert_eq!(request.assignee_id, Some(Some(id(1))));
+    assert_eq!(request.version, Some(3), "at the version shown");
+    let effects = update(&mut state, Event::Answer { id: assign, answer: Ok(Answer::Ticket(Box::new(sample_tickets()[0].clone()))) });
+    assert!(state.overlay.is_none(), "the menu closes once the server agrees");
+    assert!(calls(&effects).iter().any(|(_, c)| *c == Call::TicketDetail(id(2042))), "the ticket reloads");
+    // n claims the next ticket and opens it.
+    let effects = press(&mut state, "n");
+    let (claim, call) = calls(&effects)[0].clone();
+    assert_eq!(call, Call::ClaimNext);
+    let next = sample_tickets()[2].clone();
+    let effects = update(&mut state, Event::Answer { id: claim, answer: Ok(Answer::Ticket(Box::new(next))) });
+    assert!(calls(&effects).iter().any(|(_, c)| *c == Call::TicketDetail(id(2044))));
+    assert_eq!(state.ticket.as_ref().unwrap().id, id(2044));
+}
+
+#[test]
+fn filters_and_sort_narrow_the_queue() {
+    let mut state = signed_in(sample_tickets());
+    press(&mut state, "f");
+    let effects = press(&mut state, "open,new<tab>high<tab><tab><tab>vpn<enter>");
+    let (_, call) = calls(&effects)[0].clone();
+    let Call::Tickets(query) = call else { panic!("{call:?}") };
+    assert_eq!(query.status.as_deref(), Some("open,new"));
+    assert_eq!(query.priority, Some(Priority::High));
+    assert_eq!(query.tag.as_deref(), Some("vpn"));
+    assert_eq!(query.assignee.as_deref(), Some("me"), "the queue's own filter stays");
+    // A mistake keeps the prompt open with what was typed.
+    press(&mut state, "f<tab>");
+    press(&mut state, "<bs><bs><bs><bs>sky-high<enter>");
+    let Some(Overlay::Prompt(prompt)) = &state.overlay else { panic!("the prompt closed: {:?}", state.overlay) };
+    assert!(prompt.error.as_deref().unwrap().contains("sky-high"));
+    press(&mut state, "<esc>s");
+    let effects = press(&mut state, "<enter>");
+    let (_, call) = calls(&effects)[0].clone();
+    let Call::Tickets(query) = call else { panic!("{call:?}") };
+    assert_eq!(query.sort.as_deref(), Some("-updated"));
+}
+
+#[test]
+fn approvals_are_requested_from_a_role_and_decided() {
+    let mut state = signed_in(sample_tickets());
+    let mut with_approval = detail(sample_tickets()[0].clone());
+    with_approval.approvals.push(hdms_api_types::approvals::Approval {
+        id: id(600),
+        ticket_id: id(2042),
+        requested_by: Some(id(50)),
+        rule: hdms_api_types::approvals::ApprovalRule::Any,
+        reason: Some("new laptop".to_owned()),
+        state: hdms_api_types::approvals::ApprovalState::Pending,
+        slots: Vec::new(),
+        created_at: now(),
+        decided_at: None,
+    });
+    open_ticket(&mut state, with_approval);
+    press(&mut state, "A");
+    let effects = press(&mut state, "<enter>supervisor<tab><tab>budget<enter>");
+    let (_, call) = calls(&effects)[0].clone();
+    let Call::RequestApproval { request, .. } = call else { panic!("{call:?}") };
+    assert_eq!(request.approvers[0].role, Some(hdms_api_types::Role::Supervisor));
+    assert_eq!(request.reason.as_deref(), Some("budget"));
+    press(&mut state, "<esc>A");
+    let effects = press(&mut state, "j<enter>");
+    assert!(calls(&effects).iter().any(|(_, c)| matches!(c, Call::DecideApproval { approval, decision } if *approval == id(600) && decision.approve)));
+}
+
+#[test]
+fn sub_tickets_links_and_merges_name_tickets_by_number() {
+    let mut state = signed_in(sample_tickets());
+    open_ticket(&mut state, detail(sample_tickets()[0].clone()));
+    let effects = press(&mut state, "cSpare cable<tab>for the desk<enter>");
+    let (_, call) = calls(&effects)[0].clone();
+    let Call::CreateSubTicket { parent, request } = call else { panic!("{call:?}") };
+    assert_eq!((parent, request.subject.as_str()), (id(2042), "Spare cable"));
+    press(&mut state, "<esc>");
+    state.overlay = None;
+    let effects = press(&mut state, "L<enter>HD-7<enter>");
+    assert!(calls(&effects).iter().any(|(_, c)| matches!(c, Call::Link { to, .. } if to == "HD-7")));
+    state.overlay = None;
+    let effects = press(&mut state, "MHD-9<enter>");
+    assert!(calls(&effects).iter().any(|(_, c)| matches!(c, Call::Merge { into, version: 3, .. } if into == "HD-9")));
+}
+
+#[test]
+fn an_attachment_is_saved_only_when_the_server_serves_it() {
+    let mut state = signed_in(sample_tickets());
+    let mut with_files = detail(sample_tickets()[0].clone());
+    let attachment = |n: u128, name: &str, downloadable: bool| hdms_api_types::files::Attachment {
+        id: id(900 + n),
+        ticket_id: id(2042),
+        file_name: name.to_owned(),
+        content_type: "text/plain".to_owned(),
+        size: 12,
+        sha256: String::new(),
+        scan_state: if downloadable { hdms_api_types::files::ScanState::Clean } else { hdms_api_types::files::ScanState::Pending },
+        scan_signature: None,
+        image: None,
+        downloadable,
+        uploaded_by: id(50),
+        created_at: now(),
+        deleted_at: None,
+    };
+    with_files.attachments = vec![attachment(1, "scan.log", false), attachment(2, "config.txt", true)];
+    open_ticket(&mut state, with_files);
+    press(&mut state, "<tab>");
+    press(&mut state, "S");
+    assert!(state.overlay.is_none());
+    assert!(state.shared.message.as_ref().unwrap().text.contains("pending"), "{:?}", state.shared.message);
+    press(&mut state, "j");
+    press(&mut state, "S");
+    let effects = press(&mut state, "<enter>");
+    assert!(calls(&effects).iter().any(|(_, c)| *c == Call::SaveAttachment { attachment: id(902), path: "config.txt".into() }));
+}
+
+#[test]
+fn a_resync_reloads_the_queues_and_the_unread_count() {
+    let mut state = signed_in(sample_tickets());
+    press(&mut state, "jj");
+    let effects = update(&mut state, Event::Live(LiveEvent::Resync));
+    let reloads = calls(&effects).iter().filter(|(_, c)| matches!(c, Call::Tickets(_) | Call::ApprovalQueue)).count();
+    assert_eq!(reloads, 5, "every queue shown reloads its first page");
+    assert!(calls(&effects).iter().any(|(_, c)| *c == Call::UnreadCount));
+    assert_eq!(state.queues.active_tab().selected, 2, "the cursor stays");
+}
+
+#[test]
+fn a_customer_gets_their_own_queues() {
+    let mut state = State::new("http://desk.example", Keymap::default(), now());
+    let effects = press(&mut state, "rita@example.com<tab>pw<enter>");
+    let (login, _) = calls(&effects)[0].clone();
+    let customer = hdms_api_types::users::User { role: hdms_api_types::Role::Customer, ..agent() };
+    let effects = update(&mut state, Event::Answer { id: login, answer: Ok(Answer::LoggedIn { user: customer, saved_in: "x".to_owned() }) });
+    let titles: Vec<_> = state.queues.tabs.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(titles, ["Open", "All mine"]);
+    assert!(!calls(&effects).iter().any(|(_, c)| *c == Call::ApprovalQueue));
+    assert!(calls(&effects).iter().all(|(_, c)| !matches!(c, Call::Tickets(q) if q.assignee.is_some())));
+}
+
+#[test]
+fn composer_keys_remapped_in_tui_toml_reach_the_composer() {
+    let settings = hdms_tui::config::Settings::parse("[keys.composer]\nsend = \"ctrl-o\"\n").unwrap();
+    let mut state = signed_in(sample_tickets());
+    state.shared.keymap = settings.keymap;
+    open_ticket(&mut state, detail(sample_tickets()[0].clone()));
+    let effects = press(&mut state, "rhello<c-s>");
+    assert!(!calls(&effects).iter().any(|(_, c)| matches!(c, Call::Comment { .. })), "Ctrl-s no longer sends");
+    let effects = press(&mut state, "<c-o>");
+    assert!(calls(&effects).iter().any(|(_, c)| matches!(c, Call::Comment { body, .. } if body == "hello")));
+}

@@ -20,6 +20,7 @@ use crate::format;
 use crate::input::Field;
 use crate::keys::Action;
 use crate::overlay::Overlay;
+pub use crate::screens::Outcome;
 
 /// Rows asked per page.
 pub const PAGE_SIZE: u32 = 50;
@@ -223,10 +224,22 @@ impl Default for Queues {
     }
 }
 
-pub enum Outcome {
-    None,
-    Open(Uuid),
-    Overlay(Overlay),
+impl Queues {
+    /// The queues for a role: staff get the agent's tabs; a customer (whose tickets are all
+    /// their own, as the server lists them) gets their open tickets and all of them.
+    pub fn for_role(role: hdms_api_types::Role) -> Queues {
+        if role != hdms_api_types::Role::Customer {
+            return Queues::default();
+        }
+        let sort = Some("-updated".to_owned());
+        Queues {
+            tabs: vec![
+                Tab::new(TabKey::MyOpen, "Open", TicketListQuery { status: Some(OPEN_STATUSES.to_owned()), sort: sort.clone(), ..Default::default() }),
+                Tab::new(TabKey::All, "All mine", TicketListQuery { sort, ..Default::default() }),
+            ],
+            ..Queues::default()
+        }
+    }
 }
 
 /// Rows of tickets visible at the current terminal height.
@@ -531,13 +544,6 @@ impl Queues {
                 " "
             };
             let sla = format::sla(ticket, shared.now);
-            // Names come with the ticket; a server that sends none falls back to names already
-            // known here (never a request per row).
-            let person = |p: &Option<hdms_api_types::tickets::PersonSummary>, id: Option<Uuid>| match (p, id) {
-                (Some(p), _) => p.name.clone(),
-                (None, Some(id)) => shared.people.get(&id).cloned().unwrap_or_else(|| "…".to_owned()),
-                (None, None) => "—".to_owned(),
-            };
             let mut cells = vec![
                 Cell::from(format!("{mark}{glyph}")),
                 Cell::from(ticket.number.clone()),
@@ -547,9 +553,9 @@ impl Queues {
                 Cell::from(ticket.subject.clone()),
             ];
             if wide {
-                cells.push(Cell::from(person(&ticket.requester, Some(ticket.requester_id))));
+                cells.push(Cell::from(shared.person_name(&ticket.requester, Some(ticket.requester_id))));
             }
-            cells.push(Cell::from(person(&ticket.assignee, ticket.assignee_id)));
+            cells.push(Cell::from(shared.person_name(&ticket.assignee, ticket.assignee_id)));
             if wide {
                 cells.push(Cell::from(format::age(ticket.updated_at, shared.now)));
             }

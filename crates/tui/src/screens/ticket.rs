@@ -21,6 +21,7 @@ use crate::format;
 use crate::input::Field;
 use crate::keys::Action;
 use crate::overlay::Overlay;
+pub use crate::screens::Outcome;
 use crate::realtime::LiveCommand;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +59,6 @@ pub struct TicketView {
     pub composer: ComposerSlot,
     /// Joined the live room (after the first load).
     watching_live: bool,
-}
-
-pub enum Outcome {
-    None,
-    Open(Uuid),
-    Overlay(Overlay),
 }
 
 impl TicketView {
@@ -465,7 +460,8 @@ impl TicketView {
         if !self.composer.is_open() && self.composer.has_draft() {
             header.push(draft_line());
         }
-        let composer_height = if self.composer.is_open() { area.height.saturating_sub(header.len() as u16 + 4).min(10) } else { 0 };
+        // The composer takes two fifths of the height (5 to 10 rows); the conversation the rest.
+        let composer_height = if self.composer.is_open() { (area.height * 2 / 5).clamp(5, 10) } else { 0 };
         let [header_area, tabs_area, body_area, composer_area] = Layout::vertical([
             Constraint::Length(header.len() as u16),
             Constraint::Length(1),
@@ -563,7 +559,7 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
         state_line.push(Span::styled("  (clock paused)", dim));
     }
     lines.push(Line::from(state_line));
-    if let Some(sla) = &ticket.sla {
+    if let Some(sla) = ticket.sla.as_ref().filter(|_| !ticket.status.is_done()) {
         let due = |name: &str, target: &hdms_api_types::tickets::SlaTarget| match (target.met_at, target.due_at) {
             (Some(met), _) => format!("{name} met {}", format::when(met)),
             (None, Some(due)) => format!("{name} due {}", format::when(due)),
@@ -574,11 +570,6 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
             Span::raw(format!("{} · {}", due("first response", &sla.first_response), due("resolution", &sla.resolution))),
         ]));
     }
-    let person = |p: &Option<hdms_api_types::tickets::PersonSummary>, id: Option<Uuid>| match (p, id) {
-        (Some(p), _) => p.name.clone(),
-        (None, Some(id)) => shared.name(id),
-        (None, None) => "—".to_owned(),
-    };
     let team = match (&ticket.team, ticket.team_id) {
         (Some(team), _) => team.name.clone(),
         (None, Some(id)) => shared.teams.iter().find(|t| t.id == id).map(|t| t.name.clone()).unwrap_or_else(|| "…".to_owned()),
@@ -586,9 +577,9 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
     };
     lines.push(Line::from(vec![
         Span::styled("Requester ", dim),
-        Span::raw(format!("{}  ", person(&ticket.requester, Some(ticket.requester_id)))),
+        Span::raw(format!("{}  ", shared.person_name(&ticket.requester, Some(ticket.requester_id)))),
         Span::styled("Assignee ", dim),
-        Span::raw(format!("{}  ", person(&ticket.assignee, ticket.assignee_id))),
+        Span::raw(format!("{}  ", shared.person_name(&ticket.assignee, ticket.assignee_id))),
         Span::styled("Team ", dim),
         Span::raw(team),
     ]));

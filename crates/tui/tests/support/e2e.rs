@@ -136,6 +136,8 @@ impl Terminal {
         );
         self.tmux(&["-f", "/dev/null", "new-session", "-d", "-s", "tui", "-x", &width.to_string(), "-y", &height.to_string(), &command]);
         self.tmux(&["set-option", "-s", "escape-time", "0"]);
+        // OSC 52 from the program sets tmux's paste buffer, where a test can read it.
+        self.tmux(&["set-option", "-s", "set-clipboard", "on"]);
     }
 
     /// Starts `hdms-tui` again in the same tmux server (after it quit).
@@ -147,6 +149,12 @@ impl Terminal {
     fn tmux(&self, args: &[&str]) -> String {
         let output = Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("tmux runs");
         assert!(output.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// What the program last put on the clipboard (OSC 52), as tmux received it.
+    pub fn clipboard(&self) -> String {
+        let output = Command::new("tmux").arg("-L").arg(&self.socket).args(["show-buffer"]).output().expect("tmux runs");
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
