@@ -53,11 +53,14 @@ struct Failure {
     code: Option<u16>,
 }
 
+/// A transport with the account it was built from.
+type Connected = (Account, AsyncSmtpTransport<Tokio1Executor>);
+
 #[derive(Clone)]
 pub struct Sender {
     state: AppState,
     /// The transport of the account as last read, rebuilt when an admin changes it.
-    transport: Arc<Mutex<Option<(Account, AsyncSmtpTransport<Tokio1Executor>)>>>,
+    transport: Arc<Mutex<Option<Connected>>>,
 }
 
 impl Sender {
@@ -70,7 +73,7 @@ impl Sender {
         self.pass(now, None).await
     }
 
-    async fn current_transport(&self) -> Result<Option<(Account, AsyncSmtpTransport<Tokio1Executor>)>> {
+    async fn current_transport(&self) -> Result<Option<Connected>> {
         let Some(account) = smtp::load(&self.state.db).await? else { return Ok(None) };
         let mut cached = self.transport.lock().await;
         if cached.as_ref().is_none_or(|(known, _)| *known != account) {
