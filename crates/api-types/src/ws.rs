@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::notifications::Notification;
-use crate::tickets::{Comment, Ticket};
+use crate::tickets::{Comment, PersonSummary, Ticket};
 
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -57,14 +57,26 @@ pub enum ServerMessage {
         client_ref: Option<String>,
     },
     /// Who is looking at the ticket and who is typing, so two agents don't answer at once.
-    Presence { ticket_id: Uuid, viewing: Vec<Uuid>, typing: Vec<Uuid> },
+    /// `people` names everyone in `viewing` and `typing` ("Dana is typing").
+    Presence {
+        ticket_id: Uuid,
+        viewing: Vec<Uuid>,
+        typing: Vec<Uuid>,
+        #[serde(default)]
+        people: Vec<PersonSummary>,
+    },
     QueuesSubscribed,
     /// A ticket this connection may see was created or changed (after `subscribe_queues`): the
     /// ticket as `GET /api/v1/tickets/{id}` shows it now, so a client re-files it in its queues
     /// (a ticket that no longer matches a queue's filter leaves it). `reason` says what
     /// happened: `created`, `updated`, `assigned`, `commented`, `transitioned`, `merged`,
-    /// `deleted`, `restored`.
+    /// `deleted` (drop it), `restored`. Changes that come together go out once, named by the
+    /// weightiest. Customers are not told of internal notes.
     TicketChanged { ticket: Box<Ticket>, reason: String },
+    /// A ticket this connection saw before its last change and may no longer see (given to a
+    /// team the person is not in, or assigned away): drop it from every queue. (After
+    /// `subscribe_queues`.)
+    TicketHidden { ticket_id: Uuid },
     Notification { notification: Notification },
     /// This connection fell behind and events were dropped for it: subscribe again with the
     /// last `seq` seen per room (and reload notifications).

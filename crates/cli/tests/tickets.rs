@@ -169,7 +169,8 @@ async fn tables_for_people() {
     // sends none: then the id stands in).
     let listed = admin.run(&["tickets", "list", "-o", "json"], "").success().json();
     if listed[0].get("requester").is_some() {
-        assert!(table.contains("Bob Builder") && table.contains("Grace H"), "people by name: {table}");
+        // (At 80 columns the names are cut like any cell.)
+        assert!(table.contains("Bob Buil") && table.contains("Grace H"), "people by name: {table}");
     } else {
         assert!(table.contains(&listed[0]["requester_id"].as_str().unwrap()[..6]), "{table}");
     }

@@ -9,7 +9,10 @@ use std::time::Duration;
 use common::{Backend, TestServer};
 use hdms_api_types::Role;
 use hdms_api_types::client::{Client, Live, LiveError};
-use hdms_api_types::tickets::{AssignRequest, CreateComment, CreateTicket, MergeRequest, Ticket};
+use hdms_api_types::teams::CreateTeam;
+use hdms_api_types::tickets::{
+    AssignRequest, BulkUpdate, CreateComment, CreateTicket, FieldChanges, MergeRequest, Priority, Ticket, UpdateTicket,
+};
 use hdms_api_types::ws::{ClientMessage, ServerMessage};
 use uuid::Uuid;
 
@@ -153,6 +156,7 @@ async fn reconnecting_with_the_last_seq_misses_nothing(backend: Backend) {
 async fn presence_shows_who_views_and_types(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (_, agent, ticket) = setup(&server).await;
+    let agent_user = agent.me().await.unwrap();
     let (other_agent, other) = server.user(Role::Agent).await;
     let mut a = agent.connect_live().await.unwrap();
     subscribe(&mut a, ticket.id, None).await;
@@ -160,10 +164,15 @@ async fn presence_shows_who_views_and_types(backend: Backend) {
     subscribe(&mut b, ticket.id, None).await;
     b.send(&ClientMessage::Typing { ticket_id: ticket.id }).await.unwrap();
     loop {
-        if let ServerMessage::Presence { viewing, typing, .. } = next(&mut a).await
+        if let ServerMessage::Presence { viewing, typing, people, .. } = next(&mut a).await
             && typing.contains(&other.id)
         {
             assert_eq!(viewing.len(), 2);
+            // Named, so a client shows "Dana is typing" without asking who that is.
+            let names: Vec<(uuid::Uuid, &str)> = people.iter().map(|p| (p.id, p.name.as_str())).collect();
+            let mut expected = vec![(agent_user.id, agent_user.name.as_str()), (other.id, other.name.as_str())];
+            expected.sort();
+            assert_eq!(names, expected);
             break;
         }
     }
@@ -258,7 +267,169 @@ async fn merged_comments_arrive_in_the_survivors_room(backend: Backend) {
     assert_eq!(seqs, [last + 1, last + 2, last + 3]);
 }
 
+/// Follows the queues and waits for the answer.
+async fn follow_queues(client: &Client) -> Live {
+    let mut live = client.connect_live().await.unwrap();
+    live.send(&ClientMessage::SubscribeQueues).await.unwrap();
+    loop {
+        match next_message(&mut live).await {
+            ServerMessage::QueuesSubscribed => return live,
+            ServerMessage::Notification { .. } => continue,
+            other => panic!("expected queues_subscribed, got {other:?}"),
+        }
+    }
+}
+
+/// A queue event: `(ticket id, Some(reason), the ticket)` for `ticket_changed`, `(ticket id,
+/// None, None)` for `ticket_hidden`.
+type QueueEvent = (Uuid, Option<String>, Option<Box<Ticket>>);
+
+async fn next_queue_event(live: &mut Live) -> QueueEvent {
+    loop {
+        match next_message(live).await {
+            ServerMessage::TicketChanged { ticket, reason } => return (ticket.id, Some(reason), Some(ticket)),
+            ServerMessage::TicketHidden { ticket_id } => return (ticket_id, None, None),
+            ServerMessage::Notification { .. } => continue,
+            ServerMessage::Resync { reason } => panic!("the feed fell behind: {reason}"),
+            other => panic!("expected a queue event, got {other:?}"),
+        }
+    }
+}
+
+/// Queue events until (and with) the first about `ticket` that satisfies `done`.
+async fn queue_events_until(live: &mut Live, ticket: Uuid, done: impl Fn(&QueueEvent) -> bool) -> Vec<QueueEvent> {
+    let mut events = Vec::new();
+    loop {
+        let event = next_queue_event(live).await;
+        let last = event.0 == ticket && done(&event);
+        events.push(event);
+        if last {
+            return events;
+        }
+    }
+}
+
+fn with_reason(reason: &'static str) -> impl Fn(&QueueEvent) -> bool {
+    move |event| event.1.as_deref() == Some(reason)
+}
+
+/// The queue feed reaches exactly those who may see a ticket, as `GET /tickets` decides:
+/// customers their own, agents their teams' and untriaged ones, supervisors all; a ticket
+/// given to another team is announced hidden to those who lose it; internal notes stay with
+/// staff.
+async fn the_queue_feed_follows_visibility(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let (customer, customer_user) = server.user(Role::Customer).await;
+    let (stranger, _) = server.user(Role::Customer).await;
+    let (agent_a, agent_a_user) = server.user(Role::Agent).await;
+    let (agent_b, agent_b_user) = server.user(Role::Agent).await;
+    let (supervisor, _) = server.user(Role::Supervisor).await;
+    let team_a = admin.create_team(&CreateTeam { name: "Team A".into(), description: None }).await.unwrap();
+    let team_b = admin.create_team(&CreateTeam { name: "Team B".into(), description: None }).await.unwrap();
+    admin.add_team_member(team_a.id, agent_a_user.id).await.unwrap();
+    admin.add_team_member(team_b.id, agent_b_user.id).await.unwrap();
+
+    let mut feeds = Vec::new();
+    for client in [&customer, &stranger, &agent_a, &agent_b, &supervisor] {
+        feeds.push(follow_queues(client).await);
+    }
+    let [mut customer_feed, mut stranger_feed, mut a_feed, mut b_feed, mut supervisor_feed] = feeds.try_into().ok().unwrap();
+
+    // Created untriaged: the requester, every agent and the supervisor hear of it, by name.
+    let ticket = customer.create_ticket(&CreateTicket { subject: "Printer on fire".into(), description: "d".into(), ..Default::default() }).await.unwrap();
+    for feed in [&mut customer_feed, &mut a_feed, &mut b_feed, &mut supervisor_feed] {
+        let (id, reason, shown) = next_queue_event(feed).await;
+        assert_eq!((id, reason.as_deref()), (ticket.id, Some("created")));
+        let requester = shown.unwrap().requester.expect("the requester's name comes with the ticket");
+        assert_eq!((requester.id, requester.name.as_str()), (customer_user.id, customer_user.name.as_str()));
+    }
+
+    // Given to team A: team B's agent loses it and is told so, without the new team.
+    supervisor.assign(ticket.id, &AssignRequest { team_id: Some(team_a.id), ..Default::default() }).await.unwrap();
+    for feed in [&mut customer_feed, &mut a_feed, &mut supervisor_feed] {
+        let events = queue_events_until(feed, ticket.id, with_reason("assigned")).await;
+        let (_, _, shown) = events.last().unwrap();
+        assert_eq!(shown.as_ref().unwrap().team.as_ref().map(|team| team.name.as_str()), Some("Team A"));
+    }
+    assert_eq!(next_queue_event(&mut b_feed).await, (ticket.id, None, None), "hidden from team B");
+
+    // An internal note: staff hear of it, the customer does not.
+    agent_a.comment(ticket.id, &CreateComment { body: "between us".into(), internal: true }).await.unwrap();
+    queue_events_until(&mut a_feed, ticket.id, with_reason("commented")).await;
+    queue_events_until(&mut supervisor_feed, ticket.id, with_reason("commented")).await;
+    // Then a public change, which the customer hears of as only that.
+    let version = supervisor.get_ticket(ticket.id).await.unwrap().version;
+    supervisor.update_ticket(ticket.id, &UpdateTicket { priority: Some(Priority::High), version: Some(version), ..Default::default() }).await.unwrap();
+    let events = queue_events_until(&mut customer_feed, ticket.id, |(_, _, shown)| shown.as_ref().is_some_and(|t| t.priority == Priority::High)).await;
+    assert!(events.iter().all(|(_, reason, _)| reason.as_deref() != Some("commented")), "no word of the note: {events:?}");
+
+    // Others' tickets never reach a customer, nor team A's an agent of team B: the first
+    // events they get are about tickets of their own.
+    let own = stranger.create_ticket(&CreateTicket { subject: "Mine".into(), description: "d".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(next_queue_event(&mut stranger_feed).await.0, own.id, "the stranger heard of nothing before");
+    let events = queue_events_until(&mut b_feed, own.id, with_reason("created")).await;
+    assert_eq!(events.len(), 1, "team B heard nothing of team A's ticket after it left: {events:?}");
+
+    // Deleting (admins) tells those who see it to drop it; they stop following on request.
+    admin.delete_ticket(ticket.id).await.unwrap();
+    queue_events_until(&mut a_feed, ticket.id, with_reason("deleted")).await;
+    a_feed.send(&ClientMessage::UnsubscribeQueues).await.unwrap();
+    a_feed.send(&ClientMessage::Ping).await.unwrap();
+    assert_eq!(next_message(&mut a_feed).await, ServerMessage::Pong);
+    admin.restore_ticket(ticket.id).await.unwrap();
+    queue_events_until(&mut supervisor_feed, ticket.id, with_reason("restored")).await;
+    a_feed.send(&ClientMessage::Ping).await.unwrap();
+    assert_eq!(next_message(&mut a_feed).await, ServerMessage::Pong, "nothing more after unsubscribe_queues");
+
+    // With nobody following, the instance stops loading changed tickets.
+    assert_eq!(server.state.hub.queue.followers(), 4);
+    for feed in [customer_feed, stranger_feed, a_feed, b_feed, supervisor_feed] {
+        feed.close().await;
+    }
+    let unfollowed = async {
+        while server.state.hub.queue.followers() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, unfollowed).await.expect("closed connections stop following");
+}
+
+/// A bulk update of 500 tickets reaches a follower as one event per ticket at most a few
+/// times over, without a resync.
+async fn a_burst_reaches_the_queues_without_overload(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (supervisor, _) = server.user(Role::Supervisor).await;
+    let mut ids = Vec::new();
+    for i in 0..500 {
+        let ticket = supervisor.create_ticket(&CreateTicket { subject: format!("burst {i}"), description: "d".into(), ..Default::default() }).await.unwrap();
+        ids.push(ticket.id);
+    }
+    let mut feed = follow_queues(&supervisor).await;
+    let request = BulkUpdate {
+        ids: Some(ids.clone()),
+        set: Some(FieldChanges { priority: Some(Priority::Urgent), add_tags: vec!["outage".into()], ..Default::default() }),
+        ..Default::default()
+    };
+    let outcome = supervisor.bulk_update(&request).await.unwrap();
+    assert_eq!(outcome.succeeded, 500);
+    let mut waiting: std::collections::HashSet<Uuid> = ids.into_iter().collect();
+    let mut events = 0;
+    while !waiting.is_empty() {
+        let (id, _, shown) = next_queue_event(&mut feed).await;
+        events += 1;
+        if shown.is_some_and(|t| t.priority == Priority::Urgent && t.tags == ["outage"]) {
+            waiting.remove(&id);
+        }
+    }
+    // Creation events still in flight when the feed was followed may come too; the two
+    // changes of each ticket (priority, tags) travel together at most.
+    assert!(events <= 1500, "{events} events for 500 tickets");
+}
+
 backend_tests!(
+    the_queue_feed_follows_visibility,
+    a_burst_reaches_the_queues_without_overload,
     authentication_is_required_and_checked,
     forbidden_rooms_answer_not_found,
     messages_are_stored_ordered_and_shown_over_rest,
@@ -313,4 +484,46 @@ async fn presence_refreshes_cross_instances_in_batches() {
         }
     };
     tokio::time::timeout(PATIENCE, arrived).await.expect("every refresh reached the other instance");
+}
+
+/// Presence announced through instance A names the person on instance B, which never saw them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn presence_names_cross_instances() {
+    let first = TestServer::start(Backend::Postgres).await;
+    let second = TestServer::start_config(first.config.clone(), tempfile::tempdir().unwrap()).await;
+    let (_, agent, ticket) = setup(&first).await;
+    let (other_agent, other) = first.user(Role::Agent).await;
+    let agent_on_b = second.anonymous();
+    agent_on_b.set_token(agent.token());
+    let mut on_b = agent_on_b.connect_live().await.unwrap();
+    subscribe(&mut on_b, ticket.id, None).await;
+    let mut on_a = other_agent.connect_live().await.unwrap();
+    subscribe(&mut on_a, ticket.id, None).await;
+    loop {
+        if let ServerMessage::Presence { viewing, people, .. } = next(&mut on_b).await
+            && viewing.contains(&other.id)
+        {
+            assert!(people.iter().any(|p| p.id == other.id && p.name == other.name && p.email == other.email), "{people:?}");
+            break;
+        }
+    }
+}
+
+/// A ticket created through instance A reaches a queue follower on instance B, with names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_postgres_share_the_queue_feed() {
+    let first = TestServer::start(Backend::Postgres).await;
+    let second = TestServer::start_config(first.config.clone(), tempfile::tempdir().unwrap()).await;
+    let (customer, customer_user) = first.user(Role::Customer).await;
+    let (agent, _) = first.user(Role::Agent).await;
+    let agent_on_b = second.anonymous();
+    agent_on_b.set_token(agent.token());
+    let mut feed = follow_queues(&agent_on_b).await;
+    let ticket = customer.create_ticket(&CreateTicket { subject: "Across".into(), description: "d".into(), ..Default::default() }).await.unwrap();
+    let (id, reason, shown) = next_queue_event(&mut feed).await;
+    assert_eq!((id, reason.as_deref()), (ticket.id, Some("created")));
+    assert_eq!(shown.unwrap().requester.map(|r| r.email), Some(customer_user.email));
+    agent.comment(ticket.id, &CreateComment { body: "on it".into(), internal: false }).await.unwrap();
+    let events = queue_events_until(&mut feed, ticket.id, with_reason("commented")).await;
+    assert_eq!(events.len(), 1, "{events:?}");
 }

@@ -442,7 +442,62 @@ async fn search_follows_edits(backend: Backend) {
     assert!(agent.list_tickets(&search(&created.id.simple().to_string())).await.unwrap().items.is_empty());
 }
 
+/// Every route that answers tickets names their requester, assignee and team, so lists need
+/// no request per row; deleted people and teams are still named on old tickets.
+async fn tickets_name_their_people_and_team(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let team = admin.create_team(&CreateTeam { name: "Facilities".into(), description: None }).await.unwrap();
+    let (agent, agent_user) = server.user(Role::Agent).await;
+    admin.add_team_member(team.id, agent_user.id).await.unwrap();
+    let (customer, customer_user) = server.user(Role::Customer).await;
+    let (supervisor, _) = server.user(Role::Supervisor).await;
+
+    let named = customer.create_ticket(&CreateTicket { team_id: Some(team.id), ..ticket("Light out") }).await.unwrap();
+    let requester = named.requester.clone().expect("named at creation");
+    assert_eq!((requester.id, requester.name.as_str(), requester.email.as_str()), (customer_user.id, customer_user.name.as_str(), customer_user.email.as_str()));
+    assert_eq!(named.team.as_ref().map(|t| (t.id, t.name.as_str())), Some((team.id, "Facilities")));
+    assert_eq!(named.assignee, None);
+    let assigned = agent.assign(named.id, &AssignRequest { assignee_id: Some(Some(agent_user.id)), ..Default::default() }).await.unwrap();
+    assert_eq!(assigned.assignee.as_ref().map(|a| (a.id, a.name.as_str())), Some((agent_user.id, agent_user.name.as_str())));
+    let bare = customer.create_ticket(&ticket("No team")).await.unwrap();
+    let child = agent.create_subticket(named.id, &ticket("Buy a bulb")).await.unwrap();
+
+    let check = |t: &Ticket| {
+        assert_eq!(t.requester.as_ref().map(|r| r.id), Some(t.requester_id), "{}", t.subject);
+        assert_eq!(t.assignee.as_ref().map(|a| a.id), t.assignee_id, "{}", t.subject);
+        assert_eq!(t.team.as_ref().map(|team| team.id), t.team_id, "{}", t.subject);
+    };
+    let listed = supervisor.list_tickets(&TicketListQuery::default()).await.unwrap().items;
+    assert_eq!(listed.len(), 3);
+    listed.iter().for_each(check);
+    let from_list = listed.iter().find(|t| t.id == named.id).unwrap();
+    assert_eq!(from_list.assignee.as_ref().map(|a| a.email.as_str()), Some(agent_user.email.as_str()));
+    assert_eq!(listed.iter().find(|t| t.id == bare.id).unwrap().team, None);
+    check(&agent.get_ticket(named.id).await.unwrap());
+    check(&agent.get_ticket_by_number(&named.number).await.unwrap());
+    agent.list_subtickets(named.id).await.unwrap().iter().for_each(check);
+    assert_eq!(child.team.as_ref().map(|t| t.name.as_str()), Some("Facilities"), "inherited, and named");
+    let found = agent.list_tickets(&TicketListQuery { q: Some("bulb".into()), ..Default::default() }).await.unwrap().items;
+    assert_eq!(ids(&found), vec![child.id]);
+    found.iter().for_each(check);
+
+    // The agent leaves and the team is deleted: the ticket still says who and which.
+    admin.delete_user(agent_user.id).await.unwrap();
+    admin.remove_team_member(team.id, agent_user.id).await.ok();
+    admin.delete_team(team.id).await.unwrap();
+    let after = supervisor.get_ticket(named.id).await.unwrap();
+    assert_eq!(after.assignee.map(|a| a.name), Some(agent_user.name));
+    assert_eq!(after.team.map(|t| t.name), Some("Facilities".to_owned()));
+    // The JSON a script reads carries them too.
+    let raw = supervisor.request(reqwest::Method::GET, &format!("/api/v1/tickets/{}", named.id)).unwrap();
+    let raw: serde_json::Value = supervisor.send(raw).await.unwrap();
+    assert_eq!(raw["requester"]["email"], customer_user.email);
+    assert_eq!(raw["team"]["name"], "Facilities");
+}
+
 backend_tests!(
+    tickets_name_their_people_and_team,
     search_follows_edits,
     a_move_may_carry_a_comment_even_to_a_final_status,
     customers_see_only_their_own_tickets_and_no_internal_notes,

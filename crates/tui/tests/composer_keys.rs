@@ -260,6 +260,12 @@ fn actions_from_the_callers_key_table_and_pasted_text() {
     // Nothing happens while the send is in flight.
     assert_eq!(c.perform(ComposerAction::ToggleMode), ComposerOutcome::None);
     assert_eq!(c.mode(), Mode::InternalNote);
+    // With no bindings of its own, keys only edit the text.
+    let mut bare = Composer::new(Uuid::now_v7(), Mode::PublicReply, 0, ComposerKeys::none());
+    type_text(&mut bare, "x");
+    assert_eq!(bare.handle_key(ctrl('s')), ComposerOutcome::None);
+    assert_eq!(bare.handle_key(key(KeyCode::Esc)), ComposerOutcome::None);
+    assert_eq!(bare.text(), "x");
     // A paste into an open picker goes to its query.
     c.sent();
     c.perform(ComposerAction::CannedReply);

@@ -9,6 +9,9 @@
 //!   serialised (`BEGIN IMMEDIATE`), so rowid order is commit order and nothing is skipped; a
 //!   doorbell rung after each commit makes it immediate, a short poll covers the rest.
 //!
+//! Ticket changes for the live queues travel the same way and are batched before they go out
+//! (`queue_feed`).
+//!
 //! The broadcast channel is bounded: a connection that falls behind is told to resync instead
 //! of slowing the others or growing memory.
 
@@ -20,14 +23,16 @@ use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, Utc};
 use hdms_api_types::notifications::Notification;
 use hdms_api_types::ws::ServerMessage;
-use hdms_api_types::tickets::Comment;
+use hdms_api_types::tickets::{Comment, PersonSummary};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::background::Background;
+use crate::comms::queue_feed::{self, QueueFeed, TicketBatch};
 use crate::db::{Db, Tx};
+use crate::tickets::api;
 use crate::error::Result;
 use crate::with_db;
 
@@ -52,6 +57,13 @@ pub enum Signal {
     Presence { ticket_id: Uuid, user_id: Uuid, state: PresenceState },
     /// People still viewing rooms they already view: (ticket, user) pairs.
     PresenceRefresh { viewing: Vec<(Uuid, Uuid)> },
+    /// A ticket's history entry (see `queue_feed::Change`).
+    Ticket {
+        ticket_id: Uuid,
+        field: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        was: Option<Uuid>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +82,8 @@ pub enum Delivery {
     Comment { comment: Comment, wire: Utf8Bytes },
     Notification { user_id: Uuid, notification: Notification },
     Presence { ticket_id: Uuid, wire: Utf8Bytes },
+    /// Changed tickets for the connections following the queues.
+    Tickets(Arc<TicketBatch>),
 }
 
 impl Delivery {
@@ -93,6 +107,11 @@ pub struct Hub {
     presence: Mutex<HashMap<Uuid, RoomPresence>>,
     /// PostgreSQL: presence refreshes waiting to go out together (see `refresh`).
     refreshes: Mutex<std::collections::HashSet<(Uuid, Uuid)>>,
+    /// Names of the people presence has shown, so a presence message names them without a
+    /// query each time (loaded once per person and instance; a renamed person shows the new
+    /// name after a restart).
+    names: Mutex<HashMap<Uuid, PersonSummary>>,
+    pub queue: QueueFeed,
 }
 
 impl Hub {
@@ -105,6 +124,8 @@ impl Hub {
             doorbell: Notify::new(),
             presence: Mutex::new(HashMap::new()),
             refreshes: Mutex::new(std::collections::HashSet::new()),
+            names: Mutex::new(HashMap::new()),
+            queue: QueueFeed::default(),
         })
     }
 
@@ -163,8 +184,11 @@ impl Hub {
         let now_present = rooms.get(&ticket_id).map(|room| (room.viewing.keys().copied().collect(), room.typing.keys().copied().collect()));
         drop(rooms);
         if changed {
-            let (viewing, typing) = now_present.unwrap_or_default();
-            let message = ServerMessage::Presence { ticket_id, viewing, typing };
+            let (mut viewing, mut typing): (Vec<Uuid>, Vec<Uuid>) = now_present.unwrap_or_default();
+            viewing.sort();
+            typing.sort();
+            let people = self.people(viewing.iter().chain(&typing));
+            let message = ServerMessage::Presence { ticket_id, viewing, typing, people };
             match serde_json::to_string(&message) {
                 Ok(text) => {
                     let _ = self.local.send(Arc::new(Delivery::Presence { ticket_id, wire: Utf8Bytes::from(text) }));
@@ -174,10 +198,41 @@ impl Hub {
         }
     }
 
+    /// The names of these people, as far as known (`learn_names` loads them).
+    fn people<'a>(&self, ids: impl Iterator<Item = &'a Uuid>) -> Vec<PersonSummary> {
+        let names = self.names.lock().expect("names lock");
+        let mut people: Vec<PersonSummary> = ids.filter_map(|id| names.get(id).cloned()).collect();
+        people.sort_by_key(|person| person.id);
+        people.dedup_by_key(|person| person.id);
+        people
+    }
+
+    /// Remembers a person's name (the websocket knows its own user's).
+    pub fn know_name(&self, person: PersonSummary) {
+        self.names.lock().expect("names lock").insert(person.id, person);
+    }
+
+    /// Loads the names presence does not know yet, in one query.
+    async fn learn_names(&self, ids: &[Uuid]) -> Result<()> {
+        let unknown: std::collections::BTreeSet<Uuid> = {
+            let names = self.names.lock().expect("names lock");
+            ids.iter().filter(|id| !names.contains_key(id)).copied().collect()
+        };
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let found = api::people(&self.db, unknown).await?;
+        self.names.lock().expect("names lock").extend(found);
+        Ok(())
+    }
+
     /// Announces presence to every instance.
     pub async fn announce(&self, ticket_id: Uuid, user_id: Uuid, state: PresenceState) -> Result<()> {
         match &self.db {
-            Db::Sqlite(_) => self.apply_presence(ticket_id, user_id, state),
+            Db::Sqlite(_) => {
+                self.learn_names(&[user_id]).await?;
+                self.apply_presence(ticket_id, user_id, state)
+            }
             Db::Postgres(pool) => {
                 let payload = serde_json::to_string(&Signal::Presence { ticket_id, user_id, state }).map_err(anyhow::Error::from)?;
                 sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(pool).await?;
@@ -232,14 +287,48 @@ impl Hub {
                     let _ = self.local.send(Arc::new(Delivery::Notification { user_id, notification }));
                 }
             }
-            Signal::Presence { ticket_id, user_id, state } => self.apply_presence(ticket_id, user_id, state),
+            Signal::Presence { ticket_id, user_id, state } => {
+                self.learn_names(&[user_id]).await?;
+                self.apply_presence(ticket_id, user_id, state);
+            }
             Signal::PresenceRefresh { viewing } => {
+                self.learn_names(&viewing.iter().map(|(_, user_id)| *user_id).collect::<Vec<_>>()).await?;
                 for (ticket_id, user_id) in viewing {
                     self.apply_presence(ticket_id, user_id, PresenceState::Viewing);
                 }
             }
+            Signal::Ticket { ticket_id, field, was } => self.queue.note(queue_feed::Change { ticket_id, field, was }),
         }
         Ok(())
+    }
+
+    /// Sends the ticket changes gathered so far, a batch at a time, until none are left.
+    async fn send_ticket_changes(&self) {
+        loop {
+            match self.queue.next_batch(&self.db).await {
+                Ok(Some(batch)) => {
+                    if !batch.is_empty() {
+                        let _ = self.local.send(Arc::new(Delivery::Tickets(Arc::new(batch))));
+                    }
+                }
+                Ok(None) => return,
+                Err(err) => {
+                    // The batch is lost; clients reload their queues when they reconnect.
+                    tracing::warn!(error = %err, "cannot load changed tickets for the live queues");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Drains the queue feed whenever changes are noted, until the server stops.
+async fn send_ticket_changes(hub: Arc<Hub>, stopped: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = hub.queue.wait() => hub.send_ticket_changes().await,
+            () = stopped.cancelled() => return,
+        }
     }
 }
 
@@ -338,10 +427,13 @@ async fn load_notification(db: &Db, id: Uuid) -> Result<Option<(Uuid, Notificati
 
 /// Starts the task that feeds the hub, stopped with the server.
 pub fn spawn_feed(hub: Arc<Hub>) -> Background {
-    match hub.db.clone() {
-        Db::Postgres(pool) => Background::spawn(|stopped| listen(hub, pool, stopped)),
-        Db::Sqlite(_) => Background::spawn(|stopped| tail(hub, stopped)),
-    }
+    Background::spawn(|stopped| async move {
+        let feed = match hub.db.clone() {
+            Db::Postgres(pool) => futures::future::Either::Left(listen(hub.clone(), pool, stopped.clone())),
+            Db::Sqlite(_) => futures::future::Either::Right(tail(hub.clone(), stopped.clone())),
+        };
+        tokio::join!(feed, send_ticket_changes(hub, stopped));
+    })
 }
 
 async fn listen(hub: Arc<Hub>, pool: sqlx::PgPool, stopped: CancellationToken) {
@@ -395,32 +487,50 @@ async fn tail(hub: Arc<Hub>, stopped: CancellationToken) {
     const MAX_NOTIFICATION: &str = "SELECT COALESCE(MAX(rowid), 0) FROM notifications";
     const NEW_COMMENTS: &str = "SELECT rowid, id FROM comments WHERE rowid > $1 ORDER BY rowid LIMIT 500";
     const NEW_NOTIFICATIONS: &str = "SELECT rowid, id FROM notifications WHERE rowid > $1 ORDER BY rowid LIMIT 500";
+    const MAX_HISTORY: &str = "SELECT COALESCE(MAX(rowid), 0) FROM ticket_history";
+    const NEW_HISTORY: &str = "SELECT rowid, ticket_id, field, before FROM ticket_history WHERE rowid > $1 ORDER BY rowid LIMIT 2000";
+    const PAGE: usize = 500;
+    const HISTORY_PAGE: usize = 2000;
     let Db::Sqlite(pool) = hub.db.clone() else { return };
     let start = async {
         let c: i64 = sqlx::query_scalar(MAX_COMMENT).fetch_one(&pool).await?;
         let n: i64 = sqlx::query_scalar(MAX_NOTIFICATION).fetch_one(&pool).await?;
-        Ok::<_, sqlx::Error>((c, n))
+        let h: i64 = sqlx::query_scalar(MAX_HISTORY).fetch_one(&pool).await?;
+        Ok::<_, sqlx::Error>((c, n, h))
     };
-    let (mut last_comment, mut last_notification) = match start.await {
+    let (mut last_comment, mut last_notification, mut last_history) = match start.await {
         Ok(marks) => marks,
         Err(err) => {
             tracing::error!(error = %err, "realtime tailer cannot start");
             return;
         }
     };
+    // A full page means more rows are waiting: read on without waiting for the doorbell.
+    let mut more = false;
     loop {
-        tokio::select! {
-            _ = hub.doorbell.notified() => {}
-            _ = tokio::time::sleep(TAIL_POLL) => {}
-            () = stopped.cancelled() => return,
+        if !more {
+            tokio::select! {
+                _ = hub.doorbell.notified() => {}
+                _ = tokio::time::sleep(TAIL_POLL) => {}
+                () = stopped.cancelled() => return,
+            }
         }
         let batch = async {
             let comments: Vec<(i64, Uuid)> = sqlx::query_as(NEW_COMMENTS).bind(last_comment).fetch_all(&pool).await?;
             let notifications: Vec<(i64, Uuid)> = sqlx::query_as(NEW_NOTIFICATIONS).bind(last_notification).fetch_all(&pool).await?;
-            Ok::<_, sqlx::Error>((comments, notifications))
+            let history: Vec<(i64, Uuid, String, Option<String>)> =
+                sqlx::query_as(NEW_HISTORY).bind(last_history).fetch_all(&pool).await?;
+            Ok::<_, sqlx::Error>((comments, notifications, history))
         };
+        more = false;
         match batch.await {
-            Ok((comments, notifications)) => {
+            Ok((comments, notifications, history)) => {
+                more = comments.len() == PAGE || notifications.len() == PAGE || history.len() == HISTORY_PAGE;
+                for (rowid, ticket_id, field, before) in history {
+                    last_history = rowid;
+                    let was = before.and_then(|before| before.parse().ok());
+                    hub.queue.note(queue_feed::Change { ticket_id, field, was });
+                }
                 for (rowid, comment_id) in comments {
                     last_comment = rowid;
                     let _ = hub.deliver(Signal::Comment { comment_id }).await;

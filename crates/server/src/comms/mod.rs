@@ -6,6 +6,7 @@ pub mod inbox;
 pub mod mail;
 pub mod notifications;
 pub mod preferences;
+pub mod queue_feed;
 pub mod sms;
 pub mod ws;
 

@@ -1,4 +1,5 @@
-//! `GET /ws`: live chat on tickets, presence and notifications for one authenticated person.
+//! `GET /ws`: live chat on tickets, presence, notifications and the live queues (changed
+//! tickets, see `queue_feed`) for one authenticated person.
 //!
 //! One task per connection selects over the socket, the hub and a heartbeat. Sends have a
 //! deadline and the hub's channel is bounded, so a client that stops reading is dropped or told
@@ -11,6 +12,7 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use chrono::Utc;
+use hdms_api_types::tickets::PersonSummary;
 use hdms_api_types::ws::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 use tokio::sync::broadcast::error::RecvError;
 use utoipa_axum::router::OpenApiRouter;
@@ -56,6 +58,8 @@ struct Connection {
     user: AuthUser,
     /// Subscribed rooms and the last sequence number sent in each (dedupes catch-up and live).
     rooms: HashMap<Uuid, i64>,
+    /// Following the queues (`subscribe_queues`).
+    queues: bool,
     last_heard: Instant,
 }
 
@@ -78,7 +82,8 @@ impl Connection {
                 return;
             }
         };
-        let mut connection = Connection { state, socket, user, rooms: HashMap::new(), last_heard: Instant::now() };
+        state.hub.know_name(PersonSummary { id: user.id(), name: user.user.name.clone(), email: user.user.email.clone() });
+        let mut connection = Connection { state, socket, user, rooms: HashMap::new(), queues: false, last_heard: Instant::now() };
         let ready = ServerMessage::Ready { user_id: connection.user.id(), protocol: PROTOCOL_VERSION };
         if send(&mut connection.socket, &ready).await.is_ok() {
             connection.serve().await;
@@ -172,9 +177,13 @@ impl Connection {
                 true => self.state.hub.announce(ticket_id, self.user.id(), PresenceState::Typing).await.map(|()| Vec::new()),
                 false => Err(Error::invalid("ticket_id", "subscribe to the ticket first")),
             },
-            // The queue feed is being built (issue 11); until it lands the server says so plainly.
-            ClientMessage::SubscribeQueues | ClientMessage::UnsubscribeQueues => {
-                Err(Error::BadRequest { code: "unsupported", message: "queue subscriptions are not available yet".into() })
+            ClientMessage::SubscribeQueues => {
+                self.follow_queues(true);
+                Ok(vec![ServerMessage::QueuesSubscribed])
+            }
+            ClientMessage::UnsubscribeQueues => {
+                self.follow_queues(false);
+                Ok(Vec::new())
             }
         };
         let replies = match result {
@@ -236,10 +245,29 @@ impl Connection {
             Delivery::Notification { .. } => Flow::Continue,
             Delivery::Presence { ticket_id, wire } if self.rooms.contains_key(ticket_id) => self.reply_encoded(wire.clone()).await,
             Delivery::Presence { .. } => Flow::Continue,
+            Delivery::Tickets(batch) if self.queues => {
+                for text in batch.messages_for(self.user.id(), self.user.role()) {
+                    if matches!(self.reply_encoded(text).await, Flow::Close) {
+                        return Flow::Close;
+                    }
+                }
+                Flow::Continue
+            }
+            Delivery::Tickets(_) => Flow::Continue,
         }
     }
 
+    fn follow_queues(&mut self, follow: bool) {
+        match (self.queues, follow) {
+            (false, true) => self.state.hub.queue.follow(),
+            (true, false) => self.state.hub.queue.unfollow(),
+            _ => {}
+        }
+        self.queues = follow;
+    }
+
     async fn leave_all(&mut self) {
+        self.follow_queues(false);
         for ticket_id in self.rooms.keys().copied().collect::<Vec<_>>() {
             let _ = self.state.hub.announce(ticket_id, self.user.id(), PresenceState::Left).await;
         }

@@ -1,10 +1,11 @@
-//! Ticket rows as the API shows them: with tags, sub-ticket counts and the SLA view, fetched
-//! for a whole page at once (a query per kind, not per ticket).
+//! Ticket rows as the API shows them: with tags, sub-ticket counts, the SLA view and the names
+//! of the requester, assignee and team, fetched for a whole page at once (a query per kind, not
+//! per ticket: a page of 100 costs the same five queries as a page of 1).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::Utc;
-use hdms_api_types::tickets::Ticket;
+use hdms_api_types::tickets::{PersonSummary, TeamSummary, Ticket};
 use uuid::Uuid;
 
 use crate::db::{Bind, Db, DynamicSql};
@@ -37,6 +38,12 @@ pub async fn tickets(db: &Db, rows: Vec<TicketRow>) -> Result<Vec<Ticket>> {
         bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(children_sql.sql.clone())), &children_sql.binds).fetch_all(pool).await?);
     let children: HashMap<Uuid, (i64, i64)> = child_rows.into_iter().map(|(p, total, done)| (p, (total, done))).collect();
 
+    // Collected before the awaits: a future holding these iterators would not be `Send`.
+    let people_ids: BTreeSet<Uuid> = rows.iter().flat_map(|t| [Some(t.requester_id), t.assignee_id]).flatten().collect();
+    let team_ids: BTreeSet<Uuid> = rows.iter().filter_map(|t| t.team_id).collect();
+    let people = people(db, people_ids).await?;
+    let teams = teams(db, team_ids).await?;
+
     let needs_policies = rows.iter().any(|t| t.sla_policy_id.is_some());
     let policies = if needs_policies { sla::all_policies(db).await? } else { Vec::new() };
     let now = Utc::now();
@@ -57,10 +64,9 @@ pub async fn tickets(db: &Db, rows: Vec<TicketRow>) -> Result<Vec<Ticket>> {
                 requester_id: t.requester_id,
                 assignee_id: t.assignee_id,
                 team_id: t.team_id,
-                // Filled in by the people/team lookup (see the TUI and CLI issues); None until then.
-                requester: None,
-                assignee: None,
-                team: None,
+                requester: people.get(&t.requester_id).cloned(),
+                assignee: t.assignee_id.and_then(|id| people.get(&id).cloned()),
+                team: t.team_id.and_then(|id| teams.get(&id).cloned()),
                 priority: t.priority,
                 category: t.category,
                 status: t.status,
@@ -80,4 +86,29 @@ pub async fn tickets(db: &Db, rows: Vec<TicketRow>) -> Result<Vec<Ticket>> {
 
 pub async fn ticket(db: &Db, row: TicketRow) -> Result<Ticket> {
     Ok(tickets(db, vec![row]).await?.pop().expect("one row in, one ticket out"))
+}
+
+/// Names and emails of these users, deleted ones included (an old ticket still names its
+/// requester), in one query.
+pub async fn people(db: &Db, ids: BTreeSet<Uuid>) -> Result<HashMap<Uuid, PersonSummary>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut sql = DynamicSql::new("SELECT id, name, email FROM users WHERE id IN (");
+    sql.bind_list(ids.into_iter().map(Bind::Uuid)).push(")");
+    let rows: Vec<(Uuid, String, String)> = with_db!(db, pool =>
+        bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.sql.clone())), &sql.binds).fetch_all(pool).await?);
+    Ok(rows.into_iter().map(|(id, name, email)| (id, PersonSummary { id, name, email })).collect())
+}
+
+/// Names of these teams, deleted ones included, in one query.
+async fn teams(db: &Db, ids: BTreeSet<Uuid>) -> Result<HashMap<Uuid, TeamSummary>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut sql = DynamicSql::new("SELECT id, name FROM teams WHERE id IN (");
+    sql.bind_list(ids.into_iter().map(Bind::Uuid)).push(")");
+    let rows: Vec<(Uuid, String)> = with_db!(db, pool =>
+        bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.sql.clone())), &sql.binds).fetch_all(pool).await?);
+    Ok(rows.into_iter().map(|(id, name)| (id, TeamSummary { id, name })).collect())
 }

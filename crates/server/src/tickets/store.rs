@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use hdms_api_types::tickets::{Priority, Status};
 use uuid::Uuid;
 
+use crate::comms::hub::{self, Signal};
 use crate::db::{Db, Tx};
 use crate::error::{Error, Result};
 use crate::{with_db, with_tx};
@@ -238,14 +239,22 @@ fn diff(before: &TicketRow, after: &TicketRow) -> Vec<Change> {
     changes
 }
 
+/// Records a change in the ticket's history, and tells the live queues (every change to a
+/// ticket passes here; on SQLite the queue feed reads the history table itself).
 pub async fn record(tx: &mut Tx, ticket_id: Uuid, actor: Actor, at: DateTime<Utc>, change: Change) -> Result<()> {
     const SQL: &str = "INSERT INTO ticket_history (id, ticket_id, actor_id, at, field, before, after, internal) \
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    // Who saw the ticket before a change of team or assignee, so they hear it left.
+    let was = match change.field {
+        "team" | "assignee" => change.before.as_deref().and_then(|before| before.parse().ok()),
+        _ => None,
+    };
+    let signal = Signal::Ticket { ticket_id, field: change.field.to_owned(), was };
     with_tx!(tx, conn => sqlx::query(SQL)
         .bind(Uuid::now_v7()).bind(ticket_id).bind(actor).bind(at).bind(change.field)
         .bind(change.before).bind(change.after).bind(change.internal)
         .execute(&mut *conn).await?.rows_affected());
-    Ok(())
+    hub::signal(tx, &signal).await
 }
 
 /// Replaces a ticket's tags, recording the change.

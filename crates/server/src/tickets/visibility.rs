@@ -24,9 +24,29 @@ pub fn may_see(caller: &AuthUser, caller_teams: &[Uuid], ticket: &TicketRow) -> 
 
 /// The same rule for any user, not only the caller (e.g. whom a notification may reach).
 pub fn user_may_see(user_id: Uuid, role: Role, teams: &[Uuid], ticket: &TicketRow) -> bool {
+    audience_includes(user_id, role, teams, &Audience::of(ticket))
+}
+
+/// What decides who sees a ticket: its requester, assignee and team. The live queue feed keeps
+/// a ticket's audience from before a change to tell people it left their view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Audience {
+    pub requester_id: Uuid,
+    pub assignee_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+}
+
+impl Audience {
+    pub fn of(ticket: &TicketRow) -> Audience {
+        Audience { requester_id: ticket.requester_id, assignee_id: ticket.assignee_id, team_id: ticket.team_id }
+    }
+}
+
+/// The rule itself (`crud::visibility_filter` is its SQL form for lists).
+pub fn audience_includes(user_id: Uuid, role: Role, teams: &[Uuid], audience: &Audience) -> bool {
     match role {
-        Role::Customer => ticket.requester_id == user_id,
-        Role::Agent => ticket.assignee_id == Some(user_id) || ticket.team_id.is_none_or(|team| teams.contains(&team)),
+        Role::Customer => audience.requester_id == user_id,
+        Role::Agent => audience.assignee_id == Some(user_id) || audience.team_id.is_none_or(|team| teams.contains(&team)),
         Role::Supervisor | Role::Admin => true,
     }
 }

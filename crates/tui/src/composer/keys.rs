@@ -282,6 +282,12 @@ impl ComposerKeys {
         ComposerKeys { bindings }
     }
 
+    /// No bindings: for a caller whose own key table finds the actions and calls
+    /// [`crate::composer::Composer::perform`]; keys then only edit the text.
+    pub fn none() -> ComposerKeys {
+        ComposerKeys { bindings: BTreeMap::new() }
+    }
+
     /// These defaults with some actions rebound (as read from `tui.toml`): each listed action
     /// gets exactly the given chords; an empty list unbinds it.
     pub fn with_overrides(overrides: impl IntoIterator<Item = (ComposerAction, Vec<KeyChord>)>) -> ComposerKeys {

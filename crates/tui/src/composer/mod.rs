@@ -20,6 +20,11 @@
 //! - `ApplyMacro(id)`: call the macro API on the ticket.
 //! - `Edited`: the text changed; a good moment to announce typing (the live worker throttles).
 //! - Mentions: [`Composer::set_mention_candidates`] with the people who may be mentioned.
+//! - Paste (bracketed): [`Composer::paste`].
+//! - Keys: either hand the composer its bindings ([`ComposerKeys`], remappable from `tui.toml`)
+//!   and every key through [`Composer::handle_key`], or, when the client's own key table
+//!   resolves the composer's actions, call [`Composer::perform`] for those and give
+//!   `handle_key` the rest with [`ComposerKeys::none`].
 
 pub mod drafts;
 pub mod editor;

@@ -281,7 +281,7 @@ impl Worker {
                 self.rooms.subscribed(ticket_id, last_seq);
                 LiveEvent::Subscribed { ticket_id, last_seq }
             }
-            ServerMessage::Presence { ticket_id, viewing, typing } => LiveEvent::Presence { ticket_id, viewing, typing },
+            ServerMessage::Presence { ticket_id, viewing, typing, .. } => LiveEvent::Presence { ticket_id, viewing, typing },
             ServerMessage::Notification { notification } => LiveEvent::Notification(notification),
             ServerMessage::QueuesSubscribed => LiveEvent::QueuesFollowed,
             ServerMessage::TicketChanged { ticket, reason } => LiveEvent::TicketChanged { ticket, reason },
@@ -291,7 +291,8 @@ impl Worker {
             }
             ServerMessage::Error { code, message } => LiveEvent::ServerError { code, message },
             // `ready` is answered once, to the authentication, inside `connect_live`.
-            ServerMessage::Ready { .. } | ServerMessage::Unsubscribed { .. } | ServerMessage::Pong => return Ok(()),
+            // `ticket_hidden` (a ticket that left this person's view) is not shown yet.
+            ServerMessage::Ready { .. } | ServerMessage::Unsubscribed { .. } | ServerMessage::TicketHidden { .. } | ServerMessage::Pong => return Ok(()),
         };
         self.emit(event);
         Ok(())
