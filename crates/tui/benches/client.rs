@@ -22,7 +22,7 @@ use hdms_api_types::users::CreateUser;
 use hdms_api_types::ws::{ClientMessage, ServerMessage};
 use hdms_tui::app::{Effect, Event, State, update};
 use hdms_tui::keys::Keymap;
-use hdms_tui::live::{ConnectionState, LiveCommand, LiveConfig, LiveEvent, LiveWorker};
+use hdms_tui::live::{LiveConfig, LiveWorker};
 use hdms_tui::realtime;
 use hdms_tui::{runtime, ui};
 use ratatui::Terminal;
@@ -302,7 +302,7 @@ impl Driver {
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
                     while let Some(event) = events.recv().await {
-                        if let Some(event) = to_app(event) {
+                        if let Some(event) = realtime::from_worker(event) {
                             let _ = tx.send(Event::Live(event));
                         }
                     }
@@ -311,10 +311,11 @@ impl Driver {
             }
             Effect::Live(command) => {
                 if let Some(live) = &self.live {
-                    live.send(to_worker(command));
+                    live.send(realtime::to_worker(command));
                 }
             }
-            Effect::Copy(_) | Effect::Quit => {}
+            // The clipboard, the external editor and quitting play no part in what is measured.
+            _ => {}
         }
     }
 
@@ -349,31 +350,6 @@ impl Driver {
         self.draw();
         started.elapsed()
     }
-}
-
-fn to_worker(command: realtime::LiveCommand) -> LiveCommand {
-    match command {
-        realtime::LiveCommand::Watch { ticket, after_seq } => LiveCommand::Subscribe { ticket_id: ticket, after_seq },
-        realtime::LiveCommand::Unwatch { ticket } => LiveCommand::Unsubscribe { ticket_id: ticket },
-        realtime::LiveCommand::Typing { ticket } => LiveCommand::Typing { ticket_id: ticket },
-        realtime::LiveCommand::FollowQueues => LiveCommand::FollowQueues(true),
-    }
-}
-
-fn to_app(event: LiveEvent) -> Option<realtime::LiveEvent> {
-    Some(match event {
-        LiveEvent::Connection(state) => realtime::LiveEvent::Connection(match state {
-            ConnectionState::Connecting => realtime::Connection::Connecting,
-            ConnectionState::Connected => realtime::Connection::Online,
-            ConnectionState::Reconnecting { attempt, .. } => realtime::Connection::Reconnecting { attempt },
-            ConnectionState::Offline { .. } => realtime::Connection::Off,
-        }),
-        LiveEvent::Message { ticket_id, seq, comment, .. } => realtime::LiveEvent::Message { ticket: ticket_id, seq, comment: Box::new(comment) },
-        LiveEvent::Presence { ticket_id, viewing, typing } => realtime::LiveEvent::Presence { ticket: ticket_id, viewing, typing },
-        LiveEvent::TicketChanged { ticket, reason } => realtime::LiveEvent::TicketChanged { ticket, reason },
-        LiveEvent::Notification(notification) => realtime::LiveEvent::Notification(Box::new(notification)),
-        _ => return None,
-    })
 }
 
 fn screen(buffer: &Buffer) -> String {

@@ -341,5 +341,9 @@ where
             }
         }
     }
+    // Whatever the agent typed last is on disk before the process ends.
+    if let Some(drafts) = &state.shared.drafts {
+        drafts.flush();
+    }
     Ok(())
 }

@@ -144,3 +144,27 @@ fn the_draft_and_the_session_survive_quitting_and_starting_again() {
     let screen = terminal.wait_for("Half-written: swap the cable first");
     assert!(screen.contains("INTERNAL NOTE · staff only"), "the draft keeps its mode: {screen}");
 }
+
+#[test]
+fn queues_follow_tickets_created_and_moved_elsewhere() {
+    let server = TestServer::start();
+    let customer = server.user("rita@example.com", "Rita Requester", Role::Customer);
+    server.user("dana@example.com", "Dana Agent", Role::Agent);
+    server.ticket(&customer, "First ticket", "text");
+    let terminal = Terminal::start(&server.url, 120, 40, None);
+    terminal.log_in("dana@example.com");
+    terminal.wait_for("│ live │");
+    terminal.press(&["2"]);
+    terminal.wait_for("2 Unassigned 1");
+    // Created elsewhere: it shows up, with its requester's name, without a refresh.
+    server.ticket(&customer, "Second ticket, raised just now", "text");
+    let screen = terminal.wait_for("Second ticket, raised just now");
+    assert!(screen.contains("Rita Requester"), "{screen}");
+    terminal.wait_for("2 Unassigned 2");
+    // Resolved elsewhere... here: cancelled by its requester, it leaves the open queue.
+    let first = server.block_on(customer.list_tickets(&Default::default())).unwrap().items.into_iter().find(|t| t.subject == "First ticket").unwrap();
+    let request = hdms_api_types::tickets::TransitionRequest { to: hdms_api_types::tickets::Status::Cancelled, comment: None, version: None };
+    server.block_on(customer.transition(first.id, &request)).expect("the requester cancels");
+    terminal.wait_until(|screen| !screen.contains("First ticket"), "the cancelled ticket leave Unassigned");
+    terminal.wait_for("2 Unassigned 1");
+}

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use hdms_api_types::tickets::CreateComment;
+use hdms_api_types::teams::CreateTeam;
+use hdms_api_types::tickets::{AssignRequest, CreateComment, CreateTicket};
 use hdms_api_types::ws::{ClientMessage, ServerMessage};
 use hdms_tui::live::{ConnectionState, LiveCommand, LiveConfig, LiveEvent, LiveWorker, TokenFn};
 use live_common::{Backend, Events, Relay, Server};
@@ -283,6 +284,51 @@ async fn a_burst_past_the_servers_backlog_arrives_whole_and_once(backend: Backen
     assert_eq!(events.messages(1).await, vec!["sentinel"], "nothing twice");
 }
 
+/// The next `ticket_changed` about a ticket with this subject: its id and reason.
+async fn changed(events: &mut Events, subject: &str) -> (uuid::Uuid, String) {
+    events
+        .until(|e| match e {
+            LiveEvent::TicketChanged { ticket, reason } if ticket.subject == subject => Some((ticket.id, reason.clone())),
+            _ => None,
+        })
+        .await
+}
+
+async fn the_queue_feed_is_followed_across_reconnects_with_names_in_presence(backend: Backend) {
+    let server = Server::start(backend).await;
+    let relay = Relay::start(&server).await;
+    let chat = server.chat().await;
+    let admin = server.admin().await;
+    let (supervisor, _) = server.user(hdms_api_types::Role::Supervisor).await;
+    let team_a = admin.create_team(&CreateTeam { name: "Team A".into(), description: None }).await.unwrap();
+    let team_b = admin.create_team(&CreateTeam { name: "Team B".into(), description: None }).await.unwrap();
+    admin.add_team_member(team_b.id, chat.agent_id).await.unwrap();
+    let (worker, mut events) = spawn(&relay.client_for(&chat.agent), config());
+    worker.send(LiveCommand::FollowQueues(true));
+    events.until(|e| matches!(e, LiveEvent::QueuesFollowed).then_some(())).await;
+
+    let new_ticket = |subject: &str| CreateTicket { subject: subject.into(), description: "d".into(), ..Default::default() };
+    let first = chat.customer.create_ticket(&new_ticket("Printer on fire")).await.unwrap();
+    assert_eq!(changed(&mut events, "Printer on fire").await, (first.id, "created".to_owned()));
+
+    // After a drop, the worker follows the queues again by itself.
+    relay.cut();
+    relay.reopen();
+    events.until(|e| matches!(e, LiveEvent::Resync { .. }).then_some(())).await;
+    events.until(|e| matches!(e, LiveEvent::QueuesFollowed).then_some(())).await;
+    let second = chat.customer.create_ticket(&new_ticket("Scanner smokes")).await.unwrap();
+    assert_eq!(changed(&mut events, "Scanner smokes").await, (second.id, "created".to_owned()));
+
+    // Given to a team the agent is not in: it leaves the agent's view.
+    supervisor.assign(second.id, &AssignRequest { team_id: Some(team_a.id), ..Default::default() }).await.unwrap();
+    events.until(|e| matches!(e, LiveEvent::TicketHidden { ticket_id } if *ticket_id == second.id).then_some(())).await;
+
+    // Presence names the people it lists.
+    worker.send(LiveCommand::Subscribe { ticket_id: first.id, after_seq: None });
+    let people = events.until(|e| if let LiveEvent::People { people, .. } = e { Some(people.clone()) } else { None }).await;
+    assert!(people.iter().any(|person| person.id == chat.agent_id && person.name.starts_with("Test agent")), "{people:?}");
+}
+
 live_backend_tests!(
     messages_arrive_once_in_order_from_chat_and_rest,
     a_network_drop_is_mended_silently_and_what_was_missed_arrives_once,
@@ -292,4 +338,5 @@ live_backend_tests!(
     a_refused_token_is_refreshed_and_without_one_the_worker_goes_offline_until_asked,
     a_resync_resubscribes_and_what_was_dropped_arrives_once,
     a_burst_past_the_servers_backlog_arrives_whole_and_once,
+    the_queue_feed_is_followed_across_reconnects_with_names_in_presence,
 );

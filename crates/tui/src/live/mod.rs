@@ -38,7 +38,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use hdms_api_types::client::Client;
 use hdms_api_types::notifications::Notification;
-use hdms_api_types::tickets::{Comment, Ticket};
+use hdms_api_types::tickets::{Comment, PersonSummary, Ticket};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -57,7 +57,8 @@ pub enum LiveCommand {
     Send { ticket_id: Uuid, body: String, internal: bool, client_ref: Option<String> },
     /// The user is typing in this room (throttled; dropped while not connected).
     Typing { ticket_id: Uuid },
-    /// Follow every ticket the user may see (`ticket_changed` events), or stop.
+    /// Follow every ticket the user may see (`ticket_changed`, `ticket_hidden`), or stop; kept
+    /// across reconnects.
     FollowQueues(bool),
     /// Connect again now: after a new login (when [`ConnectionState::Offline`]), or to skip the
     /// current backoff wait.
@@ -77,11 +78,16 @@ pub enum LiveEvent {
     Message { ticket_id: Uuid, seq: i64, comment: Comment, client_ref: Option<String> },
     /// Who views and who types in a room.
     Presence { ticket_id: Uuid, viewing: Vec<Uuid>, typing: Vec<Uuid> },
+    /// The names of the people in the [`LiveEvent::Presence`] that follows ("Dana is typing").
+    People { ticket_id: Uuid, people: Vec<PersonSummary> },
     Notification(Notification),
     /// After [`LiveCommand::FollowQueues`]: the server follows the user's queues.
     QueuesFollowed,
     /// A ticket the user may see changed (see `ServerMessage::TicketChanged`).
     TicketChanged { ticket: Box<Ticket>, reason: String },
+    /// A ticket the user saw and may no longer see (given to another team, assigned away):
+    /// drop it from every queue.
+    TicketHidden { ticket_id: Uuid },
     /// Events may have been missed (the server said `resync`, or the connection was lost and
     /// is back): rooms are already caught up by the worker; reload notifications and queues.
     Resync { reason: String },

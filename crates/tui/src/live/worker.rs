@@ -281,18 +281,23 @@ impl Worker {
                 self.rooms.subscribed(ticket_id, last_seq);
                 LiveEvent::Subscribed { ticket_id, last_seq }
             }
-            ServerMessage::Presence { ticket_id, viewing, typing, .. } => LiveEvent::Presence { ticket_id, viewing, typing },
+            ServerMessage::Presence { ticket_id, viewing, typing, people } => {
+                if !people.is_empty() {
+                    self.emit(LiveEvent::People { ticket_id, people });
+                }
+                LiveEvent::Presence { ticket_id, viewing, typing }
+            }
             ServerMessage::Notification { notification } => LiveEvent::Notification(notification),
             ServerMessage::QueuesSubscribed => LiveEvent::QueuesFollowed,
             ServerMessage::TicketChanged { ticket, reason } => LiveEvent::TicketChanged { ticket, reason },
+            ServerMessage::TicketHidden { ticket_id } => LiveEvent::TicketHidden { ticket_id },
             ServerMessage::Resync { reason } => {
                 self.resubscribe(live).await.map_err(drop)?;
                 LiveEvent::Resync { reason }
             }
             ServerMessage::Error { code, message } => LiveEvent::ServerError { code, message },
             // `ready` is answered once, to the authentication, inside `connect_live`.
-            // `ticket_hidden` (a ticket that left this person's view) is not shown yet.
-            ServerMessage::Ready { .. } | ServerMessage::Unsubscribed { .. } | ServerMessage::TicketHidden { .. } | ServerMessage::Pong => return Ok(()),
+            ServerMessage::Ready { .. } | ServerMessage::Unsubscribed { .. } | ServerMessage::Pong => return Ok(()),
         };
         self.emit(event);
         Ok(())
