@@ -82,3 +82,59 @@ pub struct AgentLoad {
     /// Tickets of this team the agent resolved within the window.
     pub resolved_in_window: u64,
 }
+
+/// How a report cuts its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ReportBucket {
+    Day,
+    Hour,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct VolumeReportQuery {
+    /// One team (supervisors: a team they belong to); absent: the whole desk (admins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<Uuid>,
+    /// First local date of the window, `YYYY-MM-DD` (default: 29 days before `to`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last local date of the window, included (default: today in `tz`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    pub to: Option<chrono::NaiveDate>,
+    /// `day` (default; at most 366 days) or `hour` (at most 31 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<ReportBucket>,
+    /// IANA time zone the days and hours are counted in (default `UTC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tz: Option<String>,
+}
+
+/// Tickets created and resolved per bucket of a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VolumeReport {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<Uuid>,
+    pub bucket: ReportBucket,
+    pub time_zone: String,
+    pub generated_at: DateTime<Utc>,
+    pub buckets: Vec<VolumeBucket>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VolumeBucket {
+    /// The bucket's first instant (local midnight or the top of a local hour).
+    pub start: DateTime<Utc>,
+    /// Its end, excluded (a day across a clock change lasts 23 or 25 hours).
+    pub end: DateTime<Utc>,
+    /// Tickets raised in the bucket (deleted ones left out).
+    pub created: i64,
+    /// Tickets whose latest resolution falls in the bucket.
+    pub resolved: i64,
+}

@@ -34,10 +34,11 @@ use crate::{comms, files, tickets, users};
         (name = "tickets", description = "Tickets, their conversation, lifecycle and history"),
         (name = "approvals", description = "Approvals of tickets"),
         (name = "sla", description = "SLA policies"),
+        (name = "reports", description = "Time series for supervisors and admins"),
         (name = "attachments", description = "Files attached to tickets, scanned for malware"),
         (name = "notifications", description = "Your notifications"),
         (name = "mail", description = "The email channel: mail in, failed mail, bouncing addresses"),
-        (name = "live", description = "The websocket: live chat, presence, notifications"),
+        (name = "live", description = "The websocket: live chat, presence, notifications, live queues"),
         (name = "ops", description = "Health, readiness, metrics and this document"),
     )
 )]

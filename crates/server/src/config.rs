@@ -212,6 +212,24 @@ pub struct Config {
     /// at their limit, grown by a third in base64).
     #[arg(long, env = "HDMS_MAIL_MAX_BYTES", default_value_t = 50 * 1024 * 1024)]
     pub mail_max_bytes: usize,
+
+    /// Attempts at sending one mail before it is given up (temporary SMTP failures are retried;
+    /// a permanent one fails at once).
+    #[arg(long, env = "HDMS_MAIL_MAX_ATTEMPTS", default_value_t = 8)]
+    pub mail_max_attempts: u32,
+
+    /// Wait before the second attempt at a mail, in milliseconds; doubles after each failed
+    /// attempt, up to an hour.
+    #[arg(long, env = "HDMS_MAIL_RETRY_BASE_MS", default_value_t = 30_000)]
+    pub mail_retry_base_ms: u64,
+
+    /// How often the mail sender looks for mail due, in milliseconds.
+    #[arg(long, env = "HDMS_MAIL_POLL_MS", default_value_t = 1_000)]
+    pub mail_poll_ms: u64,
+
+    /// Automatic answers (acknowledgements, refusals) one address gets per 24 hours at most.
+    #[arg(long, env = "HDMS_MAIL_AUTO_REPLY_LIMIT", default_value_t = 3)]
+    pub mail_auto_reply_limit: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -281,6 +299,14 @@ impl Config {
 
     pub fn sms_http_timeout(&self) -> Duration {
         Duration::from_secs(self.sms_http_timeout_secs)
+    }
+
+    pub fn mail_retry_base(&self) -> Duration {
+        Duration::from_millis(self.mail_retry_base_ms)
+    }
+
+    pub fn mail_poll(&self) -> Duration {
+        Duration::from_millis(self.mail_poll_ms)
     }
 
     pub fn request_timeout(&self) -> Duration {

@@ -4,13 +4,17 @@
 //! partial indexes), and [`with_db!`] compiles each one for both pool types. Where the backends
 //! really differ (full-text search, LISTEN/NOTIFY, locking), code matches on [`Db`] explicitly.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::background::Background;
 
@@ -31,10 +35,11 @@ macro_rules! with_db {
     };
 }
 
-/// A write transaction on either backend; helpers take `&mut Tx` and use [`with_tx!`].
+/// A write transaction on either backend; helpers take `&mut Tx` and use [`with_tx!`]. It holds
+/// its turn to write (see [`take_turn`]) until it ends.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, WriteTurn),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>, WriteTurn),
 }
 
 /// Runs `$body` with `$conn` bound to the transaction's connection (`&mut` to the concrete
@@ -43,11 +48,11 @@ pub enum Tx {
 macro_rules! with_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            $crate::db::Tx::Sqlite(tx) => {
+            $crate::db::Tx::Sqlite(tx, _) => {
                 let $conn: &mut sqlx::SqliteConnection = &mut *tx;
                 $body
             }
-            $crate::db::Tx::Postgres(tx) => {
+            $crate::db::Tx::Postgres(tx, _) => {
                 let $conn: &mut sqlx::PgConnection = &mut *tx;
                 $body
             }
@@ -58,20 +63,27 @@ macro_rules! with_tx {
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
+            Tx::Sqlite(tx, _turn) => tx.commit().await,
+            Tx::Postgres(tx, _turn) => tx.commit().await,
         }
     }
 }
 
 impl Db {
-    /// Begins a transaction that will write. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails with
-    /// SQLITE_BUSY when another writer committed in between, whatever the busy timeout.
+    /// Begins a transaction that will write. It first waits for this process's turn to write
+    /// ([`take_turn`]); on SQLite it then takes the write lock at once (`BEGIN IMMEDIATE`): a
+    /// deferred transaction that reads first and writes later fails with SQLITE_BUSY when
+    /// another writer committed in between, whatever the busy timeout.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite(pool) => {
+                let turn = take_write_turn(pool).await;
+                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
+            Db::Postgres(pool) => {
+                let turn = take_pg_write_turn(pool).await;
+                Tx::Postgres(pool.begin().await?, turn)
+            }
         })
     }
 
@@ -128,6 +140,44 @@ impl Db {
         with_db!(self, pool => pool.close().await)
     }
 }
+
+/// Write transactions queue for their turn here, in the process, before they take a pooled
+/// connection, and only so many hold one at a time that connections stay free for the reads
+/// they make through the pool mid-transaction (and, on PostgreSQL, for the LISTEN connection
+/// and the background jobs): one on SQLite, half the pool on PostgreSQL. Without
+/// it, waiting writers held every connection (queued in SQLite's `BEGIN IMMEDIATE`, or on a row
+/// lock such as the ticket-number counter on PostgreSQL) while the one ahead waited for a
+/// connection to read through, and all of them failed after the timeout: 24 concurrent ticket
+/// creates on a pool of 5 were enough. SQLite lets one transaction write at a time anyway, so
+/// there the turn is one per database file; on PostgreSQL it is shared by every pool on the
+/// same database in this process (several test instances), sized by the smallest. Reading
+/// through the transaction's own connection instead would need no turn on PostgreSQL; until
+/// every helper a write calls does, the turn keeps such a read from starving.
+async fn take_turn(key: String, writers: u32) -> WriteTurn {
+    static TURNS: LazyLock<Mutex<HashMap<String, Arc<Semaphore>>>> = LazyLock::new(Default::default);
+    let turns = {
+        let mut turns = TURNS.lock().expect("write turns lock poisoned");
+        let turns = turns.entry(key).or_insert_with(|| Arc::new(Semaphore::new(writers as usize)));
+        // A smaller pool on the same database: give back the permits it cannot afford.
+        let excess = turns.available_permits().saturating_sub(writers as usize);
+        turns.forget_permits(excess);
+        turns.clone()
+    };
+    turns.acquire_owned().await.expect("write turns are never closed")
+}
+
+pub(crate) async fn take_write_turn(pool: &SqlitePool) -> WriteTurn {
+    take_turn(format!("sqlite:{}", pool.connect_options().get_filename().display()), 1).await
+}
+
+pub(crate) async fn take_pg_write_turn(pool: &PgPool) -> WriteTurn {
+    let options = pool.connect_options();
+    let key = format!("postgres:{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or_default());
+    take_turn(key, (pool.options().get_max_connections() / 2).max(1)).await
+}
+
+/// A writer's turn, given back when dropped.
+pub type WriteTurn = OwnedSemaphorePermit;
 
 async fn open_sqlite(options: SqliteConnectOptions, max_connections: u32) -> anyhow::Result<SqlitePool> {
     let options = options

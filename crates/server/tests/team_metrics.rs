@@ -5,7 +5,7 @@ mod common;
 
 use common::{Backend, TestServer, assert_api_error};
 use hdms_api_types::Role;
-use hdms_api_types::metrics::TeamMetricsQuery;
+use hdms_api_types::metrics::{ReportBucket, TeamMetricsQuery, VolumeReport, VolumeReportQuery};
 use hdms_api_types::teams::CreateTeam;
 use hdms_api_types::tickets::{AssignRequest, CreateComment, CreateTicket, RateTicket, Satisfaction, Status, TransitionRequest};
 
@@ -138,7 +138,80 @@ async fn requesters_rate_resolved_tickets_and_supervisors_see_the_counts(backend
     assert_eq!(ratings, [(None, Some("good".to_owned())), (Some("good".to_owned()), Some("bad".to_owned()))]);
 }
 
+
+/// Sets when a ticket was raised and (if given) resolved.
+async fn backdate(server: &TestServer, id: uuid::Uuid, created: &str, resolved: Option<&str>) {
+    let created: chrono::DateTime<chrono::Utc> = created.parse().unwrap();
+    let resolved: Option<chrono::DateTime<chrono::Utc>> = resolved.map(|at| at.parse().unwrap());
+    hdms_server::with_db!(&server.state.db, pool => sqlx::query("UPDATE tickets SET created_at = $1, resolved_at = $2 WHERE id = $3")
+        .bind(created).bind(resolved).bind(id).execute(pool).await.unwrap().rows_affected());
+}
+
+/// The volume report against counts worked out by hand: Berlin days around the October 2025
+/// clock change (the 26th lasts 25 hours), one team or the desk, and who may ask.
+async fn volume_reports_count_local_days_and_hours(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let team = admin.create_team(&CreateTeam { name: "Desk".into(), description: None }).await.unwrap();
+    let (supervisor, supervisor_user) = server.user(Role::Supervisor).await;
+    admin.add_team_member(team.id, supervisor_user.id).await.unwrap();
+    let (outsider, _) = server.user(Role::Supervisor).await;
+    let (agent, _) = server.user(Role::Agent).await;
+    let (_, customer) = server.user(Role::Customer).await;
+    let raise = |subject: &str, team_id: Option<uuid::Uuid>| CreateTicket {
+        subject: subject.into(), description: "d".into(), team_id, requester_id: Some(customer.id), ..Default::default()
+    };
+    // Berlin is UTC+2 until 2025-10-26 01:00 UTC, then UTC+1.
+    let cases = [
+        // (team?, created, resolved)
+        (true, "2025-10-24T21:59:00Z", None),                          // the 24th, 23:59 local
+        (true, "2025-10-24T22:00:00Z", Some("2025-10-26T22:59:00Z")), // the 25th 00:00; resolved the 26th 23:59
+        (true, "2025-10-26T00:30:00Z", None),                          // the 26th, 02:30 (first time)
+        (true, "2025-10-26T01:30:00Z", Some("2025-10-26T23:00:00Z")), // the 26th, 02:30 (again); resolved the 27th 00:00
+        (false, "2025-10-25T12:00:00Z", Some("2025-10-25T13:00:00Z")), // no team: the desk's only
+    ];
+    for (i, (in_team, created, resolved)) in cases.iter().enumerate() {
+        let ticket = agent.create_ticket(&raise(&format!("case {i}"), in_team.then_some(team.id))).await.unwrap();
+        backdate(&server, ticket.id, created, *resolved).await;
+    }
+    let query = |team: Option<uuid::Uuid>, bucket: ReportBucket| VolumeReportQuery {
+        team,
+        from: Some("2025-10-24".parse().unwrap()),
+        to: Some("2025-10-27".parse().unwrap()),
+        bucket: Some(bucket),
+        tz: Some("Europe/Berlin".into()),
+    };
+    let counts = |report: &VolumeReport| report.buckets.iter().map(|b| (b.created, b.resolved)).collect::<Vec<_>>();
+
+    let daily = supervisor.volume_report(&query(Some(team.id), ReportBucket::Day)).await.unwrap();
+    assert_eq!(counts(&daily), [(1, 0), (1, 0), (2, 1), (0, 1)]);
+    assert_eq!(daily.buckets[2].end - daily.buckets[2].start, chrono::Duration::hours(25));
+    assert_eq!(daily.buckets[0].start.to_rfc3339(), "2025-10-23T22:00:00+00:00");
+    let desk = admin.volume_report(&query(None, ReportBucket::Day)).await.unwrap();
+    assert_eq!(counts(&desk), [(1, 0), (2, 1), (2, 1), (0, 1)]);
+
+    let hourly = admin.volume_report(&query(Some(team.id), ReportBucket::Hour)).await.unwrap();
+    assert_eq!(hourly.buckets.len(), 24 + 24 + 25 + 24);
+    let busy: Vec<(usize, i64, i64)> = hourly.buckets.iter().enumerate().filter(|(_, b)| b.created + b.resolved > 0).map(|(i, b)| (i, b.created, b.resolved)).collect();
+    // 23:00 of the 24th; 00:00 of the 25th; 02:00 and the repeated 02:00 of the 26th (hours 2
+    // and 3 of that day); 23:00 of the 26th; 00:00 of the 27th.
+    assert_eq!(busy, [(23, 1, 0), (24, 1, 0), (48 + 2, 1, 0), (48 + 3, 1, 0), (48 + 24, 0, 1), (48 + 25, 0, 1)]);
+
+    // Supervisors report on their own teams only; the desk is for admins; agents not at all.
+    assert_api_error(outsider.volume_report(&query(Some(team.id), ReportBucket::Day)).await, 404, "not_found");
+    assert_api_error(supervisor.volume_report(&query(None, ReportBucket::Day)).await, 422, "validation_failed");
+    assert_api_error(agent.volume_report(&query(Some(team.id), ReportBucket::Day)).await, 403, "forbidden");
+    // Bad windows and zones are named.
+    let bad = VolumeReportQuery { tz: Some("Mars/Olympus".into()), ..query(None, ReportBucket::Day) };
+    assert_api_error(admin.volume_report(&bad).await, 422, "validation_failed");
+    let long = VolumeReportQuery { from: Some("2025-01-01".parse().unwrap()), ..query(None, ReportBucket::Hour) };
+    assert_api_error(admin.volume_report(&long).await, 422, "validation_failed");
+    let backwards = VolumeReportQuery { from: Some("2025-10-28".parse().unwrap()), ..query(None, ReportBucket::Day) };
+    assert_api_error(admin.volume_report(&backwards).await, 422, "validation_failed");
+}
+
 backend_tests!(
+    volume_reports_count_local_days_and_hours,
     team_metrics_count_backlog_throughput_and_load,
     tickets_are_read_by_their_number,
     requesters_rate_resolved_tickets_and_supervisors_see_the_counts,

@@ -88,6 +88,11 @@ impl Client {
         self.get_query(&format!("{API_PREFIX}/teams/{id}/metrics"), query).await
     }
 
+    /// Tickets created and resolved per local day or hour (`GET /api/v1/reports/volume`).
+    pub async fn volume_report(&self, query: &crate::metrics::VolumeReportQuery) -> Result<crate::metrics::VolumeReport> {
+        self.get_query(&format!("{API_PREFIX}/reports/volume"), query).await
+    }
+
     pub async fn create_team(&self, team: &CreateTeam) -> Result<Team> {
         self.with_body(Method::POST, &format!("{API_PREFIX}/teams"), team).await
     }

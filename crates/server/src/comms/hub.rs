@@ -346,7 +346,7 @@ fn refresh_payloads(refreshes: &[(Uuid, Uuid)]) -> Result<Vec<String>> {
 /// Signals a change from inside its transaction: on PostgreSQL the notification is delivered
 /// when (and only if) the transaction commits; on SQLite the tailer finds the row itself.
 pub async fn signal(tx: &mut Tx, signal: &Signal) -> Result<()> {
-    if let Tx::Postgres(tx) = tx {
+    if let Tx::Postgres(tx, _) = tx {
         let payload = serde_json::to_string(signal).map_err(anyhow::Error::from)?;
         sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&mut **tx).await?;
     }

@@ -204,7 +204,7 @@ fn closes_at_midnight(closes: NaiveTime) -> bool {
 /// exists once, its first occurrence in a fold, the end of the gap when the zone skips it. `None`
 /// only if the zone data cannot place it (beyond the representable range); that day then simply
 /// has no window.
-fn first_instant_at_or_after(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+pub(crate) fn first_instant_at_or_after(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     match zone.from_local_datetime(&local).earliest() {
         Some(instant) => Some(instant.to_utc()),
         None => GapInfo::new(&local, &zone).and_then(|gap| gap.end).map(|end| end.to_utc()),

@@ -132,7 +132,7 @@ async fn move_everything(tx: &mut Tx, caller: &AuthUser, source: &TicketRow, tar
     };
     moved.comments = with_tx!(tx, conn => sqlx::query(comments_sql).bind(to).bind(from).execute(&mut *conn).await?.rows_affected()) as i64;
     match tx {
-        Tx::Sqlite(tx) => {
+        Tx::Sqlite(tx, _) => {
             // The owner token finds the documents through the FTS index (0009), and moves too.
             const KEEP: &str = "UPDATE search_docs SET ticket_id = $1, owner = $2 \
                 WHERE rowid IN (SELECT rowid FROM search_docs WHERE search_docs MATCH $3) AND ticket_id = $4 AND comment_id IS NOT NULL";
@@ -142,7 +142,7 @@ async fn move_everything(tx: &mut Tx, caller: &AuthUser, source: &TicketRow, tar
                 .bind(to).bind(store::owner_token(to)).bind(store::owner_match(from)).bind(from)
                 .execute(&mut **tx).await?;
         }
-        Tx::Postgres(tx) => {
+        Tx::Postgres(tx, _) => {
             const KEEP: &str = "UPDATE search_docs SET ticket_id = $1 WHERE ticket_id = $2 AND comment_id IS NOT NULL";
             const HIDE: &str = "UPDATE search_docs SET ticket_id = $1, internal = TRUE WHERE ticket_id = $2 AND comment_id IS NOT NULL";
             sqlx::query(if same_requester { KEEP } else { HIDE }).bind(to).bind(from).execute(&mut **tx).await?;

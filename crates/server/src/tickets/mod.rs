@@ -14,6 +14,7 @@ pub mod ratings;
 pub mod metrics;
 pub mod notices;
 pub mod replies;
+pub mod reports;
 pub mod search;
 pub mod sla;
 pub mod sla_job;
@@ -43,4 +44,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(metrics::router())
         .merge(watchers::router())
         .merge(ratings::router())
+        .merge(reports::router())
 }

@@ -298,7 +298,7 @@ pub async fn children_counts(db: &Db, ticket_id: Uuid) -> Result<(i64, i64)> {
 pub async fn index_ticket_text(tx: &mut Tx, ticket: &TicketRow) -> Result<()> {
     let text = format!("{}\n{}", ticket.subject, ticket.description);
     match tx {
-        Tx::Sqlite(tx) => {
+        Tx::Sqlite(tx, _) => {
             // The owner token finds the ticket's documents through the FTS index (0009).
             const DELETE: &str = "DELETE FROM search_docs WHERE rowid IN \
                 (SELECT rowid FROM search_docs WHERE search_docs MATCH $1) AND ticket_id = $2 AND comment_id IS NULL";
@@ -306,7 +306,7 @@ pub async fn index_ticket_text(tx: &mut Tx, ticket: &TicketRow) -> Result<()> {
             sqlx::query(DELETE).bind(owner_match(ticket.id)).bind(ticket.id).execute(&mut **tx).await?;
             sqlx::query(INSERT).bind(ticket.id).bind(owner_token(ticket.id)).bind(text).execute(&mut **tx).await?;
         }
-        Tx::Postgres(tx) => {
+        Tx::Postgres(tx, _) => {
             const DELETE: &str = "DELETE FROM search_docs WHERE ticket_id = $1 AND comment_id IS NULL";
             const INSERT: &str = "INSERT INTO search_docs (ticket_id, comment_id, internal, text) VALUES ($1, NULL, FALSE, $2)";
             sqlx::query(DELETE).bind(ticket.id).execute(&mut **tx).await?;
@@ -318,11 +318,11 @@ pub async fn index_ticket_text(tx: &mut Tx, ticket: &TicketRow) -> Result<()> {
 
 pub async fn index_comment_text(tx: &mut Tx, ticket_id: Uuid, comment_id: Uuid, internal: bool, body: &str) -> Result<()> {
     match tx {
-        Tx::Sqlite(tx) => {
+        Tx::Sqlite(tx, _) => {
             const SQL: &str = "INSERT INTO search_docs (ticket_id, comment_id, internal, owner, text) VALUES ($1, $2, $3, $4, $5)";
             sqlx::query(SQL).bind(ticket_id).bind(comment_id).bind(internal).bind(owner_token(ticket_id)).bind(body).execute(&mut **tx).await?;
         }
-        Tx::Postgres(tx) => {
+        Tx::Postgres(tx, _) => {
             const SQL: &str = "INSERT INTO search_docs (ticket_id, comment_id, internal, text) VALUES ($1, $2, $3, $4)";
             sqlx::query(SQL).bind(ticket_id).bind(comment_id).bind(internal).bind(body).execute(&mut **tx).await?;
         }

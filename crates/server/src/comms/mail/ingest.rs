@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::comms::mail::parse::{self, Inbound, Part};
 use crate::comms::mail::store::{self, NewMessage, Policy, UnknownSenders};
-use crate::comms::mail::quotes;
+use crate::comms::mail::{outbound, quotes};
 use crate::db::Tx;
 use crate::error::{Error, Result};
 use crate::files::intake::{self, Upload};
@@ -325,7 +325,13 @@ async fn keep_only(
 ) -> Result<InboundResult> {
     let mut new = message_row(mail, sha256, policy, disposition);
     new.ticket_id = ticket_id;
-    let tx = state.db.begin().await?;
+    let mut tx = state.db.begin().await?;
+    if disposition == MailDisposition::Dropped
+        && policy.unknown_senders == UnknownSenders::Refuse
+        && let Some(sender) = &mail.from
+    {
+        outbound::queue_refusal(&mut tx, state, &sender.address, policy.address.as_deref(), &mail.subject, &mail.message_id, now).await?;
+    }
     let Some((tx, _)) = record_or_duplicate(tx, &new, now).await? else {
         return raced(state, &mail.message_id).await;
     };
@@ -378,6 +384,9 @@ async fn raise(
         link_related(&mut tx, author, &ticket, related, now).await?;
     }
     add_watchers(&mut tx, state, mail, &ticket).await?;
+    // Only a person's mail gets here (machine mail never raises a ticket).
+    let acknowledged_to = mail.from.as_ref().map_or("", |s| s.address.as_str());
+    outbound::queue_acknowledgement(&mut tx, state, &ticket, acknowledged_to, policy.address.as_deref(), &mail.message_id, now).await?;
     let mut new = message_row(mail, sha256, policy, MailDisposition::TicketCreated);
     new.ticket_id = Some(ticket.id);
     let Some((tx, message_row_id)) = record_or_duplicate(tx, &new, now).await? else {

@@ -2,13 +2,18 @@
 //! `hdms mailgate` through `POST /api/v1/mail/inbound` (and by IMAP polling): it becomes tickets
 //! and replies, threaded by ticket number and Message-ID, with quoted history stripped
 //! ([`quotes`]), machine mail recognised ([`robots`]) and bounces marking addresses ([`dsn`]).
+//! Public replies go back by mail: queued with the reply ([`outbound`]), sent through the SMTP
+//! account ([`smtp`]) by the [`sender`] on every instance.
 
 pub mod dsn;
 pub mod ingest;
+pub mod outbound;
 pub mod parse;
 pub mod quotes;
 pub mod robots;
 pub mod routes;
+pub mod sender;
+pub mod smtp;
 pub mod store;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -16,5 +21,5 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    routes::router()
+    routes::router().merge(smtp::router())
 }

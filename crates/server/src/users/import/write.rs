@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::read::ValidRow;
 use super::list_errors;
-use crate::db::Db;
+use crate::db::{Db, WriteTurn};
 use crate::error::Result;
 use crate::users::invites;
 use crate::with_db;
@@ -97,23 +97,27 @@ impl Existing {
 }
 
 /// Opens a transaction that takes the write lock at once: on SQLite a deferred transaction that
-/// reads first and writes later can fail to upgrade its lock while another writer holds it.
+/// reads first and writes later can fail to upgrade its lock while another writer holds it. It
+/// waits for the process's turn to write first, as `Db::begin` does; the turn is held as long
+/// as the second value lives.
 trait BeginWrite {
     type Db: sqlx::Database;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+    async fn begin_write(&self) -> Result<(sqlx::Transaction<'static, Self::Db>, Option<WriteTurn>), sqlx::Error>;
 }
 
 impl BeginWrite for sqlx::SqlitePool {
     type Db = sqlx::Sqlite;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.begin_with("BEGIN IMMEDIATE").await
+    async fn begin_write(&self) -> Result<(sqlx::Transaction<'static, sqlx::Sqlite>, Option<WriteTurn>), sqlx::Error> {
+        let turn = crate::db::take_write_turn(self).await;
+        Ok((self.begin_with("BEGIN IMMEDIATE").await?, Some(turn)))
     }
 }
 
 impl BeginWrite for sqlx::PgPool {
     type Db = sqlx::Postgres;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.begin().await
+    async fn begin_write(&self) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, Option<WriteTurn>), sqlx::Error> {
+        let turn = crate::db::take_pg_write_turn(self).await;
+        Ok((self.begin().await?, Some(turn)))
     }
 }
 
@@ -267,7 +271,7 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
     let mut invitations: Vec<Invitation> = Vec::new();
     let mut sent_in_chunk = 0;
     with_db!(db, pool => {
-        let mut tx = pool.begin_write().await?;
+        let (mut tx, _turn) = pool.begin_write().await?;
         for batch in chunk.chunks(STATEMENT_ROWS) {
             // This batch's invitations, each with the phone it goes to.
             let mut batch_invitations: Vec<(Invitation, Option<String>)> = Vec::new();
