@@ -637,6 +637,7 @@ fn on_live(state: &mut State, event: LiveEvent) {
                 view.ticket_changed(*ticket, &reason, &mut state.shared);
             }
         }
+        LiveEvent::TicketHidden { ticket } => state.queues.ticket_hidden(ticket, &state.shared),
         LiveEvent::Resync => {
             state.queues.refresh_loaded(&mut state.shared);
             state.shared.call(Purpose::Unread, Call::UnreadCount);

@@ -49,6 +49,9 @@ pub enum LiveEvent {
     Message { ticket: Uuid, seq: i64, comment: Box<Comment> },
     Presence { ticket: Uuid, viewing: Vec<Uuid>, typing: Vec<Uuid> },
     TicketChanged { ticket: Box<Ticket>, reason: String },
+    /// A ticket this user could see is out of their sight now (moved to another team): every
+    /// queue drops it.
+    TicketHidden { ticket: Uuid },
     Notification(Box<Notification>),
     /// Events may have been missed (a reconnect, or the server said `resync`): rooms are
     /// caught up by the worker; queues and notifications are reloaded.
@@ -69,6 +72,7 @@ pub fn from_worker(event: crate::live::LiveEvent) -> Option<LiveEvent> {
         Worker::Presence { ticket_id, viewing, typing } => LiveEvent::Presence { ticket: ticket_id, viewing, typing },
         Worker::Notification(notification) => LiveEvent::Notification(Box::new(notification)),
         Worker::TicketChanged { ticket, reason } => LiveEvent::TicketChanged { ticket, reason },
+        Worker::TicketHidden { ticket_id } => LiveEvent::TicketHidden { ticket: ticket_id },
         Worker::Resync { .. } => LiveEvent::Resync,
         // Acknowledgements, and anything the worker learns to say before the screens use it.
         _ => return None,

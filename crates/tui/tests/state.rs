@@ -144,6 +144,21 @@ fn the_queue_feed_moves_tickets_between_tabs() {
 }
 
 #[test]
+fn a_ticket_out_of_sight_leaves_every_queue() {
+    let mut state = signed_in(Vec::new());
+    let mut new = ticket(2001, "Printer on fire", Status::New, Priority::High, Some(7200));
+    new.assignee = None;
+    new.assignee_id = None;
+    update(&mut state, Event::Live(LiveEvent::TicketChanged { ticket: Box::new(new.clone()), reason: "created".to_owned() }));
+    assert_eq!(state.queues.tabs[1].rows.len(), 1);
+    assert_eq!(state.queues.tabs[4].rows.len(), 1);
+    // Moved to a team this agent is not in: the server says hidden, without the ticket.
+    update(&mut state, Event::Live(LiveEvent::TicketHidden { ticket: new.id }));
+    assert!(state.queues.tabs.iter().all(|tab| tab.rows.iter().all(|row| row.id != new.id)), "no queue keeps it");
+    assert!(!state.queues.unread.contains(&new.id));
+}
+
+#[test]
 fn a_failed_reply_keeps_the_draft_and_shows_the_server_message() {
     let mut state = signed_in(sample_tickets());
     open_ticket(&mut state, detail(sample_tickets()[0].clone()));

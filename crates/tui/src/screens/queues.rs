@@ -125,6 +125,16 @@ impl Tab {
 
     /// Whether `ticket` belongs in this queue, as far as the client can tell (a full-text
     /// search cannot be checked here: such queues only update the rows they have).
+    /// Drops the row at `at`, and its mark; the selection stays on the row it was on, or the
+    /// one before when that row went.
+    fn remove_row(&mut self, at: usize) {
+        let removed = self.rows.remove(at);
+        self.marked.remove(&removed.id);
+        if self.selected > at || self.selected >= self.rows.len() {
+            self.selected = self.selected.saturating_sub(1);
+        }
+    }
+
     fn admits(&self, ticket: &Ticket, me: Option<Uuid>, now: chrono::DateTime<chrono::Utc>) -> Option<bool> {
         if self.key == TabKey::Approvals {
             return (ticket.status != hdms_api_types::tickets::Status::PendingApproval).then_some(false);
@@ -452,13 +462,7 @@ impl Queues {
         for tab in &mut self.tabs {
             let at = tab.rows.iter().position(|row| row.id == ticket.id);
             match (at, tab.admits(ticket, me, shared.now)) {
-                (Some(at), Some(false)) => {
-                    tab.rows.remove(at);
-                    tab.marked.remove(&ticket.id);
-                    if tab.selected > at || tab.selected >= tab.rows.len() {
-                        tab.selected = tab.selected.saturating_sub(1);
-                    }
-                }
+                (Some(at), Some(false)) => tab.remove_row(at),
                 (Some(at), _) => tab.rows[at] = ticket.clone(),
                 (None, Some(true)) if tab.loaded => {
                     if let Some(at) = tab.insertion_point(ticket) {
@@ -474,6 +478,17 @@ impl Queues {
         if matches!(reason, "created" | "commented" | "assigned") {
             self.unread.insert(ticket.id);
         }
+        self.clamp(shared);
+    }
+
+    /// The ticket left this user's sight (the server says `ticket_hidden`): no queue keeps it.
+    pub fn ticket_hidden(&mut self, id: Uuid, shared: &Shared) {
+        for tab in &mut self.tabs {
+            if let Some(at) = tab.rows.iter().position(|row| row.id == id) {
+                tab.remove_row(at);
+            }
+        }
+        self.unread.remove(&id);
         self.clamp(shared);
     }
 
