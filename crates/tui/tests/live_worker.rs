@@ -329,7 +329,7 @@ async fn the_queue_feed_is_followed_across_reconnects_with_names_in_presence(bac
     assert!(people.iter().any(|person| person.id == chat.agent_id && person.name.starts_with("Test agent")), "{people:?}");
 }
 
-live_backend_tests!(
+backend_tests!(
     messages_arrive_once_in_order_from_chat_and_rest,
     a_network_drop_is_mended_silently_and_what_was_missed_arrives_once,
     a_server_restart_on_the_same_data_dir_and_port_misses_nothing,

@@ -25,7 +25,8 @@ pub enum Backend {
 }
 
 /// Runs each listed `async fn name(backend: Backend)` once per backend, as `sqlite::name` and
-/// `postgres::name`.
+/// `postgres::name`. `Backend` is the one in scope where it is called, so other crates' tests
+/// that include this module (the TUI's live worker tests) use it too.
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
@@ -33,7 +34,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::common::Backend::Sqlite).await
+                    super::$name(super::Backend::Sqlite).await
                 }
             )*
         }
@@ -41,7 +42,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::common::Backend::Postgres).await
+                    super::$name(super::Backend::Postgres).await
                 }
             )*
         }

@@ -28,30 +28,6 @@ mod server_common;
 
 pub use server_common::Backend;
 
-/// Runs each listed `async fn name(backend: Backend)` once per backend, as `sqlite::name` and
-/// `postgres::name`.
-#[macro_export]
-macro_rules! live_backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::live_common::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::live_common::Backend::Postgres).await
-                }
-            )*
-        }
-    };
-}
-
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 pub const PASSWORD: &str = "a long enough password";
