@@ -43,4 +43,7 @@ pub struct LogoutRequest {
 pub struct Health {
     pub status: String,
     pub version: String,
+    /// The number of the newest database migration this server applies.
+    #[serde(default)]
+    pub schema_version: u32,
 }

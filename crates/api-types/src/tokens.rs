@@ -22,8 +22,9 @@ pub struct ApiToken {
 #[serde(deny_unknown_fields)]
 pub struct CreateApiToken {
     pub name: String,
-    /// Days until the token expires; absent means it lives until revoked.
+    /// Days until the token expires (1 to 3650); absent means it lives until revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650))]
     pub expires_in_days: Option<u32>,
 }
 

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use hdms_api_types::API_PREFIX;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::response::SetMultipleResponseHeadersLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -26,6 +27,8 @@ use crate::{comms, files, tickets, users};
         errors are {\"error\":{\"code\",\"message\"}}. Authenticated routes name, in their security \
         requirement, the action they need (see docs/roles-and-permissions.md)."),
     modifiers(&BearerAuth),
+    // Used by query parameters only, which utoipa does not collect schemas from.
+    components(schemas(hdms_api_types::import::OnConflict)),
     tags(
         (name = "auth", description = "Login, token refresh and logout"),
         (name = "users", description = "User accounts"),
@@ -64,13 +67,19 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(comms::ws::router())
 }
 
+/// The routes and their OpenAPI document, completed with what holds for every route.
+fn split() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, doc) = routes().split_for_parts();
+    (router, crate::http::openapi::complete(doc))
+}
+
 /// The OpenAPI document of every route, as served at `/api/v1/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    split().1
 }
 
 pub fn router(state: AppState) -> Router {
-    let (router, doc) = routes().split_for_parts();
+    let (router, doc) = split();
     let max_body = state.config.max_body_bytes;
     let request_timeout = state.config.request_timeout();
     let body_idle_timeout = state.config.body_idle_timeout();
@@ -94,7 +103,30 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }).on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(tower_http::LatencyUnit::Micros)))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        // Outside everything, so even a timed-out or panicked request's answer has them.
+        .layer(security_headers())
         .with_state(state)
+}
+
+/// Headers that keep a browser from doing harm with anything the server sends: an attachment
+/// or error page rendered as HTML, framed, sniffed into a script, cached on a shared machine, or
+/// its address leaked to another site. Routes that set one of them themselves (downloads set
+/// their own `Cache-Control`) keep theirs. HSTS is the TLS proxy's (see deploy/).
+fn security_headers() -> SetMultipleResponseHeadersLayer<Response> {
+    const HEADERS: [(&str, &str); 6] = [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("content-security-policy", "default-src 'none'; frame-ancestors 'none'; sandbox"),
+        ("referrer-policy", "no-referrer"),
+        ("cross-origin-resource-policy", "same-origin"),
+        ("cache-control", "no-store"),
+    ];
+    SetMultipleResponseHeadersLayer::if_not_present(
+        HEADERS
+            .into_iter()
+            .map(|(name, value)| (HeaderName::from_static(name), HeaderValue::from_static(value)).into())
+            .collect(),
+    )
 }
 
 fn not_found() -> Response {

@@ -17,7 +17,7 @@ use crate::users::secrets;
 use crate::with_db;
 
 const DEFAULT_ADMIN_EMAIL: &str = "admin@localhost";
-const JWT_SECRET_FILE: &str = "jwt-secret";
+pub(crate) const JWT_SECRET_FILE: &str = "jwt-secret";
 
 /// The key that signs access tokens: from the configuration, else generated once and kept. On
 /// SQLite it is kept in the data directory; on PostgreSQL in the database, because several

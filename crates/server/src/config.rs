@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "hdms-server", version, about = "The hdms help desk server")]
+#[command(name = "hdms-server", version = crate::VERSION, about = "The hdms help desk server")]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "HDMS_BIND", default_value = "127.0.0.1:8080")]

@@ -44,6 +44,10 @@ pub enum Error {
     /// 429: too many attempts; retry after this many seconds.
     #[error("too many attempts, retry in {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: u64 },
+    /// 503: the database cannot be reached (restarting, network down, pool exhausted). The
+    /// request changed nothing and may be retried; readiness fails meanwhile.
+    #[error("the database is unavailable; retry shortly")]
+    DatabaseUnavailable,
     /// 500: anything we did not expect. Logged in full, answered without detail.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -74,6 +78,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,15 +95,64 @@ impl Error {
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Validation { .. } => "validation_failed",
             Error::TooManyRequests { .. } => "too_many_requests",
+            Error::DatabaseUnavailable => "database_unavailable",
             Error::Internal(_) => "internal",
         }
     }
 }
 
 impl From<sqlx::Error> for Error {
+    /// Failures a client can cause or wait out get their own answer; the rest are internal.
     fn from(err: sqlx::Error) -> Self {
-        Error::Internal(anyhow::Error::new(err).context("database"))
+        use sqlx::error::ErrorKind;
+        match &err {
+            // A reference to a row that does not exist: the input named something unknown.
+            // Handlers check the ids they take first, so this is the safety net for any they
+            // miss; PostgreSQL names the constraint, hence the column, SQLite names nothing.
+            sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation => Error::Validation {
+                field: db.constraint().and_then(|c| foreign_key_column(db.table(), c)),
+                message: "refers to something that does not exist".to_owned(),
+            },
+            // SQLite's SQLITE_BUSY / SQLITE_LOCKED (5, 6 and their extended codes): another
+            // writer kept the database past the busy timeout. Nothing was written; retrying works.
+            sqlx::Error::Database(db)
+                if matches!(db.try_downcast_ref::<sqlx::sqlite::SqliteError>(), Some(e) if is_sqlite_busy(e)) =>
+            {
+                tracing::warn!(error = %err, "database busy");
+                Error::DatabaseUnavailable
+            }
+            // The database cannot be reached or no connection came free in time.
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                tracing::warn!(error = %err, "database unavailable");
+                Error::DatabaseUnavailable
+            }
+            // PostgreSQL shutting down or restarting (class 57P: admin_shutdown, crash_shutdown,
+            // cannot_connect_now) or a connection that broke mid-query (class 08).
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")) =>
+            {
+                tracing::warn!(error = %err, "database unavailable");
+                Error::DatabaseUnavailable
+            }
+            _ => Error::Internal(anyhow::Error::new(err).context("database")),
+        }
     }
+}
+
+/// The column of a PostgreSQL foreign key named by its default convention `<table>_<column>_fkey`.
+fn foreign_key_column(table: Option<&str>, constraint: &str) -> Option<String> {
+    let column = constraint.strip_suffix("_fkey")?;
+    let column = match table {
+        Some(table) => column.strip_prefix(table)?.strip_prefix('_')?,
+        None => column,
+    };
+    Some(column.to_owned())
+}
+
+fn is_sqlite_busy(err: &sqlx::sqlite::SqliteError) -> bool {
+    use sqlx::error::DatabaseError;
+    // The primary result code is the low byte of the extended one.
+    err.code().and_then(|code| code.parse::<i32>().ok()).is_some_and(|code| matches!(code & 0xff, 5 | 6))
 }
 
 impl Error {
@@ -125,10 +179,13 @@ impl IntoResponse for Error {
         let status = self.status();
         let body = ApiError { error: self.body() };
         let mut response = (status, axum::Json(body)).into_response();
-        if let Error::TooManyRequests { retry_after_secs } = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+        let retry_after = match self {
+            Error::TooManyRequests { retry_after_secs } => Some(retry_after_secs.max(1)),
+            Error::DatabaseUnavailable => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod background;
+pub mod backup;
 pub mod bootstrap;
 pub mod comms;
 pub mod config;
@@ -26,6 +27,15 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::state::AppState;
 use crate::users::jwt::JwtKeys;
+
+/// The number of the newest database migration (see build.rs).
+pub const SCHEMA_VERSION: u32 = match u32::from_str_radix(env!("HDMS_SCHEMA_VERSION"), 10) {
+    Ok(version) => version,
+    Err(_) => panic!("HDMS_SCHEMA_VERSION is a number"),
+};
+
+/// What `--version` prints.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (schema ", env!("HDMS_SCHEMA_VERSION"), ")");
 
 /// A server ready to serve: storage open and migrated, secrets loaded, first admin made.
 pub struct Started {

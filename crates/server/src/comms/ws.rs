@@ -9,8 +9,10 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use hdms_api_types::ApiError;
 use chrono::Utc;
 use hdms_api_types::tickets::PersonSummary;
 use hdms_api_types::ws::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
@@ -47,8 +49,26 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The websocket (protocol in the README): authenticate with a first `auth` message.
 #[utoipa::path(get, path = "/ws", tag = "live",
-    responses((status = 101, description = "Switching to the websocket protocol")))]
-async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    responses(
+        (status = 101, description = "Switching to the websocket protocol"),
+        (status = 400, description = "Not a websocket handshake (`websocket_handshake`)", body = ApiError),
+        (status = 426, description = "The handshake asks for another protocol version (`websocket_handshake`)", body = ApiError),
+    ))]
+async fn websocket(State(state): State<AppState>, upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        // axum answers these in plain text; every other answer of the server is JSON.
+        Err(rejection) => {
+            let body = ApiError {
+                error: hdms_api_types::ErrorBody {
+                    code: "websocket_handshake".to_owned(),
+                    message: rejection.body_text(),
+                    field: None,
+                },
+            };
+            return (rejection.status(), axum::Json(body)).into_response();
+        }
+    };
     upgrade.max_message_size(MAX_FRAME).read_buffer_size(READ_BUFFER).on_upgrade(move |socket| Connection::run(state, socket))
 }
 

@@ -4,6 +4,7 @@
 pub mod deadline;
 pub mod extract;
 pub mod observability;
+pub mod openapi;
 pub mod ops;
 pub mod pagination;
 pub mod permissions;

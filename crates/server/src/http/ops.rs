@@ -29,7 +29,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 fn health(status: &str) -> Health {
-    Health { status: status.to_owned(), version: env!("CARGO_PKG_VERSION").to_owned() }
+    Health { status: status.to_owned(), version: env!("CARGO_PKG_VERSION").to_owned(), schema_version: crate::SCHEMA_VERSION }
 }
 
 /// The process is up.

@@ -231,7 +231,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_policy, update_policy, delete_policy))
 }
 
-fn validate(input: &SlaPolicyInput) -> Result<(String, String, i32)> {
+async fn validate(db: &Db, input: &SlaPolicyInput) -> Result<(String, String, i32)> {
     let name = crate::users::validate::field("name", crate::users::validate::name(&input.name))?;
     for (field, secs) in [("first_response_secs", input.first_response_secs), ("resolution_secs", input.resolution_secs)] {
         if !(60..=MAX_TARGET_SECS).contains(&secs) {
@@ -247,6 +247,11 @@ fn validate(input: &SlaPolicyInput) -> Result<(String, String, i32)> {
     }
     let calendar = input.calendar.clone().unwrap_or_default();
     business_calendar(&calendar)?;
+    if let Some(team) = input.team_id
+        && !crate::users::teams::is_live(db, team).await?
+    {
+        return Err(Error::invalid("team_id", "no team has this id"));
+    }
     let calendar = serde_json::to_string(&calendar).map_err(anyhow::Error::from)?;
     Ok((name, calendar, i32::from(warning)))
 }
@@ -285,7 +290,7 @@ async fn create_policy(
     _caller: Authorized<can::ManageSla>,
     AppJson(input): AppJson<SlaPolicyInput>,
 ) -> Result<(StatusCode, AppJson<SlaPolicy>)> {
-    let (name, calendar, warning) = validate(&input)?;
+    let (name, calendar, warning) = validate(&state.db, &input).await?;
     let id = Uuid::now_v7();
     let now = Utc::now();
     const SQL: &str = "INSERT INTO sla_policies (id, name, priority, category, team_id, first_response_secs, \
@@ -309,7 +314,7 @@ async fn update_policy(
     AppPath(id): AppPath<Uuid>,
     AppJson(input): AppJson<SlaPolicyInput>,
 ) -> Result<AppJson<SlaPolicy>> {
-    let (name, calendar, warning) = validate(&input)?;
+    let (name, calendar, warning) = validate(&state.db, &input).await?;
     const SQL: &str = "UPDATE sla_policies SET name = $1, priority = $2, category = $3, team_id = $4, \
         first_response_secs = $5, resolution_secs = $6, warning_percent = $7, calendar = $8, updated_at = $9 \
         WHERE id = $10 AND deleted_at IS NULL";

@@ -105,7 +105,10 @@ async fn create_token(
         return Err(Error::invalid("name", "must be 1 to 100 characters"));
     }
     let expires_at = match request.expires_in_days {
-        Some(0) => return Err(Error::invalid("expires_in_days", "must be at least 1")),
+        // Ten years is "until revoked" in all but name; beyond it the date arithmetic overflows.
+        Some(days) if !(1..=3650).contains(&days) => {
+            return Err(Error::invalid("expires_in_days", "must be between 1 and 3650"));
+        }
         Some(days) => Some(Utc::now() + chrono::Duration::days(i64::from(days))),
         None => None,
     };

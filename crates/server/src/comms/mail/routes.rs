@@ -45,7 +45,7 @@ struct InboundQuery {
 /// mail server should try again).
 #[utoipa::path(post, path = "/mail/inbound", tag = "mail",
     params(("mailbox" = Option<String>, Query, description = "The mailbox it arrived in (its policy for unknown senders applies); default: the built-in `mailgate` mailbox, which admits unknown senders as new customers")),
-    request_body(content = Vec<u8>, content_type = "message/rfc822", description = "The raw message"),
+    request_body(content = String, content_type = "message/rfc822", description = "The raw message"),
     security(("bearer" = ["mail.ingest"])),
     responses((status = 200, body = InboundResult), (status = 413, body = ApiError), (status = 422, description = "No such mailbox, or an empty body", body = ApiError)))]
 async fn inbound(
