@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let request_timeout = state.config.request_timeout();
     let body_idle_timeout = state.config.body_idle_timeout();
+    let (per_credential, per_address) = crate::http::limits::layers(&state.config);
     router
         .fallback(|| async { not_found() })
         .method_not_allowed_fallback(|| async { method_not_allowed() })
@@ -92,6 +93,11 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
+        // Limits before any work is done for the request (but inside the request id and trace
+        // layers, so a refused request is logged with its id). `option_layer` leaves out a
+        // limit that is turned off.
+        .layer(tower::util::option_layer(per_credential))
+        .layer(tower::util::option_layer(per_address))
         // Inside the request id and trace layers, so a timed-out request is logged with its id.
         .layer(axum::middleware::from_fn_with_state(request_timeout, deadline::deadline))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_idle_timeout))

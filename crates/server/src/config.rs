@@ -96,6 +96,43 @@ pub struct Config {
     #[arg(long, env = "HDMS_WS_SEND_DEADLINE", default_value_t = 10)]
     pub ws_send_deadline_secs: u64,
 
+    /// Requests per second one credential (bearer token) may make, sustained; 0 turns the limit
+    /// off. Beyond it, and its burst, requests answer 429 with `Retry-After`.
+    #[arg(long, env = "HDMS_RATE_LIMIT_PER_SECOND", default_value_t = 50)]
+    pub rate_limit_per_second: u32,
+
+    /// Requests one credential may make at once before the sustained rate applies.
+    #[arg(long, env = "HDMS_RATE_LIMIT_BURST", default_value_t = 500)]
+    pub rate_limit_burst: u32,
+
+    /// Requests per second from one client address, sustained (all its credentials and anonymous
+    /// requests together; set it with several people behind one NAT in mind); 0 turns it off.
+    #[arg(long, env = "HDMS_RATE_LIMIT_PER_ADDRESS_PER_SECOND", default_value_t = 100)]
+    pub rate_limit_per_address_per_second: u32,
+
+    /// Requests one client address may make at once before the sustained rate applies.
+    #[arg(long, env = "HDMS_RATE_LIMIT_PER_ADDRESS_BURST", default_value_t = 1000)]
+    pub rate_limit_per_address_burst: u32,
+
+    /// Header a reverse proxy puts the client's address in (e.g. `X-Real-IP` or
+    /// `X-Forwarded-For`, whose last entry is used). Set it only behind a proxy that sets the
+    /// header itself: clients could otherwise choose the address they are counted as.
+    #[arg(long, env = "HDMS_CLIENT_IP_HEADER", value_parser = parse_header_name)]
+    pub client_ip_header: Option<axum::http::HeaderName>,
+
+    /// Websocket connections one person may hold open at once (0: no cap).
+    #[arg(long, env = "HDMS_WS_MAX_CONNECTIONS_PER_USER", default_value_t = 16)]
+    pub ws_max_connections_per_user: usize,
+
+    /// Websocket messages per second one person may send, sustained (0: no limit); beyond it
+    /// and its burst a message is refused with a `too_many_requests` error message.
+    #[arg(long, env = "HDMS_WS_MESSAGES_PER_SECOND", default_value_t = 20)]
+    pub ws_messages_per_second: u32,
+
+    /// Websocket messages one person may send at once before the sustained rate applies.
+    #[arg(long, env = "HDMS_WS_MESSAGES_BURST", default_value_t = 200)]
+    pub ws_messages_burst: u32,
+
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "HDMS_LOG_FORMAT", default_value = "pretty")]
     pub log_format: LogFormat,
@@ -235,6 +272,10 @@ pub struct Config {
     /// Automatic answers (acknowledgements, refusals) one address gets per 24 hours at most.
     #[arg(long, env = "HDMS_MAIL_AUTO_REPLY_LIMIT", default_value_t = 3)]
     pub mail_auto_reply_limit: u32,
+}
+
+fn parse_header_name(value: &str) -> Result<axum::http::HeaderName, String> {
+    axum::http::HeaderName::try_from(value).map_err(|err| format!("not a header name: {err}"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -126,6 +126,12 @@ impl From<sqlx::Error> for Error {
                 tracing::warn!(error = %err, "database unavailable");
                 Error::DatabaseUnavailable
             }
+            // Text PostgreSQL cannot store (a NUL character, which SQLite takes): the input's
+            // fault, whichever field it came in.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => Error::Validation {
+                field: None,
+                message: "text may not contain NUL characters".to_owned(),
+            },
             // PostgreSQL shutting down or restarting (class 57P: admin_shutdown, crash_shutdown,
             // cannot_connect_now) or a connection that broke mid-query (class 08).
             sqlx::Error::Database(db)

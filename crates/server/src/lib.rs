@@ -51,7 +51,8 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
     comms::sms::gateway::from_config(&config)?;
     files.announce().await;
     let hub = comms::hub::Hub::new(db.clone(), config.ws_backlog);
-    let state = AppState { db, config: Arc::new(config), jwt: Arc::new(JwtKeys::new(secret.as_bytes())), files, hub };
+    let sockets = http::limits::SocketLimits::new(&config);
+    let state = AppState { db, config: Arc::new(config), jwt: Arc::new(JwtKeys::new(secret.as_bytes())), files, hub, sockets };
     let bootstrap_admin = bootstrap::ensure_admin(&state).await?;
     Ok(Started { state, bootstrap_admin })
 }
@@ -65,7 +66,9 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     let mail_sender = comms::mail::sender::spawn(state.clone());
     let realtime = comms::hub::spawn_feed(state.hub.clone());
     let checkpointer = db.spawn_checkpointer();
-    let served = axum::serve(listener, app::router(state)).with_graceful_shutdown(shutdown).await;
+    // Peer addresses reach the handlers (the per-address rate limit counts by them).
+    let app = app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     attachment_worker.stop().await;
     sla_job.stop().await;
     sms_worker.stop().await;

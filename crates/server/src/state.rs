@@ -16,4 +16,6 @@ pub struct AppState {
     pub files: Arc<Files>,
     /// Realtime fan-out to websocket connections (and across instances on PostgreSQL).
     pub hub: Arc<Hub>,
+    /// The websocket's per-person connection cap and message rate.
+    pub sockets: Arc<crate::http::limits::SocketLimits>,
 }

@@ -37,9 +37,11 @@ const MAX_FRAME: usize = 64 * 1024;
 /// default (128 KiB) made each idle connection cost ~150 KiB of resident memory; chat frames are
 /// small, and a larger frame (up to `MAX_FRAME`) grows the buffer as it arrives.
 const READ_BUFFER: usize = 4 * 1024;
-/// Close codes in the private range: 4401 authentication failed, 4408 timed out.
+/// Close codes in the private range: 4401 authentication failed, 4408 timed out, 4429 too many
+/// connections for this person.
 const CLOSE_AUTH: u16 = 4401;
 const CLOSE_TIMEOUT: u16 = 4408;
+const CLOSE_TOO_MANY: u16 = 4429;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(websocket))
@@ -99,6 +101,17 @@ impl Connection {
                 let _ = close(&mut socket, CLOSE_TIMEOUT, "no auth message in time").await;
                 return;
             }
+        };
+        // Held until the connection ends: a person's connections are capped, so one credential
+        // cannot hold the server's sockets and memory.
+        let Some(_place) = state.sockets.open(user.id()) else {
+            let refusal = ServerMessage::Error {
+                code: "too_many_connections".into(),
+                message: format!("you have {} live connections open already; close one", state.config.ws_max_connections_per_user),
+            };
+            let _ = send(&mut socket, &refusal, send_deadline(&state)).await;
+            let _ = close(&mut socket, CLOSE_TOO_MANY, "too many connections").await;
+            return;
         };
         state.hub.know_name(PersonSummary { id: user.id(), name: user.user.name.clone(), email: user.user.email.clone() });
         let mut connection = Connection { state, socket, user, rooms: HashMap::new(), queues: false, last_heard: Instant::now() };
@@ -177,6 +190,9 @@ impl Connection {
                 return self.reply(&ServerMessage::Error { code: "unsupported".into(), message: "send JSON text frames".into() }).await;
             }
         };
+        if let Err(retry_after_secs) = self.state.sockets.message(self.user.id()) {
+            return self.reply(&error_message(&Error::TooManyRequests { retry_after_secs })).await;
+        }
         let message: ClientMessage = match serde_json::from_str(text.as_str()) {
             Ok(message) => message,
             Err(err) => return self.reply(&ServerMessage::Error { code: "malformed_message".into(), message: err.to_string() }).await,

@@ -3,6 +3,7 @@
 
 pub mod deadline;
 pub mod extract;
+pub mod limits;
 pub mod observability;
 pub mod openapi;
 pub mod ops;

@@ -18,6 +18,8 @@ pub struct Message<'a> {
     /// E.164 number.
     pub to: &'a str,
     pub text: &'a str,
+    /// A one-time code or invitation: its text must never reach a log.
+    pub sensitive: bool,
 }
 
 /// The provider accepted the message.

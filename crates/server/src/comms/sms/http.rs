@@ -123,7 +123,7 @@ impl HttpGateway {
         let escape = Escape::for_content_type(&config.sms_http_content_type);
         if escape == Escape::Json {
             // Filled with awkward values, the body must still be JSON.
-            let sample = Message { id: uuid::Uuid::nil(), to: "+15550100", text: "a \"quoted\"\nline\\ {to} ü" };
+            let sample = Message { id: uuid::Uuid::nil(), to: "+15550100", text: "a \"quoted\"\nline\\ {to} ü", sensitive: false };
             serde_json::from_str::<serde_json::Value>(&render(&template, escape, &sample))
                 .context("HDMS_SMS_HTTP_BODY is not valid JSON once its placeholders are filled in (keep them inside quotes)")?;
         }
@@ -221,7 +221,7 @@ mod tests {
     use super::*;
 
     fn message<'a>(to: &'a str, text: &'a str) -> Message<'a> {
-        Message { id: uuid::Uuid::nil(), to, text }
+        Message { id: uuid::Uuid::nil(), to, text, sensitive: false }
     }
 
     #[test]

@@ -46,6 +46,7 @@ struct Claimed {
     phone: String,
     body: String,
     attempts: i32,
+    sensitive: bool,
 }
 
 /// Delivers the outbox through one gateway.
@@ -86,7 +87,7 @@ impl Worker {
             }
             let outcomes = futures::future::join_all(claimed.iter().map(|row| async move {
                 let started = Utc::now();
-                let message = Message { id: row.id, to: &row.phone, text: &row.body };
+                let message = Message { id: row.id, to: &row.phone, text: &row.body, sensitive: row.sensitive };
                 let outcome = self.gateway.send(message).await;
                 (row, started, outcome)
             }))
@@ -125,7 +126,7 @@ impl Worker {
                   AND (claimed_until IS NULL OR claimed_until < $3) AND attempts < $4 \
                 ORDER BY next_attempt_at, id LIMIT $5) \
               AND state IN ('pending', 'sending') AND (claimed_until IS NULL OR claimed_until < $3) AND attempts < $4 \
-            RETURNING id, phone, body, attempts";
+            RETURNING id, phone, body, attempts, sensitive";
         let max = i32::try_from(self.state.config.sms_max_attempts).unwrap_or(i32::MAX);
         let mut rows: Vec<Claimed> = with_db!(&self.state.db, pool => sqlx::query_as(SQL)
             .bind(now + lease(&self.state))
