@@ -173,7 +173,7 @@ impl Worker {
         if claimed == 0 {
             return Ok(Vec::new());
         }
-        Ok(self.claimed(token).await?)
+        self.claimed(token).await
     }
 
     async fn claimed(&self, token: Uuid) -> Result<Vec<Claimed>> {
