@@ -37,7 +37,7 @@ pub struct MailgateArgs {
 pub enum MailCommand {
     /// The mailboxes mail comes in through: polled over IMAP, or fed by `hdms mailgate --mailbox`.
     #[command(subcommand, after_help = "Examples:\n  hdms mail mailboxes list\n  echo \"$IMAP_PASSWORD\" | hdms mail mailboxes add Support --address support@example.com --imap-host imap.example.com --imap-user support --imap-password-stdin\n  hdms mail mailboxes test Support")]
-    Mailboxes(MailboxesCommand),
+    Mailboxes(Box<MailboxesCommand>),
     /// The SMTP account mail goes out through.
     #[command(subcommand, after_help = "Examples:\n  hdms mail smtp show\n  hdms mail smtp test")]
     Smtp(SmtpCommand),
@@ -319,7 +319,7 @@ async fn run_mailboxes(session: Session, output: Output, command: MailboxesComma
 
 pub async fn run(session: Session, output: Output, command: MailCommand) -> CliResult {
     match command {
-        MailCommand::Mailboxes(command) => run_mailboxes(session, output, command).await,
+        MailCommand::Mailboxes(command) => run_mailboxes(session, output, *command).await,
         MailCommand::Smtp(SmtpCommand::Show) => {
             let settings = session.call(|client| async move { client.smtp_settings().await }).await?;
             output.one(&settings)

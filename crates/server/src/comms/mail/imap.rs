@@ -430,7 +430,9 @@ impl Poller {
         const SQL: &str = "UPDATE mail_mailboxes SET lease_until = $1, last_polled_at = $2, last_error = NULL \
                            WHERE id = $3 AND lease_token = $4 RETURNING updated_at, deleted_at, imap_host";
         let now = Utc::now();
-        let row_now: Option<(DateTime<Utc>, Option<DateTime<Utc>>, Option<String>)> = with_db!(&self.state.db, pool => sqlx::query_as(SQL)
+        /// (updated_at, deleted_at, imap_host) as they are now.
+        type Now = (DateTime<Utc>, Option<DateTime<Utc>>, Option<String>);
+        let row_now: Option<Now> = with_db!(&self.state.db, pool => sqlx::query_as(SQL)
             .bind(later(now, LEASE)).bind(now).bind(self.id).bind(self.token).fetch_optional(pool).await?);
         Ok(match row_now {
             None => Some(Stop::LostLease),
