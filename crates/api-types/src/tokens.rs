@@ -15,6 +15,10 @@ pub struct ApiToken {
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<DateTime<Utc>>,
+    /// The one action the token is limited to (e.g. `mail.ingest`); absent: everything its
+    /// owner may do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +30,11 @@ pub struct CreateApiToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650))]
     pub expires_in_days: Option<u32>,
+    /// Limit the token to one action of the permission table, e.g. `mail.ingest` for
+    /// `hdms mailgate`: it then works only on the routes that need exactly that action (and
+    /// not on the live websocket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -134,6 +134,8 @@ permission_table! {
         "Read a visible ticket's mail with full texts; see which addresses bounce";
     ManageMail = "mail.manage", [Admin],
         "Configure mailboxes and the SMTP account; list and retry failed mail; clear bouncing addresses";
+    ManageWebhooks = "webhooks.manage", [Admin],
+        "Register, change and delete webhook endpoints; read their delivery log, redeliver, ping";
 }
 
 /// Actions no route needs by itself: a handler checks them on top of its route's action, for
@@ -180,7 +182,7 @@ impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Authorized<P> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let user = AuthUser::from_request_parts(parts, state).await?;
+        let user = crate::users::auth::authenticate_for(state, crate::users::auth::bearer(parts)?, Some(P::ACTION)).await?;
         user.require(P::ACTION)?;
         Ok(Authorized { user, _permission: PhantomData })
     }
