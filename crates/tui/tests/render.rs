@@ -213,6 +213,7 @@ fn ticket_details_tab() {
         image: None,
         downloadable: true,
         uploaded_by: support::id(50),
+        uploaded_by_user: None,
         created_at: now(),
         deleted_at: None,
     });

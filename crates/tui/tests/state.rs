@@ -364,7 +364,9 @@ fn approvals_are_requested_from_a_role_and_decided() {
     with_approval.approvals.push(hdms_api_types::approvals::Approval {
         id: id(600),
         ticket_id: id(2042),
+        ticket: None,
         requested_by: Some(id(50)),
+        requested_by_user: None,
         rule: hdms_api_types::approvals::ApprovalRule::Any,
         reason: Some("new laptop".to_owned()),
         state: hdms_api_types::approvals::ApprovalState::Pending,
@@ -417,6 +419,7 @@ fn an_attachment_is_saved_only_when_the_server_serves_it() {
         image: None,
         downloadable,
         uploaded_by: id(50),
+        uploaded_by_user: None,
         created_at: now(),
         deleted_at: None,
     };

@@ -362,14 +362,21 @@ struct CommentRow {
     internal: bool,
     created_at: DateTime<Utc>,
     room_seq: Option<i64>,
+    author_name: Option<String>,
+    author_email: Option<String>,
 }
 
 impl From<CommentRow> for Comment {
     fn from(r: CommentRow) -> Self {
+        let author = match (r.author_name, r.author_email) {
+            (Some(name), Some(email)) => Some(PersonSummary { id: r.author_id, name, email }),
+            _ => None,
+        };
         Comment {
             id: r.id,
             ticket_id: r.ticket_id,
             author_id: r.author_id,
+            author,
             body: r.body,
             internal: r.internal,
             created_at: r.created_at,
@@ -378,20 +385,27 @@ impl From<CommentRow> for Comment {
     }
 }
 
+/// Comments with their authors' names (one join, not a query per author; deleted authors
+/// still named). The condition speaks of the comment as `c`.
 macro_rules! comment_select {
     ($where:literal) => {
-        concat!("SELECT id, ticket_id, author_id, body, internal, created_at, room_seq FROM comments WHERE ", $where)
+        concat!(
+            "SELECT c.id, c.ticket_id, c.author_id, c.body, c.internal, c.created_at, c.room_seq, \
+             u.name AS author_name, u.email AS author_email \
+             FROM comments c LEFT JOIN users u ON u.id = c.author_id WHERE ",
+            $where
+        )
     };
 }
 
 async fn load_comment(db: &Db, id: Uuid) -> Result<Option<Comment>> {
-    let row: Option<CommentRow> = with_db!(db, pool => sqlx::query_as(comment_select!("id = $1")).bind(id).fetch_optional(pool).await?);
+    let row: Option<CommentRow> = with_db!(db, pool => sqlx::query_as(comment_select!("c.id = $1")).bind(id).fetch_optional(pool).await?);
     Ok(row.map(Comment::from))
 }
 
 /// A room's messages after `after_seq`, in order; internal notes only for staff.
 pub async fn comments_after(db: &Db, ticket_id: Uuid, after_seq: i64, staff: bool) -> Result<Vec<Comment>> {
-    const SQL: &str = comment_select!("ticket_id = $1 AND room_seq > $2 AND deleted_at IS NULL AND ($3 OR NOT internal) ORDER BY room_seq, id");
+    const SQL: &str = comment_select!("c.ticket_id = $1 AND c.room_seq > $2 AND c.deleted_at IS NULL AND ($3 OR NOT c.internal) ORDER BY c.room_seq, c.id");
     let rows: Vec<CommentRow> = with_db!(db, pool => sqlx::query_as(SQL).bind(ticket_id).bind(after_seq).bind(staff).fetch_all(pool).await?);
     Ok(rows.into_iter().map(Comment::from).collect())
 }

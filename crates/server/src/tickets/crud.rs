@@ -100,6 +100,18 @@ pub fn expected_version(headers: &HeaderMap, field: Option<i64>) -> Result<i64> 
 /// Creates a ticket inside `tx`: number, SLA clock, tags, search text, history, category
 /// approval rule.
 pub async fn insert_ticket(tx: &mut Tx, state: &AppState, caller: &AuthUser, request: CreateTicket, parent: Option<&TicketRow>) -> Result<TicketRow> {
+    insert_ticket_at(tx, state, caller, request, parent, Utc::now()).await
+}
+
+/// [`insert_ticket`] as of `now` (tests build a history at chosen instants with it).
+pub async fn insert_ticket_at(
+    tx: &mut Tx,
+    state: &AppState,
+    caller: &AuthUser,
+    request: CreateTicket,
+    parent: Option<&TicketRow>,
+    now: DateTime<Utc>,
+) -> Result<TicketRow> {
     let subject = subject(&request.subject)?;
     let description = description(&request.description)?;
     let category = category(request.category.as_deref())?;
@@ -123,7 +135,6 @@ pub async fn insert_ticket(tx: &mut Tx, state: &AppState, caller: &AuthUser, req
         None => parent.and_then(|p| p.team_id),
     };
     let priority = request.priority.unwrap_or(Priority::Normal);
-    let now = Utc::now();
     let number = store::next_number(tx).await?;
     let mut ticket = TicketRow::new(number, subject, description, requester_id, priority, now);
     ticket.team_id = team_id;

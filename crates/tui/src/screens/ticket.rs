@@ -110,7 +110,10 @@ impl TicketView {
                 for watcher in &detail.watchers {
                     shared.people.insert(watcher.user_id, watcher.name.clone());
                 }
-                // One ticket's people, looked up once each when the ticket did not name them.
+                // Comments name their authors; the rest are looked up once each.
+                for author in detail.comments.iter().filter_map(|c| c.author.as_ref()) {
+                    shared.learn_person(author.id, &author.name, &author.email);
+                }
                 let named = [detail.ticket.requester_id].into_iter().chain(detail.ticket.assignee_id);
                 shared.want_names(detail.comments.iter().map(|c| c.author_id).chain(named));
                 // Messages that arrived live while this answer was on its way stay.
@@ -148,6 +151,9 @@ impl TicketView {
 
     /// A message in this ticket's room: added once, in order, whoever sent it.
     pub fn live_message(&mut self, seq: i64, comment: Comment, shared: &mut Shared) {
+        if let Some(author) = &comment.author {
+            shared.learn_person(author.id, &author.name, &author.email);
+        }
         shared.want_names([comment.author_id]);
         self.typing.retain(|id| *id != comment.author_id);
         if let Some(composer) = self.composer.composer_mut() {

@@ -33,6 +33,7 @@ pub fn agent() -> User {
         created_at: now(),
         updated_at: now(),
         deleted_at: None,
+        last_login_at: None,
     }
 }
 
@@ -102,6 +103,7 @@ pub fn comment(n: u128, ticket: &Ticket, author: u128, body: &str, internal: boo
         id: id(5000 + n),
         ticket_id: ticket.id,
         author_id: id(author),
+        author: None,
         body: body.to_owned(),
         internal,
         created_at: now() - chrono::Duration::minutes(30 - seq),
