@@ -255,7 +255,7 @@ fn table(kind: ReportKind, report: &Value, rows: &[Map<String, Value>], output: 
         None => "the whole desk",
     };
     let heading = format!(
-        "{} report, {} to {} ({}), {scope}\n",
+        "{} report, {} to {} ({}), {scope}",
         kind.path(),
         report["from"].as_str().unwrap_or("?"),
         report["to"].as_str().unwrap_or("?"),
@@ -266,5 +266,10 @@ fn table(kind: ReportKind, report: &Value, rows: &[Map<String, Value>], output: 
     } else {
         render_table(&columns, &cells, &output.layout)
     };
-    heading + &body
+    // The heading is cut to the width like any table line.
+    let heading = match output.layout.width {
+        Some(width) => crate::output::table::cut(&heading, width),
+        None => heading,
+    };
+    heading + "\n" + &body
 }
