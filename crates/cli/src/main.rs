@@ -60,5 +60,6 @@ async fn run(cli: Cli) -> CliResult {
         Command::Reports(args) => commands::reports::run(Session::open(target()?).await?, output, args).await,
         Command::Mail(command) => commands::mail::run(Session::open(target()?).await?, output, command).await,
         Command::Mailgate(args) => commands::mail::mailgate(target(), args).await,
+        Command::Webhooks(command) => commands::webhooks::run(Session::open(target()?).await?, output, command).await,
     }
 }
