@@ -91,6 +91,11 @@ pub struct Config {
     #[arg(long, env = "HDMS_WS_BACKLOG", default_value_t = 4096)]
     pub ws_backlog: usize,
 
+    /// Seconds a websocket send may wait on a client that stopped reading before the connection
+    /// is closed (the client reconnects and catches up from its last `seq`).
+    #[arg(long, env = "HDMS_WS_SEND_DEADLINE", default_value_t = 10)]
+    pub ws_send_deadline_secs: u64,
+
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "HDMS_LOG_FORMAT", default_value = "pretty")]
     pub log_format: LogFormat,

@@ -214,7 +214,13 @@ async fn notifications_arrive_live_and_over_rest(backend: Backend) {
 }
 
 async fn a_slow_client_is_told_to_resync(backend: Backend) {
-    let server = TestServer::start_with(backend, |c| c.ws_backlog = 8).await;
+    // The slow connection must still be open when the flood ends, however long a loaded machine
+    // takes to send it: its sends may wait far longer than the default deadline.
+    let server = TestServer::start_with(backend, |c| {
+        c.ws_backlog = 8;
+        c.ws_send_deadline_secs = 600;
+    })
+    .await;
     let (customer, agent, ticket) = setup(&server).await;
     let mut slow = customer.connect_live().await.unwrap();
     subscribe(&mut slow, ticket.id, None).await;

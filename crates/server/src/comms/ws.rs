@@ -30,8 +30,6 @@ const AUTH_DEADLINE: Duration = Duration::from_secs(5);
 const HEARTBEAT: Duration = Duration::from_secs(20);
 /// A connection that sends nothing (not even a pong) for this long is closed.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
-/// A send that cannot complete in this time means the client stopped reading.
-const SEND_DEADLINE: Duration = Duration::from_secs(10);
 const MAX_FRAME: usize = 64 * 1024;
 /// The socket's read buffer. tungstenite zero-fills the whole buffer on every read, so its
 /// default (128 KiB) made each idle connection cost ~150 KiB of resident memory; chat frames are
@@ -73,7 +71,7 @@ impl Connection {
         let user = match tokio::time::timeout(AUTH_DEADLINE, first_auth(&state, &mut socket)).await {
             Ok(Ok(user)) => user,
             Ok(Err(err)) => {
-                let _ = send(&mut socket, &error_message(&err)).await;
+                let _ = send(&mut socket, &error_message(&err), send_deadline(&state)).await;
                 let _ = close(&mut socket, CLOSE_AUTH, "authentication failed").await;
                 return;
             }
@@ -85,7 +83,7 @@ impl Connection {
         state.hub.know_name(PersonSummary { id: user.id(), name: user.user.name.clone(), email: user.user.email.clone() });
         let mut connection = Connection { state, socket, user, rooms: HashMap::new(), queues: false, last_heard: Instant::now() };
         let ready = ServerMessage::Ready { user_id: connection.user.id(), protocol: PROTOCOL_VERSION };
-        if send(&mut connection.socket, &ready).await.is_ok() {
+        if send(&mut connection.socket, &ready, send_deadline(&connection.state)).await.is_ok() {
             connection.serve().await;
         }
         connection.leave_all().await;
@@ -121,7 +119,7 @@ impl Connection {
     }
 
     async fn reply(&mut self, message: &ServerMessage) -> Flow {
-        match send(&mut self.socket, message).await {
+        match send(&mut self.socket, message, send_deadline(&self.state)).await {
             Ok(()) => Flow::Continue,
             Err(()) => Flow::Close,
         }
@@ -129,7 +127,7 @@ impl Connection {
 
     /// Sends a message the hub encoded once for every subscriber.
     async fn reply_encoded(&mut self, text: Utf8Bytes) -> Flow {
-        match send_text(&mut self.socket, text).await {
+        match send_text(&mut self.socket, text, send_deadline(&self.state)).await {
             Ok(()) => Flow::Continue,
             Err(()) => Flow::Close,
         }
@@ -144,7 +142,7 @@ impl Connection {
         for ticket_id in self.rooms.keys().copied().collect::<Vec<_>>() {
             self.state.hub.refresh(ticket_id, self.user.id());
         }
-        match tokio::time::timeout(SEND_DEADLINE, self.socket.send(Message::Ping(Vec::new().into()))).await {
+        match tokio::time::timeout(send_deadline(&self.state), self.socket.send(Message::Ping(Vec::new().into()))).await {
             Ok(Ok(())) => Flow::Continue,
             _ => Flow::Close,
         }
@@ -306,13 +304,18 @@ fn error_message(err: &Error) -> ServerMessage {
     ServerMessage::Error { code: body.code, message: body.message }
 }
 
-async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), ()> {
-    let text = serde_json::to_string(message).map_err(|_| ())?;
-    send_text(socket, text.into()).await
+/// A send that cannot complete in this time means the client stopped reading.
+fn send_deadline(state: &AppState) -> Duration {
+    Duration::from_secs(state.config.ws_send_deadline_secs)
 }
 
-async fn send_text(socket: &mut WebSocket, text: Utf8Bytes) -> Result<(), ()> {
-    match tokio::time::timeout(SEND_DEADLINE, socket.send(Message::Text(text))).await {
+async fn send(socket: &mut WebSocket, message: &ServerMessage, deadline: Duration) -> Result<(), ()> {
+    let text = serde_json::to_string(message).map_err(|_| ())?;
+    send_text(socket, text.into(), deadline).await
+}
+
+async fn send_text(socket: &mut WebSocket, text: Utf8Bytes, deadline: Duration) -> Result<(), ()> {
+    match tokio::time::timeout(deadline, socket.send(Message::Text(text))).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),
     }
