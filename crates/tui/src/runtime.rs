@@ -363,9 +363,12 @@ where
         .await
         .map_err(|err| err.to_string())
         .and_then(|result| result.map_err(|err| format!("the editor failed: {err}")));
-    let _ = crossterm::execute!(std::io::stdout(), EnterAlternateScreen);
+    let _ = crossterm::execute!(std::io::stdout(), EnterAlternateScreen, crossterm::terminal::Clear(crossterm::terminal::ClearType::All));
     let _ = enable_raw_mode();
-    let _ = terminal.clear();
+    // Forget the last frame so the next draw paints every cell. (`Terminal::clear` asks the
+    // terminal where its cursor is first; right after the editor that query failed under tmux,
+    // and the screen came back with only the edited lines: the e2e test caught it.)
+    terminal.swap_buffers();
     result
 }
 
