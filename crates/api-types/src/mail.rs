@@ -207,3 +207,199 @@ pub struct UpdateSmtpSettings {
     #[serde(default)]
     pub acknowledge_new_tickets: bool,
 }
+
+/// What a mailbox does with mail from an address no user has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownSenders {
+    /// The sender becomes a new customer.
+    #[default]
+    Create,
+    /// The mail is dropped and the sender gets a polite refusal (rate limited).
+    Refuse,
+    /// The mail is dropped silently.
+    Drop,
+}
+
+impl UnknownSenders {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnknownSenders::Create => "create",
+            UnknownSenders::Refuse => "refuse",
+            UnknownSenders::Drop => "drop",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "create" => UnknownSenders::Create,
+            "refuse" => UnknownSenders::Refuse,
+            "drop" => UnknownSenders::Drop,
+            _ => return None,
+        })
+    }
+}
+
+/// What happens on the IMAP server to a message once it is taken in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AfterProcessing {
+    /// Flagged `\Seen` where it is.
+    #[default]
+    Seen,
+    /// Moved to `move_to_folder` (IMAP MOVE, or copy and delete where the server lacks it).
+    Move,
+}
+
+impl AfterProcessing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AfterProcessing::Seen => "seen",
+            AfterProcessing::Move => "move",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "seen" => AfterProcessing::Seen,
+            "move" => AfterProcessing::Move,
+            _ => return None,
+        })
+    }
+}
+
+/// A mailbox mail comes in through: polled over IMAP when `imap_host` is set, else fed by
+/// `hdms mailgate --mailbox NAME` only. The IMAP password is never shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Mailbox {
+    pub id: Uuid,
+    pub name: String,
+    /// The support address this mailbox receives; automatic answers go out from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    pub unknown_senders: UnknownSenders,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_security: Option<MailSecurity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_user: Option<String>,
+    /// Whether an IMAP password is stored.
+    pub imap_password_set: bool,
+    pub imap_folder: String,
+    /// Seconds between polls when the server has no IDLE (with IDLE, new mail comes at once
+    /// and this is how often the connection is renewed).
+    pub poll_interval_secs: u32,
+    pub after_processing: AfterProcessing,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub move_to_folder: Option<String>,
+    /// The folder's UIDVALIDITY when last polled; a new one means its UIDs started over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid_validity: Option<u32>,
+    /// The highest UID taken in so far.
+    pub last_uid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_polled_at: Option<DateTime<Utc>>,
+    /// Why the last poll failed, until one succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Until when an instance holds the right to poll it (one instance at a time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new mailbox. IMAP fields are needed only for a polled mailbox: with `imap_host`, also
+/// `imap_user` and `imap_password`; the port defaults to 993 for `tls`, else 143.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateMailbox {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_senders: Option<UnknownSenders>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_port: Option<u16>,
+    /// Default `tls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_security: Option<MailSecurity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_password: Option<String>,
+    /// Default `INBOX`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_folder: Option<String>,
+    /// Default 60; 1 to 86400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval_secs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_processing: Option<AfterProcessing>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub move_to_folder: Option<String>,
+}
+
+/// Changes to a mailbox; absent fields keep their value, `null` clears `address`,
+/// `imap_host` (the mailbox is no longer polled) and `move_to_folder`. An absent password
+/// keeps the stored one. Changing the host, user or folder starts the UIDs over.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMailbox {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub address: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_senders: Option<UnknownSenders>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub imap_host: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_security: Option<MailSecurity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_folder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval_secs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_processing: Option<AfterProcessing>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub move_to_folder: Option<Option<String>>,
+}
+
+/// What checking a mail server's account found: `ok`, or the step that failed and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MailServerCheck {
+    pub ok: bool,
+    /// The step that failed: `connect`, `tls`, `login` or `folder` (`connect` also covers an
+    /// SMTP server that refused the conversation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// IMAP: whether the server has IDLE (new mail arrives at once instead of at the next poll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle: Option<bool>,
+    /// IMAP: the messages in the folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<u32>,
+}

@@ -18,6 +18,10 @@ pub struct NotificationPreference {
     pub in_app: bool,
     /// A short text message to your phone, once it is verified.
     pub sms: bool,
+    /// A mail to your address. Unless you choose, on for customers who wrote to the desk by
+    /// mail and off for staff; answers always say what applies. Absent in an update: keep it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<bool>,
 }
 
 /// Every kind of event with the channels it uses for you.

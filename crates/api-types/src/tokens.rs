@@ -15,6 +15,10 @@ pub struct ApiToken {
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<DateTime<Utc>>,
+    /// The one action the token is limited to (e.g. `mail.ingest`); absent: everything its
+    /// owner may do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,6 +29,11 @@ pub struct CreateApiToken {
     /// Days until the token expires; absent means it lives until revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in_days: Option<u32>,
+    /// Limit the token to one action of the permission table, e.g. `mail.ingest` for
+    /// `hdms mailgate`: it then works only on the routes that need exactly that action (and
+    /// not on the live websocket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

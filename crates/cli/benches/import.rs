@@ -119,7 +119,7 @@ fn measure(runtime: &tokio::runtime::Runtime, hdms: &Path, rows: usize) -> anyho
         tokio::spawn(hdms_server::serve(listener, started.state, std::future::pending()));
         let client = Client::new(&url)?;
         client.login(EMAIL, PASSWORD).await?;
-        let token = client.create_token(&CreateApiToken { name: "bench".into(), expires_in_days: None }).await?.secret;
+        let token = client.create_token(&CreateApiToken { name: "bench".into(), expires_in_days: None, scope: None }).await?.secret;
         anyhow::Ok((url, token))
     })?;
 

@@ -440,13 +440,17 @@ pub enum TeamsCommand {
 #[derive(Subcommand)]
 pub enum TokensCommand {
     /// Create a token; its secret is printed once.
-    #[command(after_help = examples!("hdms tokens create nightly-sync --expires-in-days 30", "HDMS_TOKEN=$(hdms tokens create ci -o json | jq -r .secret) hdms whoami"))]
+    #[command(after_help = examples!("hdms tokens create nightly-sync --expires-in-days 30", "HDMS_TOKEN=$(hdms tokens create ci -o json | jq -r .secret) hdms whoami", "hdms tokens create mailgate --scope mail.ingest > /etc/hdms/mailgate.token"))]
     Create {
         /// What the token is for, to recognise it in the list.
         name: String,
         /// Days until it expires (default: until revoked).
         #[arg(long)]
         expires_in_days: Option<u32>,
+        /// Limit it to one action (docs/roles-and-permissions.md), e.g. `mail.ingest` for
+        /// `hdms mailgate`: it then works on nothing else.
+        #[arg(long)]
+        scope: Option<String>,
     },
     /// List your tokens (never their secrets).
     #[command(after_help = examples!("hdms tokens list", "hdms tokens list --wide"))]

@@ -1,5 +1,6 @@
-//! `hdms mailgate` as a mail server runs it: a message on stdin, a token in a file; exit 0 when
-//! stored, 75 (try again later) while the server is down.
+//! `hdms mailgate` as a mail server runs it: a message on stdin, a token limited to handing mail
+//! in (`--scope mail.ingest`) in a file; exit 0 when stored, 75 (try again later) while the
+//! server is down.
 
 mod common;
 
@@ -11,10 +12,19 @@ const MESSAGE: &str = "From: Ana Lima <ana@customer.example>\r\nTo: support@desk
 Subject: Printer jam\r\nMessage-ID: <gate-1@customer.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
 The printer jams on every page.\r\n";
 
-async fn admin_token(server: &TestServer) -> String {
+/// An admin's token limited to handing mail in: the only credential the mail server holds.
+async fn mailgate_token(server: &TestServer) -> String {
     let client = Client::new(&server.url).unwrap();
     client.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
-    client.create_token(&CreateApiToken { name: "mailgate".to_owned(), expires_in_days: None }).await.unwrap().secret
+    let request = CreateApiToken { name: "mailgate".to_owned(), expires_in_days: None, scope: Some("mail.ingest".to_owned()) };
+    let secret = client.create_token(&request).await.unwrap().secret;
+    // It does nothing else: no reading users, no websocket, no tokens of its own.
+    let limited = Client::new(&server.url).unwrap();
+    limited.set_token(Some(secret.clone()));
+    let refused = limited.list_users(&Default::default()).await.unwrap_err();
+    assert_eq!(refused.status().map(|s| s.as_u16()), Some(403), "{refused}");
+    assert!(limited.mail_failures(false).await.is_err());
+    secret
 }
 
 fn mailgate(cli: &Cli, token_file: &std::path::Path, stdin: &str) -> common::Run {
@@ -28,7 +38,7 @@ async fn stores_a_message_and_asks_to_retry_while_the_server_is_down() {
     let server = TestServer::start().await;
     let cli = Cli::new(&server);
     let token_file = cli.config_dir.path().join("mailgate.token");
-    std::fs::write(&token_file, format!("{}\n", admin_token(&server).await)).unwrap();
+    std::fs::write(&token_file, format!("{}\n", mailgate_token(&server).await)).unwrap();
 
     let stored = mailgate(&cli, &token_file, MESSAGE).success();
     assert_eq!(stored.stdout.trim(), "ticket_created HD-1001", "{stored:#?}");

@@ -232,6 +232,10 @@ pub struct Config {
     #[arg(long, env = "HDMS_MAIL_POLL_MS", default_value_t = 1_000)]
     pub mail_poll_ms: u64,
 
+    /// How often each instance looks for IMAP mailboxes no instance polls, in milliseconds.
+    #[arg(long, env = "HDMS_MAIL_IMAP_TICK_MS", default_value_t = 1_000)]
+    pub mail_imap_tick_ms: u64,
+
     /// Automatic answers (acknowledgements, refusals) one address gets per 24 hours at most.
     #[arg(long, env = "HDMS_MAIL_AUTO_REPLY_LIMIT", default_value_t = 3)]
     pub mail_auto_reply_limit: u32,
@@ -312,6 +316,10 @@ impl Config {
 
     pub fn mail_poll(&self) -> Duration {
         Duration::from_millis(self.mail_poll_ms)
+    }
+
+    pub fn mail_imap_tick(&self) -> Duration {
+        Duration::from_millis(self.mail_imap_tick_ms)
     }
 
     pub fn request_timeout(&self) -> Duration {

@@ -53,6 +53,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     let sla_job = tickets::sla_job::spawn(state.clone());
     let sms_worker = comms::sms::worker::spawn(state.clone())?;
     let mail_sender = comms::mail::sender::spawn(state.clone());
+    let mail_poller = comms::mail::imap::spawn(state.clone());
     let realtime = comms::hub::spawn_feed(state.hub.clone());
     let checkpointer = db.spawn_checkpointer();
     let served = axum::serve(listener, app::router(state)).with_graceful_shutdown(shutdown).await;
@@ -60,6 +61,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     sla_job.stop().await;
     sms_worker.stop().await;
     mail_sender.stop().await;
+    mail_poller.stop().await;
     realtime.stop().await;
     if let Some(checkpointer) = checkpointer {
         checkpointer.stop().await;

@@ -130,7 +130,7 @@ async fn deactivated_and_deleted_users_lose_access(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
     let (agent, user) = server.user(Role::Agent).await;
-    let token = agent.create_token(&CreateApiToken { name: "script".into(), expires_in_days: None }).await.unwrap();
+    let token = agent.create_token(&CreateApiToken { name: "script".into(), expires_in_days: None, scope: None }).await.unwrap();
     let script = server.anonymous();
     script.set_token(Some(token.secret.clone()));
     script.me().await.unwrap();
@@ -150,7 +150,7 @@ async fn deactivated_and_deleted_users_lose_access(backend: Backend) {
 async fn personal_api_tokens_are_shown_once_and_revocable(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (agent, user) = server.user(Role::Agent).await;
-    let created = agent.create_token(&CreateApiToken { name: "nightly export".into(), expires_in_days: Some(30) }).await.unwrap();
+    let created = agent.create_token(&CreateApiToken { name: "nightly export".into(), expires_in_days: Some(30), scope: None }).await.unwrap();
     assert!(created.secret.starts_with("hdms_pat_"));
     assert!(created.secret.starts_with(&created.token.prefix));
     assert!(created.token.expires_at.is_some());
@@ -174,10 +174,33 @@ async fn personal_api_tokens_are_shown_once_and_revocable(backend: Backend) {
     assert!(agent.list_tokens().await.unwrap().is_empty());
     assert_api_error(agent.revoke_token(created.token.id).await, 404, "not_found");
 
-    assert_api_error(agent.create_token(&CreateApiToken { name: " ".into(), expires_in_days: None }).await, 422, "validation_failed");
+    assert_api_error(agent.create_token(&CreateApiToken { name: " ".into(), expires_in_days: None, scope: None }).await, 422, "validation_failed");
+}
+
+/// A token limited to one action works on that action's routes and nowhere else (`hdms
+/// mailgate`'s credential on a mail server can hand mail in and do nothing more).
+async fn a_scoped_token_does_one_thing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let scoped = |scope: &str| CreateApiToken { name: "mailgate".into(), expires_in_days: None, scope: Some(scope.to_owned()) };
+    let created = admin.create_token(&scoped("mail.ingest")).await.unwrap();
+    assert_eq!(created.token.scope.as_deref(), Some("mail.ingest"));
+    let gate = server.anonymous();
+    gate.set_token(Some(created.secret));
+    let raw = b"From: ana@customer.example\r\nSubject: Hello\r\nMessage-ID: <scoped-1@customer.example>\r\n\r\nHi\r\n".to_vec();
+    assert!(gate.mail_inbound(raw, None).await.unwrap().ticket_id.is_some());
+    assert_api_error(gate.me().await, 403, "forbidden");
+    assert_api_error(gate.mail_failures(false).await, 403, "forbidden");
+    assert_api_error(gate.list_tokens().await, 403, "forbidden");
+    // Only actions of the table, that the owner's role has, and that need no further check.
+    assert_api_error(admin.create_token(&scoped("mail.everything")).await, 422, "validation_failed");
+    let (agent, _) = server.user(Role::Agent).await;
+    assert_api_error(agent.create_token(&scoped("mail.ingest")).await, 422, "validation_failed");
+    assert_api_error(admin.create_token(&scoped("tickets.reassign")).await, 422, "validation_failed");
 }
 
 backend_tests!(
+    a_scoped_token_does_one_thing,
     login_answers_tokens_and_user,
     wrong_password_and_unknown_email_are_the_same_401,
     protected_routes_need_a_valid_token,

@@ -6,7 +6,7 @@ mod common;
 
 use hdms_api_types::Role;
 use hdms_api_types::client::Client;
-use hdms_api_types::mail::{InboundResult, MailDisposition};
+use hdms_api_types::mail::{CreateMailbox, InboundResult, MailDisposition, UnknownSenders};
 use hdms_api_types::tickets::{Status, Ticket, TransitionRequest};
 use hdms_api_types::users::{CreateUser, User, UserListQuery};
 use serde::Deserialize;
@@ -256,6 +256,10 @@ async fn a_bounce_marks_the_address(backend: Backend) {
     assert!(failing[0].reason.contains("5.1.1"), "{}", failing[0].reason);
     let history = admin.history(created.ticket_id.unwrap()).await.unwrap();
     assert!(history.iter().any(|h| h.field == "mail_bounced" && h.after.as_deref().is_some_and(|a| a.contains("ana@customer.example"))), "a note on the ticket");
+    // And an internal note in the conversation, which the customer never sees.
+    let comments = admin.list_comments(created.ticket_id.unwrap()).await.unwrap();
+    let note = comments.iter().find(|c| c.body.contains("bounced")).expect("an internal note about the bounce");
+    assert!(note.internal && note.body.contains("ana@customer.example"), "{note:?}");
     // An admin may clear it; the next bounce marks it again; mail from it shows it works.
     admin.clear_failing_address("Ana@Customer.Example").await.unwrap();
     assert!(admin.failing_addresses().await.unwrap().is_empty());
@@ -270,13 +274,8 @@ async fn a_bounce_marks_the_address(backend: Backend) {
 async fn unknown_senders_follow_the_mailbox(backend: Backend) {
     let server = start(backend).await;
     let admin = server.admin().await;
-    const SQL: &str = "INSERT INTO mail_mailboxes (id, name, unknown_senders, created_at, updated_at) VALUES ($1, 'closed', 'drop', $2, $2)";
-    let now = chrono::Utc::now();
-    match &server.state.db {
-        hdms_server::db::Db::Sqlite(pool) => sqlx::query(SQL).bind(uuid::Uuid::now_v7()).bind(now).execute(pool).await.map(drop),
-        hdms_server::db::Db::Postgres(pool) => sqlx::query(SQL).bind(uuid::Uuid::now_v7()).bind(now).execute(pool).await.map(drop),
-    }
-    .unwrap();
+    let mailbox = CreateMailbox { name: "closed".to_owned(), unknown_senders: Some(UnknownSenders::Drop), ..CreateMailbox::default() };
+    admin.create_mailbox(&mailbox).await.unwrap();
     let dropped = admin.mail_inbound(fixture("01_plain.eml"), Some("Closed")).await.unwrap();
     assert_eq!(dropped.disposition, MailDisposition::Dropped, "{dropped:?}");
     assert!(user_by_email(&admin, "ana@customer.example").await.is_none());
@@ -286,7 +285,40 @@ async fn unknown_senders_follow_the_mailbox(backend: Backend) {
     assert_api_error(agent.mail_inbound(fixture("01_plain.eml"), None).await, 403, "forbidden");
 }
 
+/// Mail over the size limit is kept in the failed mail list with its reason (a retry takes it
+/// in once an admin has raised the limit), and the mail after it goes in.
+async fn oversized_mail_is_kept(backend: Backend) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = hdms_server::config::Config::defaults();
+    config.data_dir = data_dir.path().to_path_buf();
+    config.jwt_secret = Some(common::JWT_SECRET.to_owned());
+    config.admin_email = Some(common::ADMIN_EMAIL.to_owned());
+    config.admin_password = Some(common::ADMIN_PASSWORD.to_owned());
+    config.mail_domain = OUR_DOMAIN.to_owned();
+    config.mail_max_bytes = 2_000;
+    if backend == Backend::Postgres {
+        config.database_url = Some(common::fresh_postgres_database().await);
+    }
+    let small = TestServer::start_config(config, data_dir).await;
+    let admin = small.admin().await;
+    let big = message("ana@customer.example", "big@customer.example", "A big one", "", &"All work and no play. ".repeat(200));
+    let size = big.len() as u64;
+    let kept = ingest(&admin, big).await;
+    assert_eq!(kept.disposition, MailDisposition::Failed, "{kept:?}");
+    assert!(kept.reason.as_deref().is_some_and(|r| r.contains("larger than the limit of 2000 bytes")), "{kept:?}");
+    let failures = admin.mail_failures(false).await.unwrap();
+    assert_eq!(failures.len(), 1);
+    assert_eq!((failures[0].size, Some(failures[0].id)), (size, kept.failure_id));
+    // It blocks nothing: the next message goes in.
+    assert_eq!(ingest(&admin, fixture("01_plain.eml")).await.disposition, MailDisposition::TicketCreated);
+    // Still too large on a retry.
+    assert_eq!(admin.retry_mail_failure(failures[0].id).await.unwrap().disposition, MailDisposition::Failed);
+    // Beyond four times the limit it is refused outright (the mail server bounces it).
+    assert_api_error(admin.mail_inbound(vec![b'x'; 8_001], None).await, 413, "payload_too_large");
+}
+
 backend_tests!(
+    oversized_mail_is_kept,
     corpus,
     duplicates_are_taken_in_once,
     a_subject_alone_does_not_let_a_stranger_in,

@@ -7,80 +7,23 @@
 //! recorded.
 
 mod common;
+mod mail_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::Path;
 
 use hdms_api_types::Role;
 use hdms_api_types::client::Client;
 use hdms_api_types::mail::{InboundResult, MailDisposition, MailSecurity, UpdateSmtpSettings};
-use hdms_api_types::tickets::{CreateComment, Status, TransitionRequest};
-use hdms_api_types::users::CreateUser;
+use hdms_api_types::sms::NotificationPreference;
+use hdms_api_types::tickets::{AssignRequest, CreateComment, Status, TransitionRequest};
+use hdms_api_types::users::{CreateUser, UpdateUser};
 use hdms_server::comms::mail::sender::Sender;
 use mail_parser::MessageParser;
 
 use common::{Backend, PASSWORD, TestServer};
+use mail_support::SmtpCapture;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");
-
-/// `aiosmtpd` on a free loopback port, delivering into a Maildir; stopped when dropped.
-struct SmtpCapture {
-    child: Child,
-    port: u16,
-    maildir: tempfile::TempDir,
-}
-
-impl SmtpCapture {
-    async fn start() -> SmtpCapture {
-        let maildir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir.path().join("Maildir"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 -m aiosmtpd (installed by .ci/run)");
-        let capture = SmtpCapture { child, port, maildir };
-        wait_until("the SMTP server accepts connections", || async { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() }).await;
-        capture
-    }
-
-    fn new_dir(&self) -> PathBuf {
-        self.maildir.path().join("Maildir").join("new")
-    }
-
-    /// Every message received so far, oldest first.
-    fn messages(&self) -> Vec<Vec<u8>> {
-        let Ok(entries) = std::fs::read_dir(self.new_dir()) else { return Vec::new() };
-        let mut files: Vec<(std::time::SystemTime, PathBuf)> =
-            entries.filter_map(|e| e.ok()).map(|e| (e.metadata().and_then(|m| m.modified()).unwrap(), e.path())).collect();
-        files.sort();
-        files.into_iter().map(|(_, path)| std::fs::read(path).unwrap()).collect()
-    }
-}
-
-impl Drop for SmtpCapture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn wait_until<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..400 {
-        if condition().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(Path::new(FIXTURES).join(name)).unwrap()
@@ -139,6 +82,8 @@ async fn a_conversation_by_mail(backend: Backend) {
     let server = start(backend, 3).await;
     let admin = server.admin().await;
     use_smtp(&admin, smtp.port, false).await;
+    let check = admin.test_smtp().await.unwrap();
+    assert!(check.ok, "{check:?}");
     let agent = agent(&server).await;
     let sender = Sender::new(server.state.clone());
 
@@ -242,6 +187,8 @@ async fn failures_are_retried_then_given_up(backend: Backend) {
     // Nothing listens on this port: every attempt fails the way a down server does.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     use_smtp(&admin, closed, false).await;
+    let check = admin.test_smtp().await.unwrap();
+    assert!(!check.ok && check.failed_step.as_deref() == Some("connect") && check.error.is_some(), "{check:?}");
     let agent = agent(&server).await;
     let sender = Sender::new(server.state.clone());
     let ticket = ingest(&admin, fixture("01_plain.eml")).await.ticket_id.unwrap();
@@ -265,4 +212,46 @@ async fn failures_are_retried_then_given_up(backend: Backend) {
     assert!(!settings.password_set);
 }
 
-backend_tests!(a_conversation_by_mail, acknowledgements_are_rate_limited, failures_are_retried_then_given_up);
+/// Email is a notification channel beside in-app and SMS: off for staff until they choose it,
+/// on for customers who wrote by mail; a requester mailed the reply itself gets no second mail.
+async fn notifications_by_mail(backend: Backend) {
+    let smtp = SmtpCapture::start().await;
+    let server = start(backend, 3).await;
+    let admin = server.admin().await;
+    use_smtp(&admin, smtp.port, false).await;
+    let agent = agent(&server).await;
+    let sender = Sender::new(server.state.clone());
+    let ticket = ingest(&admin, fixture("01_plain.eml")).await.ticket_id.unwrap();
+
+    // Defaults: off for staff, on for the customer who wrote by mail.
+    let staff_defaults = agent.notification_preferences().await.unwrap();
+    assert!(staff_defaults.preferences.iter().all(|p| p.email == Some(false)), "{staff_defaults:?}");
+    let ana = admin.get_ticket(ticket).await.unwrap().requester_id;
+    admin.update_user(ana, &UpdateUser { password: Some(PASSWORD.to_owned()), ..UpdateUser::default() }).await.unwrap();
+    let customer = server.anonymous();
+    customer.login("ana@customer.example", PASSWORD).await.unwrap();
+    assert!(customer.notification_preferences().await.unwrap().preferences.iter().all(|p| p.email == Some(true)));
+
+    // The agent wants assignments by mail (an update without `email` keeps it).
+    let wanted = NotificationPreference { kind: "assigned".to_owned(), in_app: true, sms: false, email: Some(true) };
+    agent.set_notification_preferences(vec![wanted]).await.unwrap();
+    let kept = NotificationPreference { kind: "assigned".to_owned(), in_app: false, sms: false, email: None };
+    let now = agent.set_notification_preferences(vec![kept]).await.unwrap();
+    assert!(now.preferences.iter().any(|p| p.kind == "assigned" && p.email == Some(true) && !p.in_app), "{now:?}");
+    let me = agent.me().await.unwrap();
+    admin.assign(ticket, &AssignRequest { assignee_id: Some(Some(me.id)), ..AssignRequest::default() }).await.unwrap();
+    // The agent's public reply is mailed to the requester once: the reply, no notification.
+    agent.comment(ticket, &CreateComment { body: "On it.".to_owned(), internal: false }).await.unwrap();
+    assert_eq!(sender.run_once(chrono::Utc::now()).await.unwrap().sent, 2);
+    let sent = smtp.messages();
+    let to = |raw: &Vec<u8>| MessageParser::default().parse(raw.as_slice()).unwrap().to().unwrap().first().unwrap().address().unwrap().to_owned();
+    let notice = sent.iter().find(|m| to(m) == "agent@desk.example.org").expect("the agent's assignment by mail");
+    assert_eq!(header(notice, "Auto-Submitted").as_deref(), Some("auto-generated"));
+    let parsed = MessageParser::default().parse(notice.as_slice()).unwrap();
+    assert!(parsed.subject().unwrap().starts_with("[HD-1001] "), "{:?}", parsed.subject());
+    assert!(parsed.message_id().unwrap().ends_with("@hdms.test"));
+    assert_eq!(sent.iter().filter(|m| to(m) == "ana@customer.example").count(), 1, "the reply alone");
+}
+
+backend_tests!(
+    notifications_by_mail,a_conversation_by_mail, acknowledgements_are_rate_limited, failures_are_retried_then_given_up);

@@ -54,7 +54,7 @@ async fn every_route_answers_every_role_as_the_table_says(backend: Backend) {
         let (client, _) = server.user(role).await;
         let jwt = client.token().unwrap();
         // Personal API tokens carry the same permissions; roles that may not hold one use the JWT.
-        let pat = match client.create_token(&CreateApiToken { name: "matrix".into(), expires_in_days: None }).await {
+        let pat = match client.create_token(&CreateApiToken { name: "matrix".into(), expires_in_days: None, scope: None }).await {
             Ok(created) => Some(created.secret),
             Err(_) => None,
         };
@@ -71,6 +71,17 @@ async fn every_route_answers_every_role_as_the_table_says(backend: Backend) {
                     failures.push(format!("{role} {method} {path} ({}): {status} {body}", action.name()));
                 }
             }
+        }
+    }
+    // A token limited to one action (what `hdms mailgate` holds) is refused everywhere else.
+    let admin = server.admin().await;
+    let scoped = CreateApiToken { name: "gate".into(), expires_in_days: None, scope: Some(Action::IngestMail.name().to_owned()) };
+    let gate = admin.create_token(&scoped).await.unwrap().secret;
+    for (method, path, action) in &secured {
+        let (status, body) = call(&server, method, path, Some(&gate)).await;
+        let ok = if *action == Action::IngestMail { status != 401 && status != 403 && status != 500 } else { status == 403 && body["error"]["code"] == "forbidden" };
+        if !ok {
+            failures.push(format!("token scoped to mail.ingest {method} {path} ({}): {status} {body}", action.name()));
         }
     }
     assert!(failures.is_empty(), "answers that disagree with the table:\n{}", failures.join("\n"));

@@ -432,7 +432,7 @@ async fn preferences_default_and_update(backend: Backend) {
     }
     assert!(defaults.preferences.iter().all(|p| p.in_app && !p.sms));
 
-    let set = |kind: &str, in_app, sms| NotificationPreference { kind: kind.to_owned(), in_app, sms };
+    let set = |kind: &str, in_app, sms| NotificationPreference { kind: kind.to_owned(), in_app, sms, email: Some(false) };
     let updated = customer.set_notification_preferences(vec![set("new_reply", false, true), set("sla_breach", true, true)]).await.unwrap();
     let get = |prefs: &[NotificationPreference], kind: &str| prefs.iter().find(|p| p.kind == kind).cloned().unwrap();
     assert_eq!(get(&updated.preferences, "new_reply"), set("new_reply", false, true));
@@ -453,7 +453,7 @@ async fn preferences_default_and_update(backend: Backend) {
 
 async fn notify_queues_sms_only_for_those_who_opted_in(backend: Backend) {
     let server = TestServer::start_with(backend, idle_worker).await;
-    let sms_on = |kind: &str, in_app| vec![NotificationPreference { kind: kind.to_owned(), in_app, sms: true }];
+    let sms_on = |kind: &str, in_app| vec![NotificationPreference { kind: kind.to_owned(), in_app, sms: true, email: None }];
     // Opted in, verified phone.
     let (a_client, a) = user_with_phone(&server, Role::Agent, Some("+14155552671")).await;
     verify_phone(&server, &a_client, a.id).await;

@@ -57,3 +57,36 @@ impl Client {
         self.with_body(Method::PUT, &format!("{API_PREFIX}/mail/smtp"), settings).await
     }
 }
+
+impl Client {
+    /// Checks that the SMTP account works: connects, starts TLS as set, logs in (admins).
+    pub async fn test_smtp(&self) -> Result<crate::mail::MailServerCheck> {
+        self.send(self.request(Method::POST, &format!("{API_PREFIX}/mail/smtp/test"))?).await
+    }
+
+    /// The mailboxes mail comes in through (admins); IMAP passwords are never shown.
+    pub async fn mailboxes(&self) -> Result<Vec<crate::mail::Mailbox>> {
+        self.get(&format!("{API_PREFIX}/mail/mailboxes")).await
+    }
+
+    pub async fn mailbox(&self, id: Uuid) -> Result<crate::mail::Mailbox> {
+        self.get(&format!("{API_PREFIX}/mail/mailboxes/{id}")).await
+    }
+
+    pub async fn create_mailbox(&self, mailbox: &crate::mail::CreateMailbox) -> Result<crate::mail::Mailbox> {
+        self.with_body(Method::POST, &format!("{API_PREFIX}/mail/mailboxes"), mailbox).await
+    }
+
+    pub async fn update_mailbox(&self, id: Uuid, update: &crate::mail::UpdateMailbox) -> Result<crate::mail::Mailbox> {
+        self.with_body(Method::PATCH, &format!("{API_PREFIX}/mail/mailboxes/{id}"), update).await
+    }
+
+    pub async fn delete_mailbox(&self, id: Uuid) -> Result<()> {
+        self.delete(&format!("{API_PREFIX}/mail/mailboxes/{id}")).await
+    }
+
+    /// Connects to a mailbox's IMAP server, logs in and opens its folder.
+    pub async fn test_mailbox(&self, id: Uuid) -> Result<crate::mail::MailServerCheck> {
+        self.send(self.request(Method::POST, &format!("{API_PREFIX}/mail/mailboxes/{id}/test"))?).await
+    }
+}

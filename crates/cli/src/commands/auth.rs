@@ -47,7 +47,7 @@ pub async fn login(target: Target, args: LoginArgs) -> CliResult {
 }
 
 /// A password from stdin's first line, or asked for without echo on a terminal.
-fn read_password(from_stdin: bool, question: &str) -> CliResult<String> {
+pub(crate) fn read_password(from_stdin: bool, question: &str) -> CliResult<String> {
     if from_stdin {
         read_stdin_line()
     } else if std::io::stdin().is_terminal() {

@@ -11,8 +11,8 @@ use hdms_api_types::credentials::Session;
 
 pub async fn run(session: Session, output: Output, command: TokensCommand) -> CliResult {
     match command {
-        TokensCommand::Create { name, expires_in_days } => {
-            let request = CreateApiToken { name, expires_in_days };
+        TokensCommand::Create { name, expires_in_days, scope } => {
+            let request = CreateApiToken { name, expires_in_days, scope };
             let created: CreatedApiToken = session.call(|client| {
                 let request = request.clone();
                 async move { client.create_token(&request).await }

@@ -236,6 +236,7 @@ pub fn tokens() -> Vec<ApiToken> {
             created_at: ago(10 * 86_400),
             expires_at: Some(now() + Duration::days(20)),
             last_used_at: Some(ago(3600)),
+            scope: None,
         },
         ApiToken {
             id: id(0xd2),
@@ -244,8 +245,9 @@ pub fn tokens() -> Vec<ApiToken> {
             created_at: ago(100 * 86_400),
             expires_at: Some(ago(86_400)),
             last_used_at: None,
+            scope: None,
         },
-        ApiToken { id: id(0xd3), name: "ci".to_owned(), prefix: "hdms_pat_aa0b".to_owned(), created_at: ago(120), expires_at: None, last_used_at: None },
+        ApiToken { id: id(0xd3), name: "ci".to_owned(), prefix: "hdms_pat_aa0b".to_owned(), created_at: ago(120), expires_at: None, last_used_at: None, scope: None },
     ]
 }
 

@@ -180,7 +180,7 @@ impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Authorized<P> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let user = AuthUser::from_request_parts(parts, state).await?;
+        let user = crate::users::auth::authenticate_for(state, crate::users::auth::bearer(parts)?, Some(P::ACTION)).await?;
         user.require(P::ACTION)?;
         Ok(Authorized { user, _permission: PhantomData })
     }

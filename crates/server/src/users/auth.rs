@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::comms::sms::otp;
 use crate::error::{Error, Result};
 use crate::http::extract::AppJson;
+use crate::http::permissions::Action;
 use crate::state::AppState;
 use crate::users::store::{UserRow, user_columns};
 use crate::users::{passwords, secrets, store, throttle, tokens};
@@ -63,23 +64,38 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let Some(header) = parts.headers.get(AUTHORIZATION) else {
-            return Err(Error::unauthorized("unauthenticated", "this route needs an Authorization: Bearer token"));
-        };
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| Error::unauthorized("invalid_token", "the Authorization header must be 'Bearer <token>'"))?;
-        authenticate(state, token).await
+        authenticate(state, bearer(parts)?).await
     }
 }
 
-/// The caller behind an access token or a personal API token (HTTP header or websocket auth).
+/// The token of the Authorization header.
+pub fn bearer(parts: &Parts) -> Result<&str> {
+    let Some(header) = parts.headers.get(AUTHORIZATION) else {
+        return Err(Error::unauthorized("unauthenticated", "this route needs an Authorization: Bearer token"));
+    };
+    header
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| Error::unauthorized("invalid_token", "the Authorization header must be 'Bearer <token>'"))
+}
+
+/// The caller behind an access token or a personal API token (HTTP header or websocket auth),
+/// for anything but one permission-checked action: a token limited to one action is refused.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser> {
+    authenticate_for(state, token, None).await
+}
+
+/// The caller, for a route that needs `action`: a token limited to exactly that action works
+/// here too.
+pub async fn authenticate_for(state: &AppState, token: &str, action: Option<Action>) -> Result<AuthUser> {
     if token.starts_with(API_TOKEN_PREFIX) {
-        return tokens::authenticate(state, token).await;
+        let (user, scope) = tokens::authenticate(state, token).await?;
+        return match scope {
+            Some(scope) if Some(scope) != action => Err(Error::Forbidden { action: action.map_or("this route", Action::name) }),
+            _ => Ok(user),
+        };
     }
     let claims = state.jwt.verify(token).map_err(|err| match err.kind() {
         jsonwebtoken::errors::ErrorKind::ExpiredSignature => {

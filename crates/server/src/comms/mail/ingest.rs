@@ -53,12 +53,43 @@ pub async fn ingest(state: &AppState, raw: Bytes, policy: &Policy) -> Result<Inb
     let sha256 = store::keep_raw(state, &raw).await?;
     match take_in(state, &raw, &sha256, policy, now).await? {
         Taken::Done(result) => Ok(result),
-        Taken::Failed(reason) => {
-            tracing::warn!(mailbox = %policy.name, raw_sha256 = %sha256, reason = %reason, "mail could not be taken in; kept in the failed mail list");
-            let failure_id = store::record_failure(&state.db, policy.mailbox_id, &sha256, raw.len(), &reason, now).await?;
-            Ok(InboundResult { failure_id: Some(failure_id), ..result(MailDisposition::Failed, None, Some(reason)) })
-        }
+        Taken::Failed(reason) => kept_as_failed(state, policy, &sha256, raw.len() as u64, reason, now).await,
     }
+}
+
+/// [`ingest`], unless the message is larger than `HDMS_MAIL_MAX_BYTES`: then it is kept in the
+/// failed mail list with that reason (an admin can raise the limit and retry it).
+pub async fn ingest_sized(state: &AppState, raw: Bytes, policy: &Policy) -> Result<InboundResult> {
+    let size = raw.len() as u64;
+    if let Some(reason) = too_large(state, size) {
+        let sha256 = store::keep_raw(state, &raw).await?;
+        return kept_as_failed(state, policy, &sha256, size, reason, Utc::now()).await;
+    }
+    ingest(state, raw, policy).await
+}
+
+/// A message over the limit that was streamed to a temporary file: kept in the content store
+/// and the failed mail list, never read into memory.
+pub async fn too_large_received(state: &AppState, received: receive::Received, policy: &Policy) -> Result<InboundResult> {
+    let key = crate::files::storage::blob_key(&received.sha256);
+    if !state.files.storage.exists(&key).await? {
+        state.files.storage.put_file(&key, &received.path, received.size).await?;
+    }
+    let reason = too_large(state, received.size).unwrap_or_else(|| "larger than the limit".to_owned());
+    kept_as_failed(state, policy, &received.sha256, received.size, reason, Utc::now()).await
+}
+
+/// Why a message of `size` bytes is not taken in, if it is too large.
+pub fn too_large(state: &AppState, size: u64) -> Option<String> {
+    let limit = state.config.mail_max_bytes as u64;
+    (size > limit).then(|| format!("the message ({size} bytes) is larger than the limit of {limit} bytes (HDMS_MAIL_MAX_BYTES)"))
+}
+
+/// Records a message that cannot be taken in, with the reason, in the failed mail list.
+async fn kept_as_failed(state: &AppState, policy: &Policy, sha256: &str, size: u64, reason: String, now: DateTime<Utc>) -> Result<InboundResult> {
+    tracing::warn!(mailbox = %policy.name, raw_sha256 = %sha256, reason = %reason, "mail could not be taken in; kept in the failed mail list");
+    let failure_id = store::record_failure(&state.db, policy.mailbox_id, sha256, size, &reason, now).await?;
+    Ok(InboundResult { failure_id: Some(failure_id), ..result(MailDisposition::Failed, None, Some(reason)) })
 }
 
 /// Takes a failed message in again; the failure is marked `retried` when it goes in.
@@ -70,7 +101,12 @@ pub async fn retry(state: &AppState, failure_id: Uuid) -> Result<InboundResult> 
     };
     let raw = store::read_raw(state, &sha256).await?;
     let now = Utc::now();
-    match take_in(state, &raw, &sha256, &policy, now).await? {
+    // A message kept for its size goes in once the limit has been raised.
+    let taken = match too_large(state, raw.len() as u64) {
+        Some(reason) => Taken::Failed(reason),
+        None => take_in(state, &raw, &sha256, &policy, now).await?,
+    };
+    match taken {
         Taken::Done(result) => {
             store::update_failure(&state.db, failure_id, None, now).await?;
             Ok(result)
@@ -509,20 +545,35 @@ async fn attach(state: &AppState, part: &Part, author: &AuthUser, ticket: &Ticke
 }
 
 /// A delivery report: the failed addresses get no more mail until they work again, and the
-/// ticket of the message that bounced says so in an internal history entry.
+/// ticket of the message that bounced says so in an internal note and its history.
 async fn bounced(state: &AppState, mail: &Inbound, bounce: &crate::comms::mail::dsn::Bounce, sha256: &str, policy: &Policy, now: DateTime<Utc>) -> Result<InboundResult> {
     let ticket_id = match &bounce.original_message_id {
         Some(id) => store::find_by_message_id(&state.db, id).await?.and_then(|known| known.ticket_id),
+        None => None,
+    };
+    // Before the transaction: on SQLite a write through the pool would wait on it.
+    let author = match ticket_id {
+        Some(_) => Some(AuthUser { user: mail_system_user(state).await?, session_id: None }),
         None => None,
     };
     let mut tx = state.db.begin().await?;
     for (address, reason) in &bounce.failed {
         store::mark_failing(&mut tx, address, reason, now).await?;
     }
-    if let Some(ticket_id) = ticket_id {
+    if let (Some(ticket_id), Some(author)) = (ticket_id, &author) {
         let what: Vec<String> = bounce.failed.iter().map(|(address, reason)| format!("{address} ({reason})")).collect();
         let change = Change { field: "mail_bounced", before: None, after: Some(what.join(", ")), internal: true };
         tickets::record(&mut tx, ticket_id, None, now, change).await?;
+        // The agents see it in the conversation too, as an internal note (a closed ticket
+        // takes no more comments: there the history entry alone says it).
+        let ticket = tickets::load_for_write(&mut tx, ticket_id, None).await?;
+        if !ticket.status.is_final() {
+            let note = format!(
+                "Mail to {} bounced, so no more mail goes there until the address works again or an admin clears it (GET /api/v1/mail/failing-addresses).",
+                what.join(", ")
+            );
+            comments::add_with(&mut tx, state, author, &ticket, &note, true, false, now).await?;
+        }
     }
     let mut new = message_row(mail, sha256, policy, MailDisposition::Bounce);
     new.ticket_id = ticket_id;
@@ -540,6 +591,20 @@ async fn bounced(state: &AppState, mail: &Inbound, bounce: &crate::comms::mail::
         answer.ticket_number = Some(tickets::display_number(ticket.number));
     }
     Ok(answer)
+}
+
+/// The author of the notes mail delivery writes on tickets: an inactive agent account (it
+/// cannot log in) named after our mail domain, made on first use.
+async fn mail_system_user(state: &AppState) -> Result<UserRow> {
+    let email = format!("mail-delivery@{}", state.config.mail_domain);
+    if let Some(user) = user_by_email(state, &email).await? {
+        return Ok(user);
+    }
+    const SQL: &str = "INSERT INTO users (id, email, name, role, active, created_at, updated_at) VALUES ($1, $2, 'Mail delivery', 'agent', FALSE, $3, $3) \
+                       ON CONFLICT DO NOTHING";
+    let now = Utc::now();
+    with_db!(&state.db, pool => sqlx::query(SQL).bind(Uuid::now_v7()).bind(&email).bind(now).execute(pool).await?.rows_affected());
+    user_by_email(state, &email).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("the mail delivery account is neither inserted nor found")))
 }
 
 #[cfg(test)]

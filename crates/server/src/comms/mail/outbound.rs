@@ -11,6 +11,7 @@ use hdms_api_types::tickets::Comment;
 use uuid::Uuid;
 
 use crate::comms::mail::quotes::REPLY_ABOVE;
+use crate::comms::notifications::{Kind, Notice};
 use crate::db::Tx;
 use crate::error::Result;
 use crate::state::AppState;
@@ -194,22 +195,63 @@ async fn take_auto_reply(tx: &mut Tx, state: &AppState, address: &str, now: Date
     Ok(u32::try_from(sent).unwrap_or(u32::MAX) <= state.config.mail_auto_reply_limit)
 }
 
-/// Writes the outbox row and records our Message-ID against the ticket, so answers to it thread.
-async fn enqueue(tx: &mut Tx, domain: &str, out: &Outgoing<'_>, thread: &[String], now: DateTime<Utc>) -> Result<()> {
-    let id = Uuid::now_v7();
-    let number = out.ticket.map_or(0, |t| t.number);
-    let ticket_id = out.ticket.map(|t| t.id);
-    let message_id = format!("hdms.{number}.{}@{domain}", id.simple());
+/// A notification by mail, for someone who wants this kind of event so (or a customer who
+/// wrote by mail and has not chosen). Never to an address that bounces, and not for a new reply
+/// the requester is mailed anyway (as the reply itself, by [`queue_reply`]).
+pub async fn queue_notification(tx: &mut Tx, user: Uuid, address: &str, notice: &Notice<'_>, now: DateTime<Utc>) -> Result<()> {
+    if is_failing(tx, address).await? {
+        return Ok(());
+    }
+    let ticket = match notice.ticket_id {
+        Some(id) => crate::tickets::store::find_in(tx, id).await?,
+        None => None,
+    };
+    if let Some(ticket) = &ticket
+        && notice.kind == Kind::NewReply
+        && ticket.requester_id == user
+        && thread(tx, ticket.id).await?.iter().any(|m| m.direction == "in" && m.from_address == address && m.automatic.is_none())
+    {
+        return Ok(());
+    }
+    let subject = match &ticket {
+        Some(ticket) => format!("[{}] {}", display_number(ticket.number), notice.title),
+        None => notice.title.to_owned(),
+    };
+    let body = format!(
+        "{}\n\n{}\n\n-- \nA notification of your help desk. Choose what reaches you by mail in your notification preferences.\n",
+        notice.title, notice.body
+    );
+    let outgoing = Outgoing { ticket: ticket.as_ref(), comment_id: None, kind: NOTIFICATION, automatic: true, from: None, to: address, cc: &[], subject, body };
+    // Its Message-ID gets our domain when sent (the sender knows it; here only the transaction
+    // does). Notifications are not part of a ticket's mail thread: answers thread by the
+    // ticket number in the subject.
+    insert_outbox(tx, &outgoing, &format!("hdms.notice.{}", Uuid::now_v7().simple()), &[], now).await
+}
+
+/// The outbox `kind` of notifications (sent `Auto-Submitted: auto-generated`).
+pub const NOTIFICATION: &str = "notification";
+
+const OUTBOX: &str = "INSERT INTO mail_outbox (id, ticket_id, comment_id, kind, automatic, message_id, from_address, to_address, cc_addresses, \
+                      subject, in_reply_to, references_ids, body, state, attempts, next_attempt_at, created_at) \
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', 0, $14, $14)";
+
+async fn insert_outbox(tx: &mut Tx, out: &Outgoing<'_>, message_id: &str, thread: &[String], now: DateTime<Utc>) -> Result<()> {
     let in_reply_to = thread.last().cloned();
     let start = thread.len().saturating_sub(MAX_REFERENCES);
     let references = thread[start..].join(" ");
-    const OUTBOX: &str = "INSERT INTO mail_outbox (id, ticket_id, comment_id, kind, automatic, message_id, from_address, to_address, cc_addresses, \
-                          subject, in_reply_to, references_ids, body, state, attempts, next_attempt_at, created_at) \
-                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', 0, $14, $14)";
     with_tx!(tx, conn => sqlx::query(OUTBOX)
-        .bind(id).bind(ticket_id).bind(out.comment_id).bind(out.kind).bind(out.automatic).bind(&message_id).bind(out.from)
+        .bind(Uuid::now_v7()).bind(out.ticket.map(|t| t.id)).bind(out.comment_id).bind(out.kind).bind(out.automatic).bind(message_id).bind(out.from)
         .bind(out.to).bind(out.cc.join(",")).bind(&out.subject).bind(&in_reply_to).bind(&references).bind(&out.body).bind(now)
         .execute(&mut *conn).await?.rows_affected());
+    Ok(())
+}
+
+/// Writes the outbox row and records our Message-ID against the ticket, so answers to it thread.
+async fn enqueue(tx: &mut Tx, domain: &str, out: &Outgoing<'_>, thread: &[String], now: DateTime<Utc>) -> Result<()> {
+    let number = out.ticket.map_or(0, |t| t.number);
+    let ticket_id = out.ticket.map(|t| t.id);
+    let message_id = format!("hdms.{number}.{}@{domain}", Uuid::now_v7().simple());
+    insert_outbox(tx, out, &message_id, thread, now).await?;
     let to = [out.to.to_owned()];
     let sent = crate::comms::mail::store::NewMessage {
         message_id: &message_id,

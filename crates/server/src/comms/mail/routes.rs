@@ -2,6 +2,8 @@
 //! failed mail list and its retry, and the addresses that bounce.
 
 use axum::body::Body;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use hdms_api_types::mail::{FailingAddress, InboundResult, MailFailure, MailMessage};
@@ -14,6 +16,7 @@ use uuid::Uuid;
 use crate::comms::mail::store::{self, Policy};
 use crate::comms::mail::ingest;
 use crate::error::{Error, Result};
+use crate::files::receive::{self, ReceiveError};
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::permissions::{Authorized, can};
 use crate::state::AppState;
@@ -34,6 +37,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         )
 }
 
+/// Mail over `HDMS_MAIL_MAX_BYTES` is kept for the failed mail list up to this many times the
+/// limit; beyond, keeping it would only fill the disk.
+const KEEP_FACTOR: u64 = 4;
+
 #[derive(Debug, Deserialize)]
 struct InboundQuery {
     mailbox: Option<String>,
@@ -41,13 +48,14 @@ struct InboundQuery {
 
 /// Hand one raw message (RFC 5322, as received) to the help desk: what `hdms mailgate` does for
 /// a mail server. Answers 200 with what became of it, also when it was a duplicate, dropped on
-/// purpose, or kept in the failed mail list; 5xx only when the server could not store it (the
-/// mail server should try again).
+/// purpose, or kept in the failed mail list (a message over `HDMS_MAIL_MAX_BYTES` is kept
+/// there, up to four times the limit); 5xx only when the server could not store it (the mail
+/// server should try again).
 #[utoipa::path(post, path = "/mail/inbound", tag = "mail",
     params(("mailbox" = Option<String>, Query, description = "The mailbox it arrived in (its policy for unknown senders applies); default: the built-in `mailgate` mailbox, which admits unknown senders as new customers")),
     request_body(content = Vec<u8>, content_type = "message/rfc822", description = "The raw message"),
     security(("bearer" = ["mail.ingest"])),
-    responses((status = 200, body = InboundResult), (status = 413, body = ApiError), (status = 422, description = "No such mailbox, or an empty body", body = ApiError)))]
+    responses((status = 200, body = InboundResult), (status = 413, description = "Over four times HDMS_MAIL_MAX_BYTES", body = ApiError), (status = 422, description = "No such mailbox, or an empty body", body = ApiError)))]
 async fn inbound(
     State(state): State<AppState>,
     _caller: Authorized<can::IngestMail>,
@@ -59,13 +67,33 @@ async fn inbound(
         None => Policy::mailgate_default(),
     };
     let limit = state.config.mail_max_bytes;
-    let raw = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| Error::LimitExceeded(format!("the message is larger than the limit of {limit} bytes, or its upload broke off")))?;
+    let broke_off = |err: axum::Error| Error::BadRequest { code: "body_broke_off", message: format!("the message's upload broke off: {err}") };
+    let mut body = body.into_data_stream();
+    let mut raw = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(broke_off)?;
+        if raw.len() + chunk.len() > limit {
+            // Over the limit: kept whole in the failed mail list (streamed to disk, never held
+            // in memory) so an admin sees it and can take it in after raising the limit; only
+            // beyond KEEP_FACTOR times the limit is it refused outright.
+            let cap = (limit as u64).saturating_mul(KEEP_FACTOR);
+            let head = futures::stream::iter([Ok::<Bytes, axum::Error>(raw.freeze()), Ok(chunk)]);
+            let received = match receive::receive(head.chain(body), cap, &state.files.incoming).await {
+                Ok(received) => received,
+                Err(ReceiveError::TooLarge { limit: cap }) => {
+                    return Err(Error::LimitExceeded(format!("the message is larger than {cap} bytes, {KEEP_FACTOR} times the limit of {limit} bytes; it is not kept")));
+                }
+                Err(ReceiveError::Body(message)) => return Err(Error::BadRequest { code: "body_broke_off", message }),
+                Err(ReceiveError::Io(err)) => return Err(Error::Internal(anyhow::Error::new(err).context("keeping an oversized mail"))),
+            };
+            return Ok(AppJson(ingest::too_large_received(&state, received, &policy).await?));
+        }
+        raw.extend_from_slice(&chunk);
+    }
     if raw.is_empty() {
         return Err(Error::invalid("body", "send the raw message as the request body"));
     }
-    Ok(AppJson(ingest::ingest(&state, raw, &policy).await?))
+    Ok(AppJson(ingest::ingest(&state, raw.freeze(), &policy).await?))
 }
 
 /// The mail received and sent for a ticket, oldest first, with full texts (quoted history

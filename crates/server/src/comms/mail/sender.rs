@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::background::Background;
 use crate::comms::mail::robots::LOOP_HEADER;
+use crate::comms::mail::outbound;
 use crate::comms::mail::smtp::{self, Account};
 use crate::comms::sms::worker::{Round, backoff};
 use crate::error::Result;
@@ -34,6 +35,7 @@ const LEASE: Duration = Duration::from_secs(300);
 #[derive(Debug, sqlx::FromRow)]
 struct Claimed {
     id: Uuid,
+    kind: String,
     automatic: bool,
     message_id: String,
     from_address: Option<String>,
@@ -127,7 +129,7 @@ impl Sender {
                   AND (claimed_until IS NULL OR claimed_until < $3) AND attempts < $4 \
                 ORDER BY next_attempt_at, id LIMIT $5) \
               AND state IN ('pending', 'sending') AND (claimed_until IS NULL OR claimed_until < $3) AND attempts < $4 \
-            RETURNING id, automatic, message_id, from_address, to_address, cc_addresses, subject, in_reply_to, references_ids, body, attempts";
+            RETURNING id, kind, automatic, message_id, from_address, to_address, cc_addresses, subject, in_reply_to, references_ids, body, attempts";
         let max = i32::try_from(self.state.config.mail_max_attempts).unwrap_or(i32::MAX);
         let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::MAX);
         let mut rows: Vec<Claimed> = with_db!(&self.state.db, pool => sqlx::query_as(SQL)
@@ -219,11 +221,13 @@ fn header(name: &'static str, value: &str) -> HeaderValue {
 /// person wrote.
 fn build(domain: &str, account: &Account, row: &Claimed) -> std::result::Result<Message, String> {
     let from = row.from_address.as_deref().unwrap_or(&account.from_address);
+    // Notifications are queued without our domain (see outbound::queue_notification).
+    let message_id = if row.message_id.contains('@') { row.message_id.clone() } else { format!("{}@{domain}", row.message_id) };
     let mut builder = Message::builder()
         .from(mailbox(from, account.from_name.as_deref())?)
         .to(mailbox(&row.to_address, None)?)
         .subject(row.subject.clone())
-        .message_id(Some(format!("<{}>", row.message_id)))
+        .message_id(Some(format!("<{message_id}>")))
         .raw_header(header(LOOP_HEADER, domain));
     for cc in row.cc_addresses.split(',').map(str::trim).filter(|c| !c.is_empty()) {
         builder = builder.cc(mailbox(cc, None)?);
@@ -236,7 +240,10 @@ fn build(domain: &str, account: &Account, row: &Claimed) -> std::result::Result<
         builder = builder.references(references.join(" "));
     }
     if row.automatic {
-        builder = builder.raw_header(header("Auto-Submitted", "auto-replied"));
+        // RFC 3834: an answer to a message is auto-replied, mail of our own making (a
+        // notification) auto-generated.
+        let kind = if row.kind == outbound::NOTIFICATION { "auto-generated" } else { "auto-replied" };
+        builder = builder.raw_header(header("Auto-Submitted", kind));
     }
     builder.body(row.body.clone()).map_err(|e| format!("cannot build the message: {e}"))
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use hdms_api_types::ApiError;
-use hdms_api_types::mail::{MailSecurity, SmtpSettings, UpdateSmtpSettings};
+use hdms_api_types::mail::{MailSecurity, MailServerCheck, SmtpSettings, UpdateSmtpSettings};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
@@ -29,7 +29,7 @@ const POOL_SIZE: u32 = 4;
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_smtp, put_smtp))
+    OpenApiRouter::new().routes(routes!(get_smtp, put_smtp)).routes(routes!(test_smtp))
 }
 
 /// The stored account, password included (for the sender only).
@@ -134,4 +134,27 @@ async fn put_smtp(State(state): State<AppState>, _caller: Authorized<can::Manage
         .execute(pool).await?.rows_affected());
     tracing::info!(host = account.host, port = account.port, security = account.security, "SMTP account set");
     Ok(AppJson(account.view()))
+}
+
+/// Check the SMTP account now: connect, TLS or STARTTLS as set, log in. Answers 200 with
+/// `ok: false`, the step that failed and the server's words when it does not work.
+#[utoipa::path(post, path = "/mail/smtp/test", tag = "mail",
+    security(("bearer" = ["mail.manage"])),
+    responses((status = 200, body = MailServerCheck), (status = 404, description = "Not set up yet", body = ApiError)))]
+async fn test_smtp(State(state): State<AppState>, _caller: Authorized<can::ManageMail>) -> Result<AppJson<MailServerCheck>> {
+    let account = load(&state.db).await?.ok_or(Error::NotFound { what: "SMTP account" })?;
+    let transport = account.transport()?;
+    let failed = |step: &str, error: String| MailServerCheck { ok: false, failed_step: Some(step.to_owned()), error: Some(error), idle: None, messages: None };
+    let check = match tokio::time::timeout(COMMAND_TIMEOUT, transport.test_connection()).await {
+        Ok(Ok(true)) => MailServerCheck { ok: true, failed_step: None, error: None, idle: None, messages: None },
+        Ok(Ok(false)) => failed("connect", format!("{} does not answer NOOP", account.host)),
+        Ok(Err(err)) => {
+            // 530/534/535: the server refused the credentials (RFC 4954).
+            let login = err.status().is_some_and(|code| matches!(u16::from(code), 530 | 534 | 535));
+            let step = if err.is_tls() { "tls" } else if login { "login" } else { "connect" };
+            failed(step, err.to_string())
+        }
+        Err(_) => failed("connect", format!("no answer within {} s", COMMAND_TIMEOUT.as_secs())),
+    };
+    Ok(AppJson(check))
 }

@@ -27,27 +27,7 @@ pub async fn read_raw(state: &AppState, sha256: &str) -> Result<Bytes> {
     Ok(state.files.storage.read_all(&blob_key(sha256)).await?)
 }
 
-/// What a mailbox does with mail from an address no user has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnknownSenders {
-    /// The sender becomes a new customer.
-    Create,
-    /// The mail is dropped; the sender is told (once mail out is configured).
-    Refuse,
-    /// The mail is dropped silently.
-    Drop,
-}
-
-impl UnknownSenders {
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "create" => UnknownSenders::Create,
-            "refuse" => UnknownSenders::Refuse,
-            "drop" => UnknownSenders::Drop,
-            _ => return None,
-        })
-    }
-}
+pub use hdms_api_types::mail::UnknownSenders;
 
 /// The part of a mailbox ingestion needs.
 #[derive(Debug, Clone)]
@@ -213,11 +193,11 @@ pub async fn messages_of_ticket(db: &Db, ticket_id: Uuid) -> Result<Vec<MailMess
 
 // --- failed mail ---------------------------------------------------------------------------
 
-pub async fn record_failure(db: &Db, mailbox_id: Option<Uuid>, raw_sha256: &str, size: usize, reason: &str, now: DateTime<Utc>) -> Result<Uuid> {
+pub async fn record_failure(db: &Db, mailbox_id: Option<Uuid>, raw_sha256: &str, size: u64, reason: &str, now: DateTime<Utc>) -> Result<Uuid> {
     const SQL: &str = "INSERT INTO mail_failures (id, mailbox_id, raw_sha256, size, reason, attempts, state, created_at, last_attempt_at) \
                        VALUES ($1, $2, $3, $4, $5, 1, 'failed', $6, $6)";
     let id = Uuid::now_v7();
-    with_db!(db, pool => sqlx::query(SQL).bind(id).bind(mailbox_id).bind(raw_sha256).bind(size as i64).bind(reason).bind(now)
+    with_db!(db, pool => sqlx::query(SQL).bind(id).bind(mailbox_id).bind(raw_sha256).bind(i64::try_from(size).unwrap_or(i64::MAX)).bind(reason).bind(now)
         .execute(pool).await?.rows_affected());
     Ok(id)
 }
