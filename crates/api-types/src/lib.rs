@@ -23,6 +23,7 @@ pub mod teams;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 pub mod ws;
 
 #[cfg(feature = "client")]

@@ -10,6 +10,7 @@ use hdms_api_types::Role;
 use hdms_api_types::approvals::ApprovalRule;
 use hdms_api_types::import::OnConflict;
 use hdms_api_types::tickets::{Priority, Satisfaction, Status};
+use hdms_api_types::webhooks::WebhookEventType;
 
 use crate::output::Format;
 use hdms_api_types::credentials::DEFAULT_PROFILE;
@@ -87,6 +88,15 @@ choices!(OnConflictArg for OnConflict {
 choices!(RuleArg for ApprovalRule {
     Any => "one approval is enough",
     All => "every approver must approve",
+});
+
+choices!(EventArg for WebhookEventType {
+    TicketCreated => "a ticket was raised",
+    TicketUpdated => "a ticket's fields, status, assignee, team or tags changed",
+    CommentCreated => "a reply or an internal note was added",
+    TicketSlaBreached => "a ticket missed an SLA target",
+    ApprovalDecided => "an approval was approved or rejected",
+    UserCreated => "a user account was made",
 });
 
 /// The queue's orders.
@@ -216,6 +226,12 @@ pub enum Command {
     /// The email channel: failed mail, bouncing addresses.
     #[command(subcommand, after_help = examples!("hdms mail failed list", "hdms mail failing list"))]
     Mail(crate::commands::mail::MailCommand),
+    /// Outgoing webhooks: endpoints, their delivery log, redelivery, a test ping (admins).
+    #[command(subcommand, after_help = examples!(
+        "hdms webhooks create --url https://crm.example.com/hdms --event ticket.created,comment.created",
+        "hdms webhooks deliveries 0193e0a1-0000-7000-8000-000000000000 --state failed",
+    ))]
+    Webhooks(WebhooksCommand),
     /// Print a shell completion script.
     #[command(after_help = examples!("hdms completions bash > /etc/bash_completion.d/hdms", "hdms completions zsh > ~/.zfunc/_hdms"))]
     Completions {
@@ -805,4 +821,113 @@ mod tests {
         assert_eq!(parse_duration_secs("2d"), Ok(2 * 86400));
         assert!(parse_duration_secs("soon").is_err());
     }
+}
+
+#[derive(Subcommand)]
+pub enum WebhooksCommand {
+    /// List the endpoints.
+    #[command(after_help = examples!("hdms webhooks list", "hdms webhooks list -o json"))]
+    List,
+    /// Show one endpoint.
+    #[command(after_help = examples!("hdms webhooks show 0193e0a1-0000-7000-8000-000000000000", "hdms webhooks show https://crm.example.com/hdms"))]
+    Show {
+        /// The endpoint's id or URL.
+        endpoint: String,
+    },
+    /// Register an endpoint; prints its signing secret, shown this once.
+    #[command(after_help = examples!(
+        "hdms webhooks create --url https://crm.example.com/hdms --event ticket.created --event ticket.updated",
+        "hdms webhooks create --url https://chat.example.com/hook --event ticket.sla_breached --description 'on-call channel' --disabled",
+    ))]
+    Create {
+        /// Where to POST (https://… preferably).
+        #[arg(long)]
+        url: String,
+        /// An event to send (repeat it, or separate with commas).
+        #[arg(long = "event", required = true, value_delimiter = ',', value_parser = EventArg::parser())]
+        events: Vec<WebhookEventType>,
+        /// What the endpoint is for.
+        #[arg(long)]
+        description: Option<String>,
+        /// Register it turned off.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// Change an endpoint's URL, events or description, or give it a new secret.
+    #[command(after_help = examples!(
+        "hdms webhooks update 0193e0a1-0000-7000-8000-000000000000 --event ticket.created,user.created",
+        "hdms webhooks update https://crm.example.com/hdms --rotate-secret",
+    ))]
+    Update {
+        /// The endpoint's id or URL.
+        endpoint: String,
+        /// A new URL.
+        #[arg(long)]
+        url: Option<String>,
+        /// The events to send from now on (replaces the list; repeat or separate with commas).
+        #[arg(long = "event", value_delimiter = ',', value_parser = EventArg::parser())]
+        events: Vec<WebhookEventType>,
+        /// A new description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Make a new signing secret (printed once); the old one stops working at once.
+        #[arg(long)]
+        rotate_secret: bool,
+    },
+    /// Turn endpoints on (their waiting deliveries go out).
+    #[command(after_help = examples!("hdms webhooks enable 0193e0a1-0000-7000-8000-000000000000", "hdms webhooks list --ids | hdms webhooks enable -"))]
+    Enable {
+        /// Ids or URLs of endpoints, or `-` to read them from stdin.
+        #[arg(required = true)]
+        endpoints: Vec<String>,
+    },
+    /// Turn endpoints off (deliveries wait for them).
+    #[command(after_help = examples!("hdms webhooks disable 0193e0a1-0000-7000-8000-000000000000", "hdms webhooks list --ids | hdms webhooks disable -"))]
+    Disable {
+        /// Ids or URLs of endpoints, or `-` to read them from stdin.
+        #[arg(required = true)]
+        endpoints: Vec<String>,
+    },
+    /// Delete endpoints with their delivery logs.
+    #[command(after_help = examples!("hdms webhooks delete 0193e0a1-0000-7000-8000-000000000000", "hdms webhooks delete https://old.example.com/hook"))]
+    Delete {
+        /// Ids or URLs of endpoints, or `-` to read them from stdin.
+        #[arg(required = true)]
+        endpoints: Vec<String>,
+    },
+    /// An endpoint's delivery log, newest first; with a delivery id, that delivery's payload and attempts.
+    #[command(after_help = examples!(
+        "hdms webhooks deliveries 0193e0a1-0000-7000-8000-000000000000 --state failed",
+        "hdms webhooks deliveries 0193e0a1-0000-7000-8000-000000000000 0193e0b2-0000-7000-8000-000000000000",
+    ))]
+    Deliveries {
+        /// The endpoint's id or URL.
+        endpoint: String,
+        /// One delivery's id: show its payload and every attempt.
+        delivery: Option<String>,
+        /// Only deliveries in this state.
+        #[arg(long, value_parser = ["pending", "sending", "delivered", "failed"])]
+        state: Option<String>,
+        /// At most this many (default 50, at most 500).
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Send deliveries again, with the same webhook-id (`-` reads delivery ids from stdin).
+    #[command(after_help = examples!(
+        "hdms webhooks redeliver 0193e0a1-0000-7000-8000-000000000000 0193e0b2-0000-7000-8000-000000000000",
+        "hdms webhooks deliveries ENDPOINT --state failed --ids | hdms webhooks redeliver ENDPOINT -",
+    ))]
+    Redeliver {
+        /// The endpoint's id or URL.
+        endpoint: String,
+        /// Delivery ids, or `-` to read them from stdin.
+        #[arg(required = true)]
+        deliveries: Vec<String>,
+    },
+    /// Send a test event (`webhook.ping`) now and show the answer.
+    #[command(after_help = examples!("hdms webhooks ping 0193e0a1-0000-7000-8000-000000000000", "hdms webhooks ping https://crm.example.com/hdms -o json"))]
+    Ping {
+        /// The endpoint's id or URL.
+        endpoint: String,
+    },
 }

@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::http::observability::{REQUEST_ID, track_metrics};
 use crate::http::{deadline, ops};
 use crate::state::AppState;
+use crate::comms::webhooks::WebhookDocs;
 use crate::{comms, files, tickets, users};
 
 #[derive(OpenApi)]
@@ -25,7 +26,7 @@ use crate::{comms, files, tickets, users};
     info(title = "hdms", description = "The hdms help desk API. Every JSON route lives under /api/v1; \
         errors are {\"error\":{\"code\",\"message\"}}. Authenticated routes name, in their security \
         requirement, the action they need (see docs/roles-and-permissions.md)."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &WebhookDocs),
     tags(
         (name = "auth", description = "Login, token refresh and logout"),
         (name = "users", description = "User accounts"),
@@ -38,6 +39,7 @@ use crate::{comms, files, tickets, users};
         (name = "attachments", description = "Files attached to tickets, scanned for malware"),
         (name = "notifications", description = "Your notifications"),
         (name = "mail", description = "The email channel: mail in, failed mail, bouncing addresses"),
+        (name = "webhooks", description = "Outgoing webhooks: endpoints, their delivery log, redelivery, ping"),
         (name = "live", description = "The websocket: live chat, presence, notifications, live queues"),
         (name = "ops", description = "Health, readiness, metrics and this document"),
     )

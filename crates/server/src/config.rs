@@ -239,6 +239,20 @@ pub struct Config {
     /// Automatic answers (acknowledgements, refusals) one address gets per 24 hours at most.
     #[arg(long, env = "HDMS_MAIL_AUTO_REPLY_LIMIT", default_value_t = 3)]
     pub mail_auto_reply_limit: u32,
+
+    /// How long one webhook request may take, in seconds (the Standard Webhooks advice: 15).
+    #[arg(long, env = "HDMS_WEBHOOK_TIMEOUT", default_value_t = 15)]
+    pub webhook_timeout_secs: u64,
+
+    /// How often the webhook worker looks for deliveries due, in milliseconds.
+    #[arg(long, env = "HDMS_WEBHOOK_POLL_MS", default_value_t = 1_000)]
+    pub webhook_poll_ms: u64,
+
+    /// Networks webhooks may be delivered to although they are loopback, private, link-local
+    /// or metadata addresses (refused by default), comma-separated CIDRs: e.g.
+    /// `10.20.0.0/16,127.0.0.1/32` for receivers inside your network.
+    #[arg(long, env = "HDMS_WEBHOOK_ALLOW", value_delimiter = ',')]
+    pub webhook_allow: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -316,6 +330,14 @@ impl Config {
 
     pub fn mail_poll(&self) -> Duration {
         Duration::from_millis(self.mail_poll_ms)
+    }
+
+    pub fn webhook_timeout(&self) -> Duration {
+        Duration::from_secs(self.webhook_timeout_secs)
+    }
+
+    pub fn webhook_poll(&self) -> Duration {
+        Duration::from_millis(self.webhook_poll_ms)
     }
 
     pub fn mail_imap_tick(&self) -> Duration {

@@ -54,6 +54,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     let sms_worker = comms::sms::worker::spawn(state.clone())?;
     let mail_sender = comms::mail::sender::spawn(state.clone());
     let mail_poller = comms::mail::imap::spawn(state.clone());
+    let webhook_worker = comms::webhooks::worker::spawn(state.clone())?;
     let realtime = comms::hub::spawn_feed(state.hub.clone());
     let checkpointer = db.spawn_checkpointer();
     let served = axum::serve(listener, app::router(state)).with_graceful_shutdown(shutdown).await;
@@ -62,6 +63,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     sms_worker.stop().await;
     mail_sender.stop().await;
     mail_poller.stop().await;
+    webhook_worker.stop().await;
     realtime.stop().await;
     if let Some(checkpointer) = checkpointer {
         checkpointer.stop().await;

@@ -17,6 +17,7 @@ mod notifications;
 mod ticket_tools;
 mod tickets;
 mod users;
+mod webhooks;
 
 pub use files::Download;
 pub use sms::OTP_REQUIRED;

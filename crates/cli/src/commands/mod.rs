@@ -11,6 +11,7 @@ pub mod teams;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use std::future::Future;
 use std::io::BufRead;

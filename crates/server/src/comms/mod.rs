@@ -8,6 +8,7 @@ pub mod notifications;
 pub mod preferences;
 pub mod queue_feed;
 pub mod sms;
+pub mod webhooks;
 pub mod ws;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -16,5 +17,5 @@ use crate::state::AppState;
 
 /// Routes under the API prefix.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(inbox::router()).merge(preferences::router()).merge(sms::router()).merge(mail::router())
+    OpenApiRouter::new().merge(inbox::router()).merge(preferences::router()).merge(sms::router()).merge(mail::router()).merge(webhooks::router())
 }

@@ -134,6 +134,8 @@ permission_table! {
         "Read a visible ticket's mail with full texts; see which addresses bounce";
     ManageMail = "mail.manage", [Admin],
         "Configure mailboxes and the SMTP account; list and retry failed mail; clear bouncing addresses";
+    ManageWebhooks = "webhooks.manage", [Admin],
+        "Register, change and delete webhook endpoints; read their delivery log, redeliver, ping";
 }
 
 /// Actions no route needs by itself: a handler checks them on top of its route's action, for

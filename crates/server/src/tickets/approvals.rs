@@ -300,9 +300,22 @@ async fn decide(
             None => label.to_owned(),
         };
         store::record(&mut tx, ticket.id, Some(caller.id()), now, Change { field: "approval", before: None, after: Some(reason.clone()), internal: false }).await?;
-        if ticket.status == Status::PendingApproval {
-            move_to(&mut tx, &state, &ticket, after, Some(caller.id()), now).await?;
+        let ticket = if ticket.status == Status::PendingApproval {
+            move_to(&mut tx, &state, &ticket, after, Some(caller.id()), now).await?
+        } else {
+            ticket
+        };
+        // The approval as it stands once this commits (`approval()` reads outside the transaction).
+        let mut decided = current.clone();
+        decided.state = outcome;
+        decided.decided_at = Some(now);
+        if let Some(mine) = decided.slots.iter_mut().find(|s| s.id == slot.id) {
+            mine.decision = Some(if decision.approve { ApprovalState::Approved } else { ApprovalState::Rejected });
+            mine.decided_by = Some(caller.id());
+            mine.comment = comment.map(str::to_owned);
+            mine.decided_at = Some(now);
         }
+        crate::comms::webhooks::events::approval_decided(&mut tx, &ticket, decided, now).await?;
         let title = format!("{} was {label}", store::display_number(ticket.number));
         let notice = Notice { kind: Kind::ApprovalDecided, ticket_id: Some(ticket.id), title: &title, body: &reason };
         let told: Vec<Uuid> = current.requested_by.into_iter().chain([ticket.requester_id]).collect();

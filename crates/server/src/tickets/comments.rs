@@ -88,6 +88,7 @@ pub async fn add_with(
         current = transitions::move_to(tx, state, &current, Status::Open, Some(caller.id()), now).await?;
     }
     notices::comment_added(tx, caller, &current, &comment, now).await?;
+    crate::comms::webhooks::events::comment_created(tx, &current, &comment, now).await?;
     crate::comms::mail::outbound::queue_reply(tx, state, caller, &current, &comment, now).await?;
     Ok((comment, current))
 }

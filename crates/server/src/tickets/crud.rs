@@ -135,10 +135,12 @@ pub async fn insert_ticket(tx: &mut Tx, state: &AppState, caller: &AuthUser, req
     ticket.sla_policy_id = policy.map(|p| p.id);
     sla::align_clock(&mut ticket, policy, now);
     store::insert(tx, &ticket).await?;
-    store::set_tags(tx, ticket.id, &[], &tags, Some(caller.id()), now).await?;
+    store::write_tags(tx, ticket.id, &[], &tags, Some(caller.id()), now).await?;
     store::index_ticket_text(tx, &ticket).await?;
     let created = Change { field: "created", before: None, after: Some(store::display_number(ticket.number)), internal: false };
     store::record(tx, ticket.id, Some(caller.id()), now, created).await?;
+    // Before the category rule, whose move to `pending_approval` is a `ticket.updated` after it.
+    crate::comms::webhooks::events::ticket_created(tx, &ticket, Some(caller.id()), now).await?;
     with_tx!(tx, conn => sqlx::query("INSERT INTO ticket_watchers (ticket_id, user_id) VALUES ($1, $2)")
         .bind(ticket.id).bind(requester_id).execute(&mut *conn).await?.rows_affected());
     approvals::apply_category_rule(tx, state, ticket, now).await

@@ -109,6 +109,7 @@ async fn handle(state: &AppState, id: Uuid, target: Target, event: Event, now: D
         Event::Breach => (Kind::SlaBreach, "sla_breach", format!("{}: {what} target breached", store::display_number(ticket.number))),
     };
     store::record(&mut tx, id, None, now, Change { field, before: None, after: Some(what.to_owned()), internal: true }).await?;
+    let mut hooked = ticket.clone();
     if event == Event::Breach && ticket.priority.raised() != ticket.priority {
         // Escalation: one step up. The claim above made this instance the only one here.
         let raised = ticket.priority.raised();
@@ -116,6 +117,14 @@ async fn handle(state: &AppState, id: Uuid, target: Target, event: Event, now: D
             .bind(raised.rank()).bind(now).bind(id).execute(&mut *conn).await?.rows_affected());
         let change = Change { field: "priority", before: Some(ticket.priority.to_string()), after: Some(raised.to_string()), internal: false };
         store::record(&mut tx, id, None, now, change).await?;
+        hooked.priority = raised;
+    }
+    if event == Event::Breach {
+        let (name, due_at) = match target {
+            Target::FirstResponse => ("first_response", ticket.first_response_due_at),
+            Target::Resolution => ("resolution", ticket.resolution_due_at),
+        };
+        crate::comms::webhooks::events::sla_breached(&mut tx, &hooked, name, due_at, now).await?;
     }
     let people = audience(&mut tx, &ticket, event).await?;
     notifications::notify(&mut tx, &people, &Notice { kind, ticket_id: Some(id), title: &title, body: &ticket.subject }, now).await?;

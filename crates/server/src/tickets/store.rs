@@ -5,6 +5,7 @@ use hdms_api_types::tickets::{Priority, Status};
 use uuid::Uuid;
 
 use crate::comms::hub::{self, Signal};
+use crate::comms::webhooks;
 use crate::db::{Db, Tx};
 use crate::error::{Error, Result};
 use crate::{with_db, with_tx};
@@ -192,9 +193,12 @@ pub async fn save(tx: &mut Tx, before: &TicketRow, mut after: TicketRow, actor: 
     if updated == 0 {
         return Err(stale(before.version));
     }
-    for change in diff(before, &after) {
+    let changes = diff(before, &after);
+    let hooked = changes.iter().map(|c| webhooks::events::change(c.field, c.before.as_deref(), c.after.as_deref())).collect();
+    for change in changes {
         record(tx, before.id, actor, now, change).await?;
     }
+    webhooks::events::ticket_updated(tx, &after, actor, hooked, now).await?;
     Ok(after)
 }
 
@@ -257,8 +261,19 @@ pub async fn record(tx: &mut Tx, ticket_id: Uuid, actor: Actor, at: DateTime<Utc
     hub::signal(tx, &signal).await
 }
 
-/// Replaces a ticket's tags, recording the change.
+/// Replaces a ticket's tags, recording the change and telling webhooks (`ticket.updated`).
 pub async fn set_tags(tx: &mut Tx, ticket_id: Uuid, before: &[String], after: &[String], actor: Actor, now: DateTime<Utc>) -> Result<()> {
+    if before == after {
+        return Ok(());
+    }
+    write_tags(tx, ticket_id, before, after, actor, now).await?;
+    let change = webhooks::events::change("tags", Some(&before.join(",")), Some(&after.join(",")));
+    webhooks::events::ticket_updated_by_id(tx, ticket_id, actor, vec![change], now).await
+}
+
+/// [`set_tags`] without the webhook: for a ticket being created, whose `ticket.created` carries
+/// its tags' history already.
+pub async fn write_tags(tx: &mut Tx, ticket_id: Uuid, before: &[String], after: &[String], actor: Actor, now: DateTime<Utc>) -> Result<()> {
     if before == after {
         return Ok(());
     }

@@ -17,7 +17,7 @@ use crate::http::permissions::{Action, Authorized, can};
 use crate::state::AppState;
 use crate::users::store::{self, UserRow, user_columns};
 use crate::users::{passwords, validate};
-use crate::with_db;
+use crate::{with_db, with_tx};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -121,7 +121,8 @@ impl NewUser {
             user_columns!()
         );
         let now = Utc::now();
-        let inserted = with_db!(&state.db, pool => sqlx::query_as(SQL)
+        let mut tx = state.db.begin().await?;
+        let inserted: std::result::Result<UserRow, sqlx::Error> = with_tx!(&mut tx, conn => sqlx::query_as(SQL)
             .bind(Uuid::now_v7())
             .bind(&self.email)
             .bind(&self.name)
@@ -129,9 +130,12 @@ impl NewUser {
             .bind(&self.phone)
             .bind(&self.password_hash)
             .bind(now)
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await);
-        inserted.map_err(|err| email_conflict(err, &self.email))
+        let row = inserted.map_err(|err| email_conflict(err, &self.email))?;
+        crate::comms::webhooks::events::user_created(&mut tx, &User::from(row.clone()), now).await?;
+        tx.commit().await?;
+        Ok(row)
     }
 }
 

@@ -228,8 +228,13 @@ async fn new_customer(state: &AppState, sender: &parse::Sender) -> Result<UserRo
         user_columns!()
     );
     let now = Utc::now();
-    let row: Option<UserRow> = with_db!(&state.db, pool => sqlx::query_as(SQL)
-        .bind(Uuid::now_v7()).bind(&sender.address).bind(&name).bind(now).fetch_optional(pool).await?);
+    let mut tx = state.db.begin().await?;
+    let row: Option<UserRow> = with_tx!(&mut tx, conn => sqlx::query_as(SQL)
+        .bind(Uuid::now_v7()).bind(&sender.address).bind(&name).bind(now).fetch_optional(&mut *conn).await?);
+    if let Some(row) = &row {
+        crate::comms::webhooks::events::user_created(&mut tx, &row.clone().into(), now).await?;
+    }
+    tx.commit().await?;
     match row {
         Some(row) => {
             tracing::info!(user_id = %row.id, "customer created from an email sender");
