@@ -319,6 +319,14 @@ pub struct TicketListQuery {
     pub cursor: Option<String>,
 }
 
+/// How many tickets a queue holds (`GET /tickets/count`): exactly what `GET /tickets` with the
+/// same filters would page through. With `q`, the matches among the ranked documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketCount {
+    pub count: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Comment {

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{DateTime, Utc};
-use hdms_api_types::tickets::{CreateTicket, HistoryEntry, Priority, Status, Ticket, TicketListQuery, UpdateTicket};
+use hdms_api_types::tickets::{CreateTicket, HistoryEntry, Priority, Status, Ticket, TicketCount, TicketListQuery, UpdateTicket};
 use hdms_api_types::{ApiError, Page, Role};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -25,6 +25,7 @@ use crate::{bind_all, with_db, with_tx};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_tickets, create_ticket))
+        .routes(routes!(count_tickets))
         .routes(routes!(get_ticket, update_ticket, delete_ticket))
         .routes(routes!(get_ticket_by_number))
         .routes(routes!(restore_ticket))
@@ -383,6 +384,39 @@ async fn list_tickets(
     AppQuery(query): AppQuery<TicketListQuery>,
 ) -> Result<AppJson<Page<Ticket>>> {
     Ok(AppJson(list(&state, &caller, &query).await?))
+}
+
+/// How many tickets the queue holds: the same filters and visibility as `GET /tickets` (`limit`,
+/// `cursor` and `sort` are ignored), for a count beside a queue's name without paging it all.
+#[utoipa::path(get, path = "/tickets/count", tag = "tickets",
+    params(TicketListQuery),
+    security(("bearer" = ["tickets.read"])),
+    responses((status = 200, body = TicketCount), (status = 422, body = ApiError)))]
+async fn count_tickets(
+    State(state): State<AppState>,
+    caller: Authorized<can::ReadTickets>,
+    AppQuery(query): AppQuery<TicketListQuery>,
+) -> Result<AppJson<TicketCount>> {
+    Ok(AppJson(TicketCount { count: count(&state, &caller, &query).await? }))
+}
+
+/// How many tickets [`list`] pages through for `query`. Counted over the same partial indexes
+/// the queue reads (every one skips deleted tickets), never by reading ticket rows where an
+/// index has the columns the filters name.
+pub async fn count(state: &AppState, caller: &AuthUser, query: &TicketListQuery) -> Result<u64> {
+    let deleted = query.deleted.unwrap_or(false);
+    if deleted {
+        caller.require(Action::DeleteTickets)?;
+    }
+    if let Some(text) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        return search::count(state, caller, query, text).await;
+    }
+    let mut sql = DynamicSql::new("SELECT COUNT(*) FROM tickets t WHERE ");
+    sql.push(if deleted { "t.deleted_at IS NOT NULL" } else { "t.deleted_at IS NULL" });
+    apply_filters(caller, query, &mut sql)?;
+    let count: i64 = with_db!(&state.db, pool =>
+        bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.sql.clone())), &sql.binds).fetch_one(pool).await?);
+    Ok(count.max(0) as u64)
 }
 
 /// Checks a list query without running it (saved views check theirs when stored).
