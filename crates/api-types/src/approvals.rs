@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::tickets::{LinkedTicket, PersonSummary};
 use crate::users::Role;
 
 /// `any`: one approval suffices; `all`: every approver must approve. One rejection rejects.
@@ -64,6 +65,12 @@ pub struct ApprovalSlot {
     pub decision: Option<ApprovalState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<Uuid>,
+    /// The named approver (`user_id`), by name and email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<PersonSummary>,
+    /// Who decided (`decided_by`), by name and email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by_user: Option<PersonSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,8 +82,15 @@ pub struct ApprovalSlot {
 pub struct Approval {
     pub id: Uuid,
     pub ticket_id: Uuid,
+    /// The ticket's number, subject and status, so that a list of approvals names its tickets
+    /// without a request per ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<LinkedTicket>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<Uuid>,
+    /// Who asked (`requested_by`), by name and email; absent for a category rule's approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by_user: Option<PersonSummary>,
     pub rule: ApprovalRule,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -70,6 +70,9 @@ pub struct Attachment {
     /// Whether the content may be downloaded now (clean, or unscanned while the policy allows).
     pub downloadable: bool,
     pub uploaded_by: Uuid,
+    /// The uploader's name and email, so that lists name them without a request per person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaded_by_user: Option<crate::tickets::PersonSummary>,
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<DateTime<Utc>>,

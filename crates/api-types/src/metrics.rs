@@ -92,10 +92,21 @@ pub enum ReportBucket {
     Hour,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+impl ReportBucket {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportBucket::Day => "day",
+            ReportBucket::Hour => "hour",
+        }
+    }
+}
+
+/// The window a report covers and how it is cut (every report takes these).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
-pub struct VolumeReportQuery {
-    /// One team (supervisors: a team they belong to); absent: the whole desk (admins).
+pub struct ReportQuery {
+    /// One team (supervisors: a team they belong to); absent: the whole desk (admins). Tickets
+    /// count for the team they are in now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<Uuid>,
     /// First local date of the window, `YYYY-MM-DD` (default: 29 days before `to`).
@@ -114,27 +125,166 @@ pub struct VolumeReportQuery {
     pub tz: Option<String>,
 }
 
-/// Tickets created and resolved per bucket of a window.
+/// The volume report's query (every report takes the same one).
+pub type VolumeReportQuery = ReportQuery;
+
+/// A report: the window, how it was cut, and one entry per bucket, oldest first. Every count
+/// leaves deleted tickets out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct VolumeReport {
+pub struct Report<B> {
+    /// The team reported on; absent for the whole desk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<Uuid>,
+    /// First local date of the window.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub from: chrono::NaiveDate,
+    /// Last local date of the window, included.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub to: chrono::NaiveDate,
+    /// How the window is cut: local days or local hours.
     pub bucket: ReportBucket,
+    /// The IANA time zone of the buckets.
     pub time_zone: String,
+    /// When the server counted (the bucket still running counts up to this moment).
     pub generated_at: DateTime<Utc>,
-    pub buckets: Vec<VolumeBucket>,
+    /// One entry per bucket, oldest first, each with its figures beside `start` and `end`.
+    pub buckets: Vec<Bucket<B>>,
 }
 
+/// One bucket of a report: its local day or hour, and the report's figures for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct VolumeBucket {
+pub struct Bucket<B> {
     /// The bucket's first instant (local midnight or the top of a local hour).
     pub start: DateTime<Utc>,
     /// Its end, excluded (a day across a clock change lasts 23 or 25 hours).
     pub end: DateTime<Utc>,
-    /// Tickets raised in the bucket (deleted ones left out).
+    #[serde(flatten)]
+    pub figures: B,
+}
+
+/// `GET /reports/volume`: tickets coming in and going out.
+pub type VolumeReport = Report<VolumeFigures>;
+/// One bucket of the volume report.
+pub type VolumeBucket = Bucket<VolumeFigures>;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VolumeFigures {
+    /// Tickets raised in the bucket.
     pub created: i64,
+    /// Tickets whose latest resolution falls in the bucket (a ticket resolved, reopened and
+    /// resolved again counts once, at the last time).
+    pub resolved: i64,
+    /// Times a resolved ticket was reopened in the bucket.
+    pub reopened: i64,
+}
+
+/// `GET /reports/backlog`: the tickets not yet done at the end of each bucket, by status.
+pub type BacklogReport = Report<BacklogFigures>;
+
+/// The backlog as it stood at the bucket's `end` (for the bucket still running: now). Tickets
+/// raised later do not count; statuses are those the tickets had then, from their history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BacklogFigures {
+    /// Tickets in any of the five statuses below.
+    pub total: i64,
+    /// Raised, not looked at yet.
+    pub new: i64,
+    /// Triaged, waiting for work.
+    pub open: i64,
+    /// Someone works on them.
+    pub in_progress: i64,
+    /// Waiting on the customer.
+    pub pending_customer: i64,
+    /// Waiting for an approval.
+    pub pending_approval: i64,
+}
+
+/// `GET /reports/times`: how long first responses and resolutions took.
+pub type TimesReport = Report<TimesFigures>;
+
+/// Wall-clock durations from a ticket's creation, in seconds; the median and the 90th
+/// percentile are the smallest durations that half and nine tenths of the tickets did not
+/// exceed. Absent when no ticket counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TimesFigures {
+    /// Tickets first answered by staff (a public reply) in the bucket.
+    pub first_responses: i64,
+    /// Median seconds from creation to the first staff reply, of those tickets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_median_secs: Option<i64>,
+    /// 90th percentile of the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_p90_secs: Option<i64>,
     /// Tickets whose latest resolution falls in the bucket.
+    pub resolutions: i64,
+    /// Median seconds from creation to that resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_median_secs: Option<i64>,
+    /// 90th percentile of the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_p90_secs: Option<i64>,
+}
+
+/// `GET /reports/sla`: targets met and missed, as the SLA clock counts them (business hours,
+/// paused while waiting on the customer or an approval).
+pub type SlaReport = Report<SlaFigures>;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SlaFigures {
+    /// Tickets with an SLA policy whose latest resolution falls in the bucket.
+    pub resolved_with_sla: i64,
+    /// Of those, the ones that missed neither target.
+    pub resolved_within_sla: i64,
+    /// `resolved_within_sla / resolved_with_sla` (0 to 1); absent when nothing was resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_sla_share: Option<f64>,
+    /// First-response targets missed in the bucket (when the breach was found).
+    pub first_response_breaches: i64,
+    /// Resolution targets missed in the bucket.
+    pub resolution_breaches: i64,
+}
+
+/// `GET /reports/satisfaction`: the requesters' ratings.
+pub type SatisfactionReport = Report<SatisfactionFigures>;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SatisfactionFigures {
+    /// Ratings given (or last changed) in the bucket that are good now.
+    pub good: i64,
+    /// Those that are bad now.
+    pub bad: i64,
+    /// `good / (good + bad)` (0 to 1); absent without ratings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub good_share: Option<f64>,
+}
+
+/// `GET /reports/agents`: what each member of staff did, bucket by bucket.
+pub type AgentsReport = Report<AgentsFigures>;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentsFigures {
+    /// Everyone with something to count in the bucket, by name (the team's members always,
+    /// with zeros when idle).
+    pub agents: Vec<AgentFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentFigures {
+    /// Who: id, name and email.
+    pub agent: crate::tickets::PersonSummary,
+    /// Times a ticket was assigned to them in the bucket.
+    pub assigned: i64,
+    /// Their public replies in the bucket (internal notes left out).
+    pub replies: i64,
+    /// Tickets assigned to them whose latest resolution falls in the bucket.
     pub resolved: i64,
 }

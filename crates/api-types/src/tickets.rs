@@ -188,8 +188,11 @@ pub struct SlaTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PersonSummary {
+    /// The user's id.
     pub id: Uuid,
+    /// Their name, as others see it.
     pub name: String,
+    /// Their email.
     pub email: String,
 }
 
@@ -316,12 +319,25 @@ pub struct TicketListQuery {
     pub cursor: Option<String>,
 }
 
+/// How many tickets a queue holds (`GET /tickets/count`): exactly what `GET /tickets` with the
+/// same filters would page through. With `q`, the matches among the ranked documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketCount {
+    pub count: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Comment {
     pub id: Uuid,
     pub ticket_id: Uuid,
     pub author_id: Uuid,
+    /// The author's name and email, sent with every comment (as tickets send their people) so
+    /// that a conversation names its authors without a request per author. Absent only if the
+    /// user row is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<PersonSummary>,
     pub body: String,
     /// Internal notes are for agents only.
     pub internal: bool,
@@ -507,7 +523,7 @@ pub struct CreateLink {
     pub kind: LinkKind,
 }
 
-/// The other end of a link, as the caller may see it.
+/// A ticket as another record names it: the other end of a link, the ticket of an approval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LinkedTicket {

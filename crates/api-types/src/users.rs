@@ -84,6 +84,10 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// When the user last signed in (a password login, or its SMS code step); absent if never.
+    /// Refreshing a token does not count: it only keeps a session going.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use hdms_api_types::Role;
 use hdms_api_types::approvals::ApprovalRule;
 use hdms_api_types::import::OnConflict;
+use hdms_api_types::metrics::ReportBucket;
 use hdms_api_types::tickets::{Priority, Satisfaction, Status};
 use hdms_api_types::webhooks::WebhookEventType;
 
@@ -83,6 +84,11 @@ choices!(OnConflictArg for OnConflict {
     Skip => "leave existing users as they are (the default)",
     Update => "update existing users from the row",
     Fail => "refuse the row",
+});
+
+choices!(BucketArg for ReportBucket {
+    Day => "one row per local day (windows up to 366 days)",
+    Hour => "one row per local hour (windows up to 31 days)",
 });
 
 choices!(RuleArg for ApprovalRule {
@@ -216,6 +222,14 @@ pub enum Command {
     /// Approvals: what waits on you, deciding, asking.
     #[command(subcommand, after_help = examples!("hdms approvals list", "hdms approvals list --ids | hdms approvals approve - --comment ok"))]
     Approvals(ApprovalsCommand),
+    /// Reports over time for supervisors and admins: volume, backlog, response times, SLA,
+    /// satisfaction, per agent.
+    #[command(after_help = examples!(
+        "hdms reports volume --team Support --since 30d",
+        "hdms reports times --since 7d --bucket day -o csv > times.csv",
+        "hdms reports agents --team Support --from 2026-11-01 --to 2026-11-30 --tz Europe/Berlin -o json",
+    ))]
+    Reports(ReportArgs),
     /// Hand one raw message on stdin to the help desk, for a mail server's pipe or alias
     /// (exit 75 asks the mail server to try again later).
     #[command(after_help = examples!(
@@ -242,6 +256,48 @@ pub enum Command {
     /// Print the man page (roff) to stdout.
     #[command(after_help = examples!("hdms man > hdms.1", "hdms man | man -l -"))]
     Man,
+}
+
+/// The reports the server keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportKind {
+    /// Tickets created, resolved and reopened.
+    Volume,
+    /// Tickets not yet done at the end of each bucket, by status.
+    Backlog,
+    /// Median and 90th-percentile first response and resolution times.
+    Times,
+    /// Resolutions within SLA, and SLA breaches.
+    Sla,
+    /// Satisfaction ratings, good and bad.
+    Satisfaction,
+    /// Per agent: tickets assigned, public replies, tickets resolved.
+    Agents,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Which report.
+    #[arg(value_enum)]
+    pub kind: ReportKind,
+    /// One team (name or id); without it, the whole desk (admins only).
+    #[arg(long)]
+    pub team: Option<String>,
+    /// How far back, up to `--to`: `30d`, `2w`, `48h` (part of a day counts as a day; default 30d).
+    #[arg(long, conflicts_with = "from")]
+    pub since: Option<humantime::Duration>,
+    /// The window's first local date, `YYYY-MM-DD`.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<chrono::NaiveDate>,
+    /// The window's last local date, included (default: today).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<chrono::NaiveDate>,
+    /// One row per local day or hour.
+    #[arg(long, default_value = "day", value_parser = BucketArg::parser(), ignore_case = true)]
+    pub bucket: ReportBucket,
+    /// The IANA time zone days and hours are counted in (default: this machine's).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
 }
 
 #[derive(Args)]

@@ -57,6 +57,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Tickets(command) => commands::tickets::run(Session::open(target()?).await?, output, command).await,
         Command::Sla(command) => commands::sla::run(Session::open(target()?).await?, output, command).await,
         Command::Approvals(command) => commands::approvals::run(Session::open(target()?).await?, output, command).await,
+        Command::Reports(args) => commands::reports::run(Session::open(target()?).await?, output, args).await,
         Command::Mail(command) => commands::mail::run(Session::open(target()?).await?, output, command).await,
         Command::Mailgate(args) => commands::mail::mailgate(target(), args).await,
         Command::Webhooks(command) => commands::webhooks::run(Session::open(target()?).await?, output, command).await,

@@ -181,7 +181,7 @@ async fn users_commands() {
     let agents = cli.run(&["users", "list", "--role", "agent", "-o", "json"], "").success().json();
     assert_eq!(agents.as_array().unwrap().len(), 1);
     let csv = cli.run(&["users", "list", "-o", "csv"], "").success().stdout;
-    assert!(csv.starts_with("id,email,name,role,phone,locale,external_id,active,created_at,updated_at,deleted_at\n"), "{csv}");
+    assert!(csv.starts_with("id,email,name,role,phone,locale,external_id,active,created_at,updated_at,deleted_at,last_login_at\n"), "{csv}");
     assert!(csv.contains("\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\""), "the formula is neutralised: {csv}");
     let table = cli.run(&["users", "list", "-q", "eve", "-o", "table"], "").success().stdout;
     assert!(table.contains("eve@example.com") && !table.contains("ada@example.com"), "{table}");

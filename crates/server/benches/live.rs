@@ -545,7 +545,9 @@ async fn bare_connection(mut socket: WebSocket, room: broadcast::Sender<axum::ex
                     Ok(ClientMessage::Subscribe { ticket_id, .. }) => ServerMessage::Subscribed { ticket_id, last_seq: 0 },
                     Ok(ClientMessage::Send { ticket_id, body, .. }) => {
                         seq += 1;
-                        let comment = Comment { id: Uuid::new_v4(), ticket_id, author_id: user_id, body, internal: false, created_at: chrono::Utc::now(), seq };
+                        // The author named as the server names them, so the bytes match.
+                        let author = Some(hdms_api_types::tickets::PersonSummary { id: user_id, name: "Bench Agent".to_owned(), email: "agent@example.com".to_owned() });
+                        let comment = Comment { id: Uuid::new_v4(), ticket_id, author_id: user_id, author, body, internal: false, created_at: chrono::Utc::now(), seq };
                         let message = ServerMessage::Message { ticket_id, seq, comment, client_ref: None };
                         let _ = room.send(serde_json::to_string(&message).expect("serialises").into());
                         continue;

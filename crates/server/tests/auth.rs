@@ -199,7 +199,41 @@ async fn a_scoped_token_does_one_thing(backend: Backend) {
     assert_api_error(admin.create_token(&scoped("tickets.reassign")).await, 422, "validation_failed");
 }
 
+/// A login is a sign-in and records when it happened; a refresh only keeps the session going.
+async fn login_records_last_login_and_refresh_does_not(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let (_, agent) = server.user(Role::Agent).await;
+    let created = admin.create_user(&hdms_api_types::users::CreateUser {
+        email: "new.hire@example.com".into(),
+        name: "New Hire".into(),
+        role: Role::Agent,
+        phone: None,
+        password: Some(PASSWORD.into()),
+    }).await.unwrap();
+    assert_eq!(created.last_login_at, None, "never signed in");
+    assert_eq!(admin.get_user(created.id).await.unwrap().last_login_at, None);
+
+    let before = chrono::Utc::now();
+    let client = server.anonymous();
+    let login = client.login("new.hire@example.com", PASSWORD).await.unwrap();
+    let at = login.user.last_login_at.expect("the login answer shows this login");
+    assert!(at >= before - chrono::Duration::seconds(1) && at <= chrono::Utc::now(), "{at} is the login's time");
+    assert_eq!(admin.get_user(created.id).await.unwrap().last_login_at, Some(at));
+    let listed = admin.list_users(&hdms_api_types::users::UserListQuery { q: Some("new.hire".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(listed.items[0].last_login_at, Some(at), "lists carry it too");
+
+    let refreshed = client.refresh(&login.refresh_token).await.unwrap();
+    assert_eq!(refreshed.user.last_login_at, Some(at), "a refresh is not a sign-in");
+    assert_eq!(admin.get_user(created.id).await.unwrap().last_login_at, Some(at));
+    // A failed login records nothing; another user's login is theirs alone.
+    assert_api_error(server.anonymous().login("new.hire@example.com", "wrong password").await, 401, "invalid_credentials");
+    assert_eq!(admin.get_user(created.id).await.unwrap().last_login_at, Some(at));
+    assert_ne!(admin.get_user(agent.id).await.unwrap().last_login_at, Some(at));
+}
+
 backend_tests!(
+    login_records_last_login_and_refresh_does_not,
     a_scoped_token_does_one_thing,
     login_answers_tokens_and_user,
     wrong_password_and_unknown_email_are_the_same_401,

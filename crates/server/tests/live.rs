@@ -401,6 +401,72 @@ async fn the_queue_feed_follows_visibility(backend: Backend) {
     tokio::time::timeout(PATIENCE, unfollowed).await.expect("closed connections stop following");
 }
 
+/// Presence messages until (and with) the first about `ticket` that satisfies `done`;
+/// everything else a follower hears meanwhile (queue events, pongs) is skipped.
+async fn presence_until(live: &mut Live, ticket: Uuid, done: impl Fn(&[Uuid]) -> bool) -> Vec<Uuid> {
+    let mut about = Vec::new();
+    loop {
+        if let ServerMessage::Presence { ticket_id, viewing, .. } = next(live).await {
+            about.push(ticket_id);
+            if ticket_id == ticket && done(&viewing) {
+                return about;
+            }
+        }
+    }
+}
+
+/// Following the queues, a connection hears who views every ticket it may see (the queue's
+/// "someone else is viewing" mark), and only those: at once for rooms already busy, live
+/// after that, and following the ticket when it moves to another team.
+async fn queue_followers_hear_presence_on_what_they_may_see(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let (customer, _) = server.user(Role::Customer).await;
+    let (agent_a, agent_a_user) = server.user(Role::Agent).await;
+    let (agent_b, agent_b_user) = server.user(Role::Agent).await;
+    let (supervisor, supervisor_user) = server.user(Role::Supervisor).await;
+    let team_a = admin.create_team(&CreateTeam { name: "Team A".into(), description: None }).await.unwrap();
+    let team_b = admin.create_team(&CreateTeam { name: "Team B".into(), description: None }).await.unwrap();
+    admin.add_team_member(team_a.id, agent_a_user.id).await.unwrap();
+    admin.add_team_member(team_b.id, agent_b_user.id).await.unwrap();
+    let raise = |subject: &str, team: Uuid| CreateTicket { subject: subject.into(), description: "d".into(), team_id: Some(team), ..Default::default() };
+    let ours = customer.create_ticket(&raise("Team A's", team_a.id)).await.unwrap();
+    let theirs = customer.create_ticket(&raise("Team B's", team_b.id)).await.unwrap();
+    let later = customer.create_ticket(&raise("Team B's later", team_b.id)).await.unwrap();
+
+    let mut a_feed = follow_queues(&agent_a).await;
+    let mut looking = supervisor.connect_live().await.unwrap();
+    subscribe(&mut looking, theirs.id, None).await;
+    subscribe(&mut looking, ours.id, None).await;
+    let heard = presence_until(&mut a_feed, ours.id, |viewing| viewing == [supervisor_user.id]).await;
+    assert!(heard.iter().all(|ticket| *ticket == ours.id), "never team B's ticket: {heard:?}");
+
+    // Following later: the rooms already busy come with the answer, those it may see only.
+    let mut b_feed = agent_b.connect_live().await.unwrap();
+    b_feed.send(&ClientMessage::SubscribeQueues).await.unwrap();
+    b_feed.send(&ClientMessage::Ping).await.unwrap();
+    let mut snapshot = Vec::new();
+    loop {
+        match next(&mut b_feed).await {
+            ServerMessage::Presence { ticket_id, viewing, .. } => snapshot.push((ticket_id, viewing)),
+            ServerMessage::Pong => break,
+            _ => {}
+        }
+    }
+    assert_eq!(snapshot, vec![(theirs.id, vec![supervisor_user.id])]);
+
+    // Team B's ticket moves to team A: team A hears of its room from then on, team B no more.
+    supervisor.assign(theirs.id, &AssignRequest { team_id: Some(team_a.id), ..Default::default() }).await.unwrap();
+    // (Named `assigned`, or `created` when its creation goes out in the same batch.)
+    queue_events_until(&mut a_feed, theirs.id, |(_, _, shown)| shown.as_ref().is_some_and(|t| t.team_id == Some(team_a.id))).await;
+    looking.send(&ClientMessage::Unsubscribe { ticket_id: theirs.id }).await.unwrap();
+    assert_eq!(next_message(&mut looking).await, ServerMessage::Unsubscribed { ticket_id: theirs.id });
+    presence_until(&mut a_feed, theirs.id, <[Uuid]>::is_empty).await;
+    subscribe(&mut looking, later.id, None).await;
+    let heard = presence_until(&mut b_feed, later.id, |viewing| !viewing.is_empty()).await;
+    assert_eq!(heard, vec![later.id], "team B heard nothing more of the ticket it lost");
+}
+
 /// A bulk update of 500 tickets reaches a follower as one event per ticket at most a few
 /// times over, without a resync.
 async fn a_burst_reaches_the_queues_without_overload(backend: Backend) {
@@ -435,6 +501,7 @@ async fn a_burst_reaches_the_queues_without_overload(backend: Backend) {
 
 backend_tests!(
     the_queue_feed_follows_visibility,
+    queue_followers_hear_presence_on_what_they_may_see,
     a_burst_reaches_the_queues_without_overload,
     authentication_is_required_and_checked,
     forbidden_rooms_answer_not_found,

@@ -595,6 +595,8 @@ async fn five_wrong_codes_void_a_verification_code(backend: Backend) {
 async fn otp_login_happy_path(backend: Backend) {
     let server = TestServer::start_with(backend, idle_worker).await;
     let (_, user) = otp_user(&server, "+14155552671").await;
+    let admin = server.admin().await;
+    let earlier = admin.get_user(user.id).await.unwrap().last_login_at.expect("signed in once to set the phone up");
     let client = server.anonymous();
     // The plain login call sees the error; the challenge comes with it.
     assert_api_error(client.login(&user.email, PASSWORD).await, 401, "otp_required");
@@ -602,8 +604,11 @@ async fn otp_login_happy_path(backend: Backend) {
     let code = latest_code(&server, user.id).await;
     assert!(messages_to(&server, user.id).await.last().unwrap().1.contains("login code"));
     assert_api_error(client.me().await, 401, "unauthenticated");
+    // The password step alone is no sign-in; the code step is.
+    assert_eq!(admin.get_user(user.id).await.unwrap().last_login_at, Some(earlier));
     let login = client.login_otp(&challenge, &code).await.unwrap();
     assert_eq!(login.user.id, user.id);
+    assert!(login.user.last_login_at.is_some_and(|at| at > earlier), "the code step records the sign-in");
     assert_eq!(client.me().await.unwrap().id, user.id);
     client.refresh(&login.refresh_token).await.unwrap();
     // Single use.

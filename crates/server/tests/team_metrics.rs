@@ -181,7 +181,7 @@ async fn volume_reports_count_local_days_and_hours(backend: Backend) {
         bucket: Some(bucket),
         tz: Some("Europe/Berlin".into()),
     };
-    let counts = |report: &VolumeReport| report.buckets.iter().map(|b| (b.created, b.resolved)).collect::<Vec<_>>();
+    let counts = |report: &VolumeReport| report.buckets.iter().map(|b| (b.figures.created, b.figures.resolved)).collect::<Vec<_>>();
 
     let daily = supervisor.volume_report(&query(Some(team.id), ReportBucket::Day)).await.unwrap();
     assert_eq!(counts(&daily), [(1, 0), (1, 0), (2, 1), (0, 1)]);
@@ -192,7 +192,7 @@ async fn volume_reports_count_local_days_and_hours(backend: Backend) {
 
     let hourly = admin.volume_report(&query(Some(team.id), ReportBucket::Hour)).await.unwrap();
     assert_eq!(hourly.buckets.len(), 24 + 24 + 25 + 24);
-    let busy: Vec<(usize, i64, i64)> = hourly.buckets.iter().enumerate().filter(|(_, b)| b.created + b.resolved > 0).map(|(i, b)| (i, b.created, b.resolved)).collect();
+    let busy: Vec<(usize, i64, i64)> = hourly.buckets.iter().enumerate().filter(|(_, b)| b.figures.created + b.figures.resolved > 0).map(|(i, b)| (i, b.figures.created, b.figures.resolved)).collect();
     // 23:00 of the 24th; 00:00 of the 25th; 02:00 and the repeated 02:00 of the 26th (hours 2
     // and 3 of that day); 23:00 of the 26th; 00:00 of the 27th.
     assert_eq!(busy, [(23, 1, 0), (24, 1, 0), (48 + 2, 1, 0), (48 + 3, 1, 0), (48 + 24, 0, 1), (48 + 25, 0, 1)]);

@@ -100,6 +100,74 @@ async fn agents_see_their_teams_and_triage(backend: Backend) {
     assert_eq!(unassigned.items.len(), 3);
 }
 
+/// Every ticket `GET /tickets` would page through, for every page of it.
+async fn listed_in_full(client: &Client, query: &TicketListQuery) -> usize {
+    let (mut total, mut cursor) = (0, None);
+    loop {
+        let page = client.list_tickets(&TicketListQuery { limit: Some(2), cursor, ..query.clone() }).await.unwrap();
+        total += page.items.len();
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return total,
+        }
+    }
+}
+
+/// `GET /tickets/count` counts exactly what the queue lists, for every role and filter,
+/// searches included, and checks what the list checks.
+async fn counts_match_the_queue_for_every_role(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let billing = admin.create_team(&CreateTeam { name: "Billing".into(), description: None }).await.unwrap();
+    let network = admin.create_team(&CreateTeam { name: "Network".into(), description: None }).await.unwrap();
+    let (agent, agent_user) = server.user(Role::Agent).await;
+    admin.add_team_member(billing.id, agent_user.id).await.unwrap();
+    let (customer, _) = server.user(Role::Customer).await;
+    let (other_customer, _) = server.user(Role::Customer).await;
+    let (supervisor, _) = server.user(Role::Supervisor).await;
+    for (i, team) in [None, Some(billing.id), Some(network.id), Some(billing.id), None].into_iter().enumerate() {
+        let priority = if i % 2 == 0 { Priority::High } else { Priority::Low };
+        let request = CreateTicket { team_id: team, priority: Some(priority), ..ticket(&format!("Printer {i} jams")) };
+        customer.create_ticket(&request).await.unwrap();
+    }
+    other_customer.create_ticket(&ticket("Printer of someone else")).await.unwrap();
+    let theirs = customer.create_ticket(&CreateTicket { team_id: Some(network.id), ..ticket("Network only") }).await.unwrap();
+    admin.comment(theirs.id, &CreateComment { body: "zebra".into(), internal: false }).await.unwrap();
+    let mine = customer.create_ticket(&ticket("Assigned to the agent")).await.unwrap();
+    agent.assign(mine.id, &AssignRequest { assignee_id: Some(Some(agent_user.id)), ..Default::default() }).await.unwrap();
+    agent.comment(mine.id, &CreateComment { body: "internal zebra".into(), internal: true }).await.unwrap();
+
+    let queries = [
+        TicketListQuery::default(),
+        TicketListQuery { status: Some("new,open".into()), ..Default::default() },
+        TicketListQuery { assignee: Some("me".into()), ..Default::default() },
+        TicketListQuery { assignee: Some("none".into()), priority: Some(Priority::High), ..Default::default() },
+        TicketListQuery { team: Some(billing.id), sort: Some("priority".into()), ..Default::default() },
+        TicketListQuery { q: Some("printer".into()), ..Default::default() },
+        TicketListQuery { q: Some("zebra".into()), ..Default::default() },
+        TicketListQuery { q: Some("--".into()), ..Default::default() },
+    ];
+    for (who, client) in [("customer", &customer), ("agent", &agent), ("supervisor", &supervisor), ("admin", &admin)] {
+        for query in &queries {
+            let counted = client.count_tickets(query).await.unwrap().count;
+            assert_eq!(counted as usize, listed_in_full(client, query).await, "{who} {query:?}");
+        }
+    }
+    // Hand-counted, so a count and a list that are wrong alike do not pass.
+    assert_eq!(customer.count_tickets(&TicketListQuery::default()).await.unwrap().count, 7);
+    assert_eq!(agent.count_tickets(&TicketListQuery::default()).await.unwrap().count, 6, "the untriaged four and Billing's two");
+    assert_eq!(supervisor.count_tickets(&TicketListQuery::default()).await.unwrap().count, 8);
+    let zebra = TicketListQuery { q: Some("zebra".into()), ..Default::default() };
+    assert_eq!(agent.count_tickets(&zebra).await.unwrap().count, 1, "the note on the agent's ticket, not Network's reply");
+    assert_eq!(supervisor.count_tickets(&zebra).await.unwrap().count, 2);
+    assert_eq!(customer.count_tickets(&zebra).await.unwrap().count, 1, "the public reply, never the internal note");
+    admin.delete_ticket(mine.id).await.unwrap();
+    let deleted = TicketListQuery { deleted: Some(true), ..Default::default() };
+    assert_eq!(admin.count_tickets(&deleted).await.unwrap().count, 1);
+    assert_api_error(supervisor.count_tickets(&deleted).await, 403, "forbidden");
+    assert_api_error(agent.count_tickets(&TicketListQuery { status: Some("sideways".into()), ..Default::default() }).await, 422, "validation_failed");
+}
+
 async fn stale_versions_conflict_and_change_nothing(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (agent, _) = server.user(Role::Agent).await;
@@ -522,6 +590,7 @@ backend_tests!(
     customers_see_only_their_own_tickets_and_no_internal_notes,
     agents_see_their_teams_and_triage,
     stale_versions_conflict_and_change_nothing,
+    counts_match_the_queue_for_every_role,
     parents_wait_for_their_sub_tickets,
     customers_reply_reopens_and_reopen_window,
     approvals_any_all_reject_and_never_ones_own,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use hdms_api_types::approvals::{ApprovalDecision, ApprovalRule, Approver, RequestApproval};
 use hdms_api_types::tickets::{
-    AssignRequest, BulkUpdate, CreateTicket, FieldChanges, LinkKind, Priority, Status, TicketListQuery, UpdateTicket,
+    AssignRequest, BulkUpdate, CreateTicket, FieldChanges, LinkKind, Priority, Satisfaction, Status, TicketListQuery, UpdateTicket,
 };
 use hdms_api_types::users::UserListQuery;
 use uuid::Uuid;
@@ -29,6 +29,7 @@ pub enum Choice {
     RequestApprovalPrompt { ticket: Uuid },
     Decide { ticket: Uuid, approval: Uuid, approve: bool },
     Link { ticket: Uuid, kind: LinkKind },
+    Rate { ticket: Uuid, score: Satisfaction },
     Bulk(BulkChoice),
 }
 
@@ -60,6 +61,10 @@ pub enum PromptKind {
     RequestApproval { ticket: Uuid },
     Reject { ticket: Uuid, approval: Uuid },
     BulkTag { add: bool },
+    /// Subject, description, priority, files (paths, comma separated).
+    NewTicket,
+    /// A path to attach.
+    Attach { ticket: Uuid },
 }
 
 /// A menu built from an answer.
@@ -129,6 +134,29 @@ pub fn assign_menu(ticket: Uuid, version: i64, me: Uuid) -> Overlay {
         ),
     ];
     Overlay::menu("Assign", items)
+}
+
+/// Raising a ticket: what a customer (or an agent for themself) fills in.
+pub fn new_ticket_prompt() -> Overlay {
+    Overlay::prompt(
+        "Raise a ticket",
+        PromptKind::NewTicket,
+        vec![
+            Field::new("Subject"),
+            Field::new("Description"),
+            Field::with_text("Priority (low, normal, high, urgent)", "normal"),
+            Field::new("Attach files (paths, comma separated; optional)"),
+        ],
+    )
+}
+
+/// How the requester rates a resolved ticket.
+pub fn rate_menu(ticket: Uuid) -> Overlay {
+    let items = vec![
+        ("Good: solved, thank you".to_owned(), Choice::Rate { ticket, score: Satisfaction::Good }),
+        ("Bad: not happy with this".to_owned(), Choice::Rate { ticket, score: Satisfaction::Bad }),
+    ];
+    Overlay::menu("Rate how this ticket was handled", items)
 }
 
 pub fn link_menu(ticket: Uuid) -> Overlay {
@@ -207,6 +235,11 @@ pub fn choose(state: &mut State, choice: Choice) {
                 vec![Field::new("Ticket number (HD-12)")],
             ));
         }
+        Choice::Rate { ticket, score } => ask(
+            &mut state.overlay,
+            Purpose::TicketChange { ticket, done: format!("Rated {}: thank you", score.as_str()) },
+            Call::Rate { ticket, score },
+        ),
         Choice::Bulk(bulk) => choose_bulk(state, bulk),
     }
 }
@@ -449,6 +482,25 @@ pub fn submit(state: &mut State, kind: PromptKind, values: Vec<String>) {
             Purpose::TicketChange { ticket, done: "Rejected".to_owned() },
             Call::DecideApproval { approval, decision: ApprovalDecision { approve: false, comment: non_empty(value(0)) } },
         ),
+        PromptKind::NewTicket => {
+            if value(0).is_empty() {
+                return refuse(state, "a ticket needs a subject".to_owned());
+            }
+            let priority = match value(2).parse::<Priority>() {
+                Ok(priority) => priority,
+                Err(err) => return refuse(state, err),
+            };
+            let files = value(3).split(',').map(str::trim).filter(|p| !p.is_empty()).map(PathBuf::from).collect();
+            let request = CreateTicket { subject: value(0), description: value(1), priority: Some(priority), ..Default::default() };
+            (Purpose::OpenTicket, Call::CreateTicket { request: Box::new(request), files })
+        }
+        PromptKind::Attach { ticket } => {
+            if value(0).is_empty() {
+                return refuse(state, "type the path of the file".to_owned());
+            }
+            let name = value(0).rsplit('/').next().unwrap_or_default().to_owned();
+            (Purpose::TicketChange { ticket, done: format!("Attached {name}") }, Call::Attach { ticket, path: PathBuf::from(value(0)) })
+        }
         PromptKind::BulkTag { add } => {
             let tag = value(0);
             if tag.is_empty() {

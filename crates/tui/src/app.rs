@@ -16,7 +16,11 @@ use crate::call::{Answer, Call, Failure, RequestId};
 use crate::keys::{Action, Context, Keymap};
 use crate::overlay::{Overlay, OverlayOutcome};
 use crate::realtime::{Connection, LiveCommand, LiveEvent};
-use crate::screens::{login, notifications, queues, ticket};
+use crate::screens::{dashboard, login, notifications, queues, ticket};
+
+/// A name looked up by id is asked again after this long (someone renamed shows the new name;
+/// names that come with tickets and presence are always the server's latest).
+const NAME_LOOKUP_SECS: i64 = 15 * 60;
 
 /// How long a message stays in the message line, and a toast on screen.
 const MESSAGE_SECS: i64 = 10;
@@ -35,6 +39,8 @@ pub enum Event {
     Resumed { server: String },
     /// Something worth telling that is not an error (the credential store's notices).
     Notice(String),
+    /// An upload of the request `id` has sent `sent` of `total` bytes.
+    Progress { id: RequestId, label: String, sent: u64, total: u64 },
     /// The external editor closed (the edited text, or why it failed).
     EditorDone { ticket: Uuid, result: Result<String, String> },
 }
@@ -59,6 +65,8 @@ pub enum View {
     Queues,
     Ticket,
     Notifications,
+    /// Supervisors and admins: the desk's numbers.
+    Dashboard,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +74,15 @@ pub struct Message {
     pub text: String,
     pub error: bool,
     pub at: DateTime<Utc>,
+}
+
+/// An upload under way, shown in the message line as a gauge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub id: RequestId,
+    pub label: String,
+    pub sent: u64,
+    pub total: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +100,8 @@ pub enum Purpose {
     Me,
     Views,
     Queue { tab: queues::TabKey, append: bool },
+    /// A queue's count, for its tab.
+    Count { tab: queues::TabKey },
     Ticket { ticket: Uuid },
     /// Open the ticket the answer names (claim next, a number typed, a link).
     OpenTicket,
@@ -102,6 +121,7 @@ pub enum Purpose {
     Name(Uuid),
     /// A menu built from the answer (people or teams to assign to).
     Picker(actions::PickerFor),
+    Dashboard,
 }
 
 /// What every part of the state shares: who and where we are, the keys, the clock, the message
@@ -118,12 +138,17 @@ pub struct Shared {
     pub unread: i64,
     pub message: Option<Message>,
     pub toast: Option<Toast>,
+    pub progress: Option<Progress>,
     /// Display names by user id (from tickets' summaries, watchers, lookups).
     pub people: HashMap<Uuid, String>,
+    /// When names were looked up one by one (they are asked again after [`NAME_LOOKUP_SECS`]).
+    pub looked_up: HashMap<Uuid, DateTime<Utc>>,
     /// Ids by email, for prompts that name people (approvers).
     pub emails: HashMap<String, Uuid>,
     /// The teams (filters and assign menus name them).
     pub teams: Vec<hdms_api_types::tickets::TeamSummary>,
+    /// Each team's members (the dashboard shows a supervisor their own teams).
+    pub team_members: Vec<(Uuid, Vec<Uuid>)>,
     /// Where the composer keeps drafts (none in tests that need no disk).
     pub drafts: Option<crate::composer::DraftWriter>,
     next_request: u64,
@@ -173,11 +198,12 @@ impl Shared {
         }
     }
 
-    /// Looks up names not known yet (once each).
+    /// Looks up names not known yet, or looked up long ago (once each at a time).
     pub fn want_names(&mut self, ids: impl IntoIterator<Item = Uuid>) {
         for id in ids {
             let asked = self.pending.values().any(|p| *p == Purpose::Name(id));
-            if !self.people.contains_key(&id) && !asked {
+            let stale = self.looked_up.get(&id).is_some_and(|at| (self.now - *at).num_seconds() >= NAME_LOOKUP_SECS);
+            if (!self.people.contains_key(&id) || stale) && !asked {
                 self.call(Purpose::Name(id), Call::User(id));
             }
         }
@@ -189,7 +215,10 @@ impl Shared {
         }
     }
 
+    /// A name as the server gives it now (a ticket's summary, presence, a lookup): it replaces
+    /// whatever was known.
     pub fn learn_person(&mut self, id: Uuid, name: &str, email: &str) {
+        self.looked_up.remove(&id);
         self.people.insert(id, name.to_owned());
         self.emails.insert(email.to_lowercase(), id);
     }
@@ -224,6 +253,7 @@ pub struct State {
     pub queues: queues::Queues,
     pub ticket: Option<ticket::TicketView>,
     pub notifications: notifications::Notifications,
+    pub dashboard: dashboard::Dashboard,
     pub overlay: Option<Overlay>,
     pub quit: bool,
 }
@@ -242,9 +272,12 @@ impl State {
                 unread: 0,
                 message: None,
                 toast: None,
+                progress: None,
                 people: HashMap::new(),
+                looked_up: HashMap::new(),
                 emails: HashMap::new(),
                 teams: Vec::new(),
+                team_members: Vec::new(),
                 drafts: None,
                 next_request: 0,
                 pending: HashMap::new(),
@@ -256,6 +289,7 @@ impl State {
             queues: queues::Queues::default(),
             ticket: None,
             notifications: notifications::Notifications::default(),
+            dashboard: dashboard::Dashboard::default(),
             overlay: None,
             quit: false,
         }
@@ -274,6 +308,7 @@ impl State {
                 _ => vec![Context::Ticket, Context::List, Context::Global],
             },
             View::Notifications => vec![Context::Notifications, Context::List, Context::Global],
+            View::Dashboard => vec![Context::Dashboard, Context::List, Context::Global],
         }
     }
 
@@ -308,6 +343,8 @@ impl State {
     /// Signed in as `user`: load the queues and go live.
     fn signed_in(&mut self, user: User) {
         self.shared.learn_person(user.id, &user.name, &user.email);
+        // One table, cut to the role: a customer has no staff key (and sees none).
+        self.shared.keymap.cut_to(user.role);
         self.queues = queues::Queues::for_role(user.role);
         self.shared.me = Some(user);
         self.view = View::Queues;
@@ -352,6 +389,12 @@ pub fn update(state: &mut State, event: Event) -> Vec<Effect> {
         Event::Answer { id, answer } => on_answer(state, id, answer),
         Event::Live(event) => on_live(state, event),
         Event::Notice(text) => state.shared.info(text),
+        Event::Progress { id, label, sent, total } => {
+            // Only while the request is awaited: a late report after its answer is dropped.
+            if state.shared.is_pending(id) {
+                state.shared.progress = Some(Progress { id, label, sent, total });
+            }
+        }
         Event::EditorDone { ticket, result } => {
             if let Some(view) = state.ticket.as_mut().filter(|v| v.id == ticket) {
                 view.editor_done(result);
@@ -374,6 +417,10 @@ fn on_tick(state: &mut State, now: DateTime<Utc>) {
     }
     if state.shared.toast.as_ref().is_some_and(|t| (now - t.at).num_seconds() >= TOAST_SECS) {
         state.shared.toast = None;
+    }
+    state.queues.tick(&mut state.shared);
+    if state.view == View::Dashboard && state.overlay.is_none() {
+        state.dashboard.tick(&mut state.shared);
     }
 }
 
@@ -441,7 +488,18 @@ fn on_key(state: &mut State, key: KeyEvent) {
 }
 
 fn on_screen_action(state: &mut State, view: View, action: Action) {
+    if action == Action::Dashboard {
+        state.go(View::Dashboard);
+        state.dashboard.load(&mut state.shared);
+        return;
+    }
     match view {
+        View::Dashboard => {
+            if let Some(request) = state.dashboard.action(action, &mut state.shared) {
+                state.queues.open_focus(request.title, request.query, &mut state.shared);
+                state.go(View::Queues);
+            }
+        }
         View::Queues => match state.queues.action(action, &mut state.shared) {
             queues::Outcome::None => {}
             queues::Outcome::Open(id) => state.open_ticket(id),
@@ -478,6 +536,9 @@ fn on_answer(state: &mut State, id: RequestId, answer: Result<Answer, Failure>) 
     let Some(purpose) = state.shared.pending.remove(&id) else {
         return; // nobody waits for it any more
     };
+    if state.shared.progress.as_ref().is_some_and(|p| p.id == id) {
+        state.shared.progress = None;
+    }
     if let Err(failure) = &answer
         && failure.is_unauthenticated()
         && state.shared.me.is_some()
@@ -522,6 +583,7 @@ fn on_answer(state: &mut State, id: RequestId, answer: Result<Answer, Failure>) 
             Err(failure) => state.shared.error(format!("Saved views: {failure}")),
         },
         Purpose::Queue { tab, append } => state.queues.answer(id, tab, append, answer, &mut state.shared),
+        Purpose::Count { tab } => state.queues.answer_count(id, tab, answer),
         Purpose::Ticket { ticket } => {
             if let Some(view) = state.ticket.as_mut().filter(|v| v.id == ticket) {
                 view.answer_detail(id, answer, &mut state.shared);
@@ -587,6 +649,7 @@ fn on_answer(state: &mut State, id: RequestId, answer: Result<Answer, Failure>) 
         },
         Purpose::Teams => {
             if let Ok(Answer::Teams(teams)) = answer {
+                state.shared.team_members = teams.iter().map(|team| (team.id, team.members.clone())).collect();
                 state.shared.teams = teams
                     .into_iter()
                     .map(|team| hdms_api_types::tickets::TeamSummary { id: team.id, name: team.name })
@@ -596,12 +659,17 @@ fn on_answer(state: &mut State, id: RequestId, answer: Result<Answer, Failure>) 
         Purpose::Name(user) => {
             if let Ok(Answer::User(found)) = answer {
                 state.shared.learn_person(user, &found.name, &found.email);
-            } else {
-                // Not readable (a customer may not read users): show the short id for good.
-                state.shared.people.insert(user, format!("user {}", &user.simple().to_string()[..8]));
+                state.shared.looked_up.insert(user, state.shared.now);
+            } else if !state.shared.people.contains_key(&user) {
+                // Not readable: a customer may not read users, and everyone else in their
+                // tickets is the support team (presence names those who are there); staff see
+                // the short id.
+                let shown = if state.shared.is_staff() { format!("user {}", &user.simple().to_string()[..8]) } else { "Support".to_owned() };
+                state.shared.people.insert(user, shown);
             }
         }
         Purpose::Picker(picker) => actions::picker_answer(state, id, picker, answer),
+        Purpose::Dashboard => state.dashboard.answer(id, answer, &mut state.shared),
     }
 }
 
@@ -628,6 +696,11 @@ fn on_live(state: &mut State, event: LiveEvent) {
             state.queues.set_viewing(ticket, !viewing.is_empty());
             if let Some(view) = state.ticket.as_mut().filter(|v| v.id == ticket) {
                 view.presence(viewing, typing);
+            }
+        }
+        LiveEvent::People(people) => {
+            for person in people {
+                state.shared.learn_person(person.id, &person.name, &person.email);
             }
         }
         LiveEvent::TicketChanged { ticket, reason } => {

@@ -11,7 +11,7 @@ use hdms_api_types::notifications::Notification;
 use hdms_api_types::teams::Team;
 use hdms_api_types::tickets::{
     AssignRequest, BulkResult, CannedReply, Macro, BulkUpdate, Comment, CreateTicket, HistoryEntry, LinkKind, MergeResult, SavedView, Status,
-    Ticket, TicketLink, TicketListQuery, Transition, UpdateTicket, Watcher,
+    Satisfaction, Ticket, TicketLink, TicketListQuery, TicketRating, Transition, UpdateTicket, Watcher,
 };
 use hdms_api_types::users::User;
 use uuid::Uuid;
@@ -30,6 +30,8 @@ pub enum Call {
     Me,
     Views,
     Tickets(Box<TicketListQuery>),
+    /// How many tickets a queue holds (its `limit`, `cursor` and `sort` do not matter).
+    CountTickets(Box<TicketListQuery>),
     ViewTickets { view: Uuid, limit: u32, cursor: Option<String> },
     /// The tickets whose approvals wait on the caller.
     ApprovalQueue,
@@ -63,6 +65,15 @@ pub enum Call {
     ApplyMacro { ticket: Uuid, macro_id: Uuid, version: i64 },
     User(Uuid),
     Teams,
+    /// Raises a ticket, then attaches `files` to it (the upload's progress comes as
+    /// [`crate::app::Event::Progress`]); the answer is the ticket.
+    CreateTicket { request: Box<CreateTicket>, files: Vec<PathBuf> },
+    /// Attaches a file from a path, with progress.
+    Attach { ticket: Uuid, path: PathBuf },
+    Rate { ticket: Uuid, score: Satisfaction },
+    /// The dashboard's numbers: each of `teams` (or only `team`) over `days`, and created vs
+    /// resolved (for the whole desk when `desk` and no team is chosen).
+    Dashboard { teams: Vec<hdms_api_types::tickets::TeamSummary>, team: Option<Uuid>, days: u32, desk: bool },
 }
 
 /// Everything the ticket screen shows, fetched together.
@@ -76,6 +87,8 @@ pub struct TicketDetail {
     pub links: Vec<TicketLink>,
     pub watchers: Vec<Watcher>,
     pub approvals: Vec<Approval>,
+    /// The requester's rating, once the ticket is resolved and rated.
+    pub rating: Option<TicketRating>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +98,7 @@ pub enum Answer {
     Me(User),
     Views(Vec<SavedView>),
     Tickets(Page<Ticket>),
+    Count(u64),
     Ticket(Box<Ticket>),
     Detail(Box<TicketDetail>),
     History(Vec<HistoryEntry>),
@@ -92,6 +106,8 @@ pub enum Answer {
     Approval(Box<Approval>),
     Merged(Box<MergeResult>),
     Linked(Box<TicketLink>),
+    Attached(Box<Attachment>),
+    Dashboard(Box<crate::screens::dashboard::DashboardData>),
     Bulk(BulkResult),
     Notifications(Page<Notification>),
     Unread(i64),

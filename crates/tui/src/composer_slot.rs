@@ -64,7 +64,8 @@ impl ComposerSlot {
 
     /// Opens the composer in `internal` mode (a reply or a note), restoring the saved draft the
     /// first time. A restored draft keeps its own mode: a note never silently becomes a reply.
-    pub fn open(&mut self, internal: bool, latest_seq: i64, keymap: &Keymap, drafts: Option<&DraftWriter>) {
+    /// `staff: false` opens a customer's composer: replies only, no canned replies or macros.
+    pub fn open(&mut self, internal: bool, latest_seq: i64, keymap: &Keymap, drafts: Option<&DraftWriter>, staff: bool) {
         let mode = if internal { Mode::InternalNote } else { Mode::PublicReply };
         match &mut self.composer {
             Some(composer) => {
@@ -74,10 +75,11 @@ impl ComposerSlot {
             }
             None => {
                 let composer = Composer::new(self.ticket, mode, latest_seq, composer_keys(keymap));
-                self.composer = Some(match drafts {
+                let composer = match drafts {
                     Some(writer) => composer.with_drafts(writer.clone()),
                     None => composer,
-                });
+                };
+                self.composer = Some(if staff { composer } else { composer.for_customer() });
             }
         }
         self.open = true;

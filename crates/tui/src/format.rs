@@ -92,6 +92,11 @@ pub fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// A size as people read it (`4.5 MiB`).
+pub fn bytes(count: u64) -> String {
+    bytesize::ByteSize(count).to_string()
+}
+
 pub fn status(status: Status) -> &'static str {
     match status {
         Status::New => "new",

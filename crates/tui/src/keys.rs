@@ -79,6 +79,13 @@ actions! {
     Merge = "merge", "Merge into another ticket";
     SaveAttachment = "save_attachment", "Save the selected attachment to a file";
     MarkAllRead = "mark_all_read", "Mark every notification read";
+    NewTicket = "new_ticket", "Raise a new ticket (subject, description, priority, files)";
+    Rate = "rate", "Rate how your resolved ticket was handled";
+    Attach = "attach", "Attach a file from a path (shows the upload's progress)";
+    Dashboard = "dashboard", "The dashboard: open, breaching, SLA and volume per team and agent";
+    ShorterWindow = "shorter_window", "A shorter window (today, 7, 30, 90 days)";
+    LongerWindow = "longer_window", "A longer window";
+    NextTeam = "next_team", "The next team (all teams first)";
     Submit = "submit", "Submit";
     NextField = "next_field", "Next field";
     PrevField = "prev_field", "Previous field";
@@ -104,10 +111,11 @@ pub enum Context {
     Prompt,
     Menu,
     Composer,
+    Dashboard,
 }
 
 impl Context {
-    pub const ALL: [Context; 9] = [
+    pub const ALL: [Context; 10] = [
         Context::Global,
         Context::List,
         Context::Login,
@@ -117,6 +125,7 @@ impl Context {
         Context::Prompt,
         Context::Menu,
         Context::Composer,
+        Context::Dashboard,
     ];
 
     /// The section name in `tui.toml` (`[keys.queues]`).
@@ -131,6 +140,7 @@ impl Context {
             Context::Prompt => "prompt",
             Context::Menu => "menu",
             Context::Composer => "composer",
+            Context::Dashboard => "dashboard",
         }
     }
 
@@ -145,6 +155,7 @@ impl Context {
             Context::Prompt => "Text prompts",
             Context::Menu => "Menus",
             Context::Composer => "Composer",
+            Context::Dashboard => "Dashboard",
         }
     }
 
@@ -207,6 +218,8 @@ const DEFAULTS: &[Default] = &[
     bind(C::Queues, A::Bulk, &["b"], true),
     bind(C::Queues, A::ClaimNext, &["n"], true),
     bind(C::Queues, A::CopyNumber, &["y"], false),
+    bind(C::Queues, A::NewTicket, &["c"], false),
+    bind(C::Queues, A::Dashboard, &["shift-d"], false),
     bind(C::Ticket, A::Reply, &["r"], true),
     bind(C::Ticket, A::Note, &["i"], true),
     bind(C::Ticket, A::Transition, &["t"], true),
@@ -220,6 +233,8 @@ const DEFAULTS: &[Default] = &[
     bind(C::Ticket, A::Link, &["shift-l"], false),
     bind(C::Ticket, A::Merge, &["shift-m"], false),
     bind(C::Ticket, A::SaveAttachment, &["shift-s"], false),
+    bind(C::Ticket, A::Attach, &["u"], false),
+    bind(C::Ticket, A::Rate, &["shift-r"], false),
     bind(C::Ticket, A::NextTab, &["tab"], true),
     bind(C::Ticket, A::PrevTab, &["backtab"], false),
     bind(C::Ticket, A::Refresh, &["ctrl-r"], false),
@@ -234,6 +249,10 @@ const DEFAULTS: &[Default] = &[
     bind(C::Menu, A::Down, &["j", "down"], false),
     bind(C::Menu, A::Submit, &["enter"], true),
     bind(C::Menu, A::Cancel, &["esc", "q"], true),
+    bind(C::Dashboard, A::ShorterWindow, &["["], true),
+    bind(C::Dashboard, A::LongerWindow, &["]"], true),
+    bind(C::Dashboard, A::NextTeam, &["t"], true),
+    bind(C::Dashboard, A::Refresh, &["r"], false),
     bind(C::Composer, A::ComposerSend, &["ctrl-s", "alt-enter"], true),
     bind(C::Composer, A::ComposerToggleMode, &["ctrl-t"], true),
     bind(C::Composer, A::ComposerEditor, &["ctrl-e"], true),
@@ -241,6 +260,36 @@ const DEFAULTS: &[Default] = &[
     bind(C::Composer, A::ComposerMacro, &["alt-m"], false),
     bind(C::Composer, A::ComposerLeave, &["esc"], true),
 ];
+
+/// What only staff may do: a customer's table has none of it (not in the footer, the help, or
+/// answering a key), so their client is cut to their role from the one table.
+pub const STAFF_ONLY: &[Action] = &[
+    A::Filter,
+    A::Mark,
+    A::Bulk,
+    A::ClaimNext,
+    A::Note,
+    A::Assign,
+    A::Priority,
+    A::Tags,
+    A::Watch,
+    A::Approvals,
+    A::SubTicket,
+    A::Link,
+    A::Merge,
+    A::ComposerToggleMode,
+    A::ComposerCanned,
+    A::ComposerMacro,
+];
+
+/// What only the requester does (staff never rate their own work).
+pub const CUSTOMER_ONLY: &[Action] = &[A::Rate];
+
+/// What supervisors and admins have beyond agents (the desk's numbers).
+pub const SUPERVISOR_ONLY: &[Action] = &[A::Dashboard];
+
+/// A customer's main keys, in their footer (the staff footer has no room for them).
+const CUSTOMER_FOOTER: &[Action] = &[A::NewTicket, A::Rate, A::Transition, A::Attach];
 
 /// A key as the table stores it: letters keep their case in the code and carry SHIFT when
 /// upper case; other characters drop SHIFT (terminals differ in sending it with `?`).
@@ -309,6 +358,8 @@ pub struct HelpRow {
     pub keys: String,
     pub help: String,
     pub names: String,
+    /// `staff only` or `customers only`, for the docs (a role's own help has only its keys).
+    pub only: Option<&'static str>,
 }
 
 const TAB_ACTIONS: [Action; 9] = [A::Tab1, A::Tab2, A::Tab3, A::Tab4, A::Tab5, A::Tab6, A::Tab7, A::Tab8, A::Tab9];
@@ -318,6 +369,9 @@ const TAB_ACTIONS: [Action; 9] = [A::Tab1, A::Tab2, A::Tab3, A::Tab4, A::Tab5, A
 pub struct Keymap {
     bindings: Vec<Binding>,
     lookup: HashMap<(Context, Key), Action>,
+    /// Actions the signed-in person's role does not have (see [`Keymap::cut_to`]).
+    hidden: Vec<Action>,
+    customer: bool,
 }
 
 impl std::default::Default for Keymap {
@@ -331,19 +385,29 @@ impl std::default::Default for Keymap {
                 footer: row.footer,
             })
             .collect();
-        Keymap::from_bindings(bindings)
+        Keymap::from_bindings(bindings, Vec::new(), false)
     }
 }
 
 impl Keymap {
-    fn from_bindings(bindings: Vec<Binding>) -> Keymap {
+    fn from_bindings(bindings: Vec<Binding>, hidden: Vec<Action>, customer: bool) -> Keymap {
         let mut lookup = HashMap::new();
-        for binding in &bindings {
+        for binding in bindings.iter().filter(|b| !hidden.contains(&b.action)) {
             for key in &binding.keys {
                 lookup.insert((binding.context, *key), binding.action);
             }
         }
-        Keymap { bindings, lookup }
+        Keymap { bindings, lookup, hidden, customer }
+    }
+
+    /// Cuts the table to a role: a customer's has no staff action, staff's no customer one.
+    pub fn cut_to(&mut self, role: hdms_api_types::Role) {
+        let customer = role == hdms_api_types::Role::Customer;
+        let mut hidden = if customer { STAFF_ONLY.to_vec() } else { CUSTOMER_ONLY.to_vec() };
+        if matches!(role, hdms_api_types::Role::Customer | hdms_api_types::Role::Agent) {
+            hidden.extend_from_slice(SUPERVISOR_ONLY);
+        }
+        *self = Keymap::from_bindings(std::mem::take(&mut self.bindings), hidden, customer);
     }
 
     /// Replaces the keys of `action` in `context`. A key taken from another action of the same
@@ -361,7 +425,8 @@ impl Keymap {
                 self.bindings.push(Binding { context, action, keys, footer: false });
             }
         }
-        *self = Keymap::from_bindings(std::mem::take(&mut self.bindings));
+        let hidden = std::mem::take(&mut self.hidden);
+        *self = Keymap::from_bindings(std::mem::take(&mut self.bindings), hidden, self.customer);
         Ok(())
     }
 
@@ -376,8 +441,9 @@ impl Keymap {
         key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c')
     }
 
+    /// The bindings of `context` the role has.
     pub fn bindings(&self, context: Context) -> impl Iterator<Item = &Binding> {
-        self.bindings.iter().filter(move |b| b.context == context && !b.keys.is_empty())
+        self.bindings.iter().filter(move |b| b.context == context && !b.keys.is_empty() && !self.hidden.contains(&b.action))
     }
 
     /// What help lists for `context`, with the nine tab keys on one row.
@@ -389,7 +455,16 @@ impl Keymap {
                 tabs.push(binding);
                 continue;
             }
-            rows.push(HelpRow { keys: binding.keys_text(), help: binding.action.help().to_owned(), names: format!("`{}`", binding.action.name()) });
+            let only = if SUPERVISOR_ONLY.contains(&binding.action) {
+                Some("supervisors and admins")
+            } else if STAFF_ONLY.contains(&binding.action) {
+                Some("staff only")
+            } else if CUSTOMER_ONLY.contains(&binding.action) {
+                Some("customers only")
+            } else {
+                None
+            };
+            rows.push(HelpRow { keys: binding.keys_text(), help: binding.action.help().to_owned(), names: format!("`{}`", binding.action.name()), only });
         }
         if !tabs.is_empty() {
             let at = rows.len().min(2);
@@ -399,6 +474,7 @@ impl Keymap {
                     keys: tabs.iter().map(|b| b.keys_text()).collect::<Vec<_>>().join(" "),
                     help: "Go to tab 1 … 9".to_owned(),
                     names: "`tab_1` … `tab_9`".to_owned(),
+                    only: None,
                 },
             );
         }
@@ -415,7 +491,7 @@ impl Keymap {
         contexts
             .iter()
             .flat_map(|context| self.bindings(*context))
-            .filter(|binding| binding.footer)
+            .filter(|binding| binding.footer || (self.customer && CUSTOMER_FOOTER.contains(&binding.action)))
             .map(|binding| (binding.keys[0], footer_label(binding.action)))
             .collect()
     }
@@ -441,6 +517,13 @@ fn footer_label(action: Action) -> &'static str {
         A::Assign => "assign",
         A::NextTab => "tab",
         A::MarkAllRead => "all read",
+        A::NewTicket => "new ticket",
+        A::Rate => "rate",
+        A::Attach => "attach",
+        A::Dashboard => "dashboard",
+        A::ShorterWindow => "shorter",
+        A::LongerWindow => "longer",
+        A::NextTeam => "team",
         A::Cancel => "cancel",
         A::ComposerSend => "send",
         A::ComposerToggleMode => "public/internal",
@@ -462,7 +545,8 @@ pub fn markdown(keymap: &Keymap) -> String {
         out.push_str(&format!("\n#### {} (`[keys.{}]`)\n\n| keys | action (name) |\n|---|---|\n", context.title(), context.name()));
         for row in rows {
             let keys = row.keys.replace('|', "\\|");
-            out.push_str(&format!("| `{keys}` | {} ({}) |\n", row.help, row.names));
+            let only = row.only.map(|only| format!(" · {only}")).unwrap_or_default();
+            out.push_str(&format!("| `{keys}` | {} ({}){only} |\n", row.help, row.names));
         }
     }
     out

@@ -3,7 +3,7 @@
 //! worker's channels, so the worker can change inside without touching the screens.
 
 use hdms_api_types::notifications::Notification;
-use hdms_api_types::tickets::{Comment, Ticket};
+use hdms_api_types::tickets::{Comment, PersonSummary, Ticket};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +47,11 @@ pub enum LiveEvent {
     Connection(Connection),
     /// A message in a room, each delivered once, in order.
     Message { ticket: Uuid, seq: i64, comment: Box<Comment> },
+    /// Who views and types in a room: of the ticket open, or (following the queues) of any
+    /// ticket the user may see, for the queues' "someone else is viewing" mark.
     Presence { ticket: Uuid, viewing: Vec<Uuid>, typing: Vec<Uuid> },
+    /// The names of the people of the presence that follows, as the server knows them now.
+    People(Vec<PersonSummary>),
     TicketChanged { ticket: Box<Ticket>, reason: String },
     /// A ticket this user could see is out of their sight now (moved to another team): every
     /// queue drops it.
@@ -70,6 +74,7 @@ pub fn from_worker(event: crate::live::LiveEvent) -> Option<LiveEvent> {
         }),
         Worker::Message { ticket_id, seq, comment, .. } => LiveEvent::Message { ticket: ticket_id, seq, comment: Box::new(comment) },
         Worker::Presence { ticket_id, viewing, typing } => LiveEvent::Presence { ticket: ticket_id, viewing, typing },
+        Worker::People { people, .. } => LiveEvent::People(people),
         Worker::Notification(notification) => LiveEvent::Notification(Box::new(notification)),
         Worker::TicketChanged { ticket, reason } => LiveEvent::TicketChanged { ticket, reason },
         Worker::TicketHidden { ticket_id } => LiveEvent::TicketHidden { ticket: ticket_id },

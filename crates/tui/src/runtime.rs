@@ -20,7 +20,7 @@ use ratatui::backend::Backend;
 use tokio::sync::mpsc;
 
 use crate::app::{Effect, Event, State, update};
-use crate::call::{Answer, Call, Failure, TicketDetail};
+use crate::call::{Answer, Call, Failure, RequestId, TicketDetail};
 use crate::live::{LiveConfig, LiveWorker, TokenFn};
 use crate::realtime;
 use crate::signin::{Session, Target};
@@ -28,6 +28,8 @@ use crate::ui;
 
 /// How often the clock ticks (SLA countdowns, toasts).
 const TICK: Duration = Duration::from_millis(500);
+/// At most this often an upload reports its progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// Performs effects: holds the session once signed in, and the websocket worker's channel.
 #[derive(Clone)]
@@ -56,7 +58,7 @@ impl Effects {
             Effect::Call { id, call } => {
                 let this = self.clone();
                 tokio::spawn(async move {
-                    let answer = this.call(call).await;
+                    let answer = this.call(id, call).await;
                     let _ = this.events.send(Event::Answer { id, answer });
                 });
             }
@@ -128,8 +130,26 @@ impl Effects {
         Ok(session.client().clone())
     }
 
-    async fn call(&self, call: Call) -> Result<Answer, Failure> {
+    async fn call(&self, id: RequestId, call: Call) -> Result<Answer, Failure> {
         match call {
+            Call::CreateTicket { request, files } => {
+                // Every file is read before the ticket is raised: a wrong path raises nothing.
+                let mut contents = Vec::new();
+                for path in &files {
+                    contents.push(read_file(path).await?);
+                }
+                let client = self.client().await?;
+                let ticket = client.create_ticket(&request).await?;
+                for (name, content) in contents {
+                    self.upload(&client, id, ticket.id, &name, &content).await?;
+                }
+                Ok(Answer::Ticket(Box::new(ticket)))
+            }
+            Call::Attach { ticket, path } => {
+                let (name, content) = read_file(&path).await?;
+                let client = self.client().await?;
+                Ok(Answer::Attached(Box::new(self.upload(&client, id, ticket, &name, &content).await?)))
+            }
             Call::Login { email, password } => {
                 let anonymous = self.target.anonymous_client()?;
                 match anonymous.login_start(&email, &password).await? {
@@ -153,6 +173,23 @@ impl Effects {
         }
     }
 
+    /// Uploads a file, telling the state how far it got (a few times a second at most, so a big
+    /// file never floods the event loop).
+    async fn upload(&self, client: &Client, id: RequestId, ticket: uuid::Uuid, name: &str, content: &[u8]) -> Result<hdms_api_types::files::Attachment, Failure> {
+        let events = self.events.clone();
+        let label = name.to_owned();
+        let last = Mutex::new(None::<std::time::Instant>);
+        let progress = move |sent: u64, total: u64| {
+            let mut last = last.lock().expect("progress lock");
+            let due = last.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) || sent == total;
+            if due {
+                *last = Some(std::time::Instant::now());
+                let _ = events.send(Event::Progress { id, label: label.clone(), sent, total });
+            }
+        };
+        Ok(client.upload_attachment_with_progress(ticket, name, None, content, progress).await?)
+    }
+
     async fn logged_in(&self, answer: &hdms_api_types::auth::LoginResponse) -> Result<Answer, Failure> {
         let (session, saved) = Session::from_login(self.target.clone(), answer).await?;
         *self.session.lock().expect("session lock") = Some(session);
@@ -163,10 +200,18 @@ impl Effects {
 /// One call through the typed client.
 pub async fn perform(client: &Client, call: Call) -> Result<Answer, Failure> {
     Ok(match call {
-        Call::Login { .. } | Call::LoginOtp { .. } => unreachable!("logins go through Effects::call"),
+        Call::Login { .. } | Call::LoginOtp { .. } | Call::CreateTicket { .. } | Call::Attach { .. } => {
+            unreachable!("logins and uploads go through Effects::call")
+        }
+        Call::Dashboard { teams, team, days, desk } => Answer::Dashboard(Box::new(dashboard(client, teams, team, days, desk).await?)),
+        Call::Rate { ticket, score } => {
+            client.rate_ticket(ticket, &hdms_api_types::tickets::RateTicket { score, comment: None }).await?;
+            Answer::Done
+        }
         Call::Me => Answer::Me(client.me().await?),
         Call::Views => Answer::Views(client.list_views().await?),
         Call::Tickets(query) => Answer::Tickets(client.list_tickets(&query).await?),
+        Call::CountTickets(query) => Answer::Count(client.count_tickets(&query).await?.count),
         Call::ViewTickets { view, limit, cursor } => {
             Answer::Tickets(client.view_tickets(view, &ViewPageQuery { limit: Some(limit), cursor }).await?)
         }
@@ -179,7 +224,15 @@ pub async fn perform(client: &Client, call: Call) -> Result<Answer, Failure> {
             Answer::Tickets(Page { items: tickets.into_iter().filter_map(Result::ok).collect(), next_cursor: None })
         }
         Call::TicketDetail(id) => {
-            let (ticket, comments, transitions, attachments, subtickets, links, watchers, approvals) = tokio::try_join!(
+            // A rating exists only once the requester gave one: 404 is "none yet".
+            let rating = async {
+                match client.ticket_rating(id).await {
+                    Ok(rating) => Ok(Some(rating)),
+                    Err(err) if err.status().is_some_and(|s| s.as_u16() == 404) => Ok(None),
+                    Err(err) => Err(err),
+                }
+            };
+            let (ticket, comments, transitions, attachments, subtickets, links, watchers, approvals, rating) = tokio::try_join!(
                 client.get_ticket(id),
                 client.list_comments(id),
                 client.list_transitions(id),
@@ -188,8 +241,9 @@ pub async fn perform(client: &Client, call: Call) -> Result<Answer, Failure> {
                 client.list_links(id),
                 client.list_watchers(id),
                 client.ticket_approvals(id),
+                rating,
             )?;
-            Answer::Detail(Box::new(TicketDetail { ticket, comments, transitions, attachments, subtickets, links, watchers, approvals }))
+            Answer::Detail(Box::new(TicketDetail { ticket, comments, transitions, attachments, subtickets, links, watchers, approvals, rating }))
         }
         Call::TicketByNumber(number) => Answer::Ticket(Box::new(client.get_ticket_by_number(&number).await?)),
         Call::History(id) => Answer::History(client.history(id).await?),
@@ -255,6 +309,47 @@ pub async fn perform(client: &Client, call: Call) -> Result<Answer, Failure> {
     })
 }
 
+/// The dashboard's numbers in one go: each team's metrics, and created vs resolved per day (per
+/// hour for today) for the chosen team, the whole desk (admins), or the sum of the teams'.
+async fn dashboard(
+    client: &Client,
+    teams: Vec<hdms_api_types::tickets::TeamSummary>,
+    team: Option<uuid::Uuid>,
+    days: u32,
+    desk: bool,
+) -> Result<crate::screens::dashboard::DashboardData, Failure> {
+    use hdms_api_types::metrics::{ReportBucket, TeamMetricsQuery, VolumeReportQuery};
+    let shown: Vec<_> = teams.into_iter().filter(|t| team.is_none_or(|id| id == t.id)).collect();
+    let query = TeamMetricsQuery { days: Some(days) };
+    let metrics = futures::future::try_join_all(shown.iter().map(|t| client.team_metrics(t.id, &query))).await?;
+    let today = Utc::now().date_naive();
+    let from = today - chrono::Days::new(u64::from(days.max(1)) - 1);
+    let bucket = if days == 1 { ReportBucket::Hour } else { ReportBucket::Day };
+    let report = |team| VolumeReportQuery { team, from: Some(from), to: Some(today), bucket: Some(bucket), tz: None };
+    // A report refused (a supervisor's team they are not in) leaves the chart empty, not the
+    // whole dashboard.
+    let volume = match (team, desk) {
+        (Some(id), _) => client.volume_report(&report(Some(id))).await.ok(),
+        (None, true) => client.volume_report(&report(None)).await.ok(),
+        (None, false) => {
+            let queries: Vec<VolumeReportQuery> = shown.iter().map(|t| report(Some(t.id))).collect();
+            let reports = futures::future::join_all(queries.iter().map(|query| client.volume_report(query))).await;
+            let mut reports = reports.into_iter().filter_map(Result::ok);
+            reports.next().map(|mut sum| {
+                for other in reports {
+                    for (bucket, add) in sum.buckets.iter_mut().zip(other.buckets) {
+                        bucket.created += add.created;
+                        bucket.resolved += add.resolved;
+                    }
+                }
+                sum.team_id = None;
+                sum
+            })
+        }
+    };
+    Ok(crate::screens::dashboard::DashboardData { teams: shown.into_iter().zip(metrics).collect(), volume })
+}
+
 /// Leaves the alternate screen and raw mode, runs `$VISUAL`/`$EDITOR` on `text`, and comes back.
 async fn edit_outside<B: Backend>(terminal: &mut Terminal<B>, text: &str) -> Result<String, String>
 where
@@ -268,10 +363,24 @@ where
         .await
         .map_err(|err| err.to_string())
         .and_then(|result| result.map_err(|err| format!("the editor failed: {err}")));
-    let _ = crossterm::execute!(std::io::stdout(), EnterAlternateScreen);
+    let _ = crossterm::execute!(std::io::stdout(), EnterAlternateScreen, crossterm::terminal::Clear(crossterm::terminal::ClearType::All));
     let _ = enable_raw_mode();
-    let _ = terminal.clear();
+    // Forget the last frame so the next draw paints every cell. (`Terminal::clear` asks the
+    // terminal where its cursor is first; right after the editor that query failed under tmux,
+    // and the screen came back with only the edited lines: the e2e test caught it.)
+    terminal.swap_buffers();
     result
+}
+
+/// A file to upload: its name and content (`~/` is the home directory, as people type it).
+async fn read_file(path: &std::path::Path) -> Result<(String, Vec<u8>), Failure> {
+    let path = match path.strip_prefix("~") {
+        Ok(rest) => dirs::home_dir().map(|home| home.join(rest)).unwrap_or_else(|| path.to_owned()),
+        Err(_) => path.to_owned(),
+    };
+    let content = tokio::fs::read(&path).await.map_err(|err| Failure::new(format!("cannot read {}: {err}", path.display())))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".to_owned());
+    Ok((name, content))
 }
 
 /// Writes a downloaded file without replacing one already there.

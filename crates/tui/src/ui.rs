@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, BorderType, Clear, LineGauge, Paragraph, Wrap};
 
 use crate::app::{State, View};
 use crate::realtime::Connection;
@@ -23,6 +23,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
             Some(view) => view.draw(frame, main, shared),
             None => frame.render_widget(Paragraph::new("No ticket open."), main),
         },
+        View::Dashboard => state.dashboard.draw(frame, main, shared),
         View::Notifications => {
             let [title, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(main);
             frame.render_widget(
@@ -44,6 +45,16 @@ pub fn draw(frame: &mut Frame, state: &State) {
 }
 
 fn draw_message(frame: &mut Frame, area: Rect, state: &State) {
+    if let Some(progress) = &state.shared.progress {
+        let ratio = if progress.total == 0 { 1.0 } else { progress.sent as f64 / progress.total as f64 };
+        let label = format!(" Uploading {} {} of {} ", progress.label, crate::format::bytes(progress.sent), crate::format::bytes(progress.total));
+        let gauge = LineGauge::default()
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(label)
+            .filled_style(Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD));
+        frame.render_widget(gauge, area);
+        return;
+    }
     let Some(message) = &state.shared.message else { return };
     let line = if message.error {
         Line::from(vec![
@@ -87,14 +98,29 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &State) {
         Connection::Offline(_) => base.fg(Color::LightRed).add_modifier(Modifier::BOLD),
     };
     let unread_style = if shared.unread > 0 { base.add_modifier(Modifier::BOLD).fg(Color::LightYellow) } else { base };
-    let line = Line::from(vec![
-        Span::styled(" hdms ", base.add_modifier(Modifier::BOLD)),
-        Span::styled(format!("│ {} │ {user} │ ", shared.server), base),
+    // Who, the connection and the unread count matter most: a narrow terminal loses the
+    // server's address first, then the product name.
+    let tail = vec![
+        Span::styled(format!("{user} │ "), base),
         Span::styled(shared.connection.label(), connection_style),
         Span::styled(" │ ", base),
         Span::styled(format!("{} unread", shared.unread), unread_style),
         Span::styled(" ", base),
-    ]);
+    ];
+    let tail_width: usize = tail.iter().map(|span| span.content.chars().count()).sum();
+    let server = format!("│ {} │ ", shared.server);
+    let room = usize::from(area.width);
+    let mut spans = Vec::new();
+    if tail_width + 6 + server.chars().count() <= room {
+        spans.push(Span::styled(" hdms ", base.add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(server, base));
+    } else if tail_width + 8 <= room {
+        spans.push(Span::styled(" hdms │ ", base.add_modifier(Modifier::BOLD)));
+    } else {
+        spans.push(Span::styled(" ", base));
+    }
+    spans.extend(tail);
+    let line = Line::from(spans);
     frame.render_widget(Paragraph::new(line).style(base), area);
 }
 

@@ -122,6 +122,39 @@ fn after_a_server_restart_the_client_reconnects_and_shows_what_it_missed() {
 }
 
 #[test]
+fn ctrl_e_edits_the_draft_in_the_editor_and_the_edit_is_sent() {
+    let server = TestServer::start();
+    let customer = server.user("rita@example.com", "Rita Requester", Role::Customer);
+    server.user("dana@example.com", "Dana Agent", Role::Agent);
+    let ticket = server.ticket(&customer, "Scanner sends blank pages", "Since the update.");
+    // A real editor command: it appends a line to the file it is given and exits.
+    let bin = tempfile::tempdir().unwrap();
+    let editor = bin.path().join("append-editor");
+    std::fs::write(&editor, "#!/bin/sh\nprintf '\\n%s\\n' 'Appended by the editor' >> \"$1\"\n").unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let terminal = Terminal::start_with_env(&server.url, 100, 30, None, &[("EDITOR", editor.as_path())]);
+    terminal.log_in("dana@example.com");
+    open_the_ticket(&terminal, "Scanner sends blank pages");
+    terminal.press(&["r"]);
+    terminal.wait_for("PUBLIC REPLY · the requester sees this");
+    terminal.type_text("Typed in the composer");
+    terminal.wait_for("Typed in the composer");
+    terminal.press(&["C-e"]);
+    // Back from the editor: the composer holds the edited draft, both lines.
+    let screen = terminal.wait_for("Appended by the editor");
+    assert!(screen.contains("Typed in the composer"), "{screen}");
+    assert!(screen.contains("PUBLIC REPLY · the requester sees this"), "still composing: {screen}");
+    terminal.press(&["C-s"]);
+    terminal.wait_for("Reply sent");
+    let comments = server.block_on(customer.list_comments(ticket.id)).unwrap();
+    assert!(
+        comments.iter().any(|c| c.body == "Typed in the composer\nAppended by the editor"),
+        "the server has the edited text: {comments:?}"
+    );
+}
+
+#[test]
 fn the_draft_and_the_session_survive_quitting_and_starting_again() {
     let server = TestServer::start();
     let customer = server.user("rita@example.com", "Rita Requester", Role::Customer);
@@ -167,4 +200,60 @@ fn queues_follow_tickets_created_and_moved_elsewhere() {
     server.block_on(customer.transition(first.id, &request)).expect("the requester cancels");
     terminal.wait_until(|screen| !screen.contains("First ticket"), "the cancelled ticket leave Unassigned");
     terminal.wait_for("2 Unassigned 1");
+}
+
+/// Issue 13: a customer raises a ticket (with a file) in their `hdms-tui`, an agent opens it in
+/// a second `hdms-tui`, and each sees the other's messages and typing live.
+#[test]
+fn a_customer_raises_a_ticket_and_chats_live_with_an_agent_in_another_client() {
+    let server = TestServer::start();
+    let rita_client = server.user("rita@example.com", "Rita Requester", Role::Customer);
+    server.user("dana@example.com", "Dana Agent", Role::Agent);
+    let files = tempfile::tempdir().unwrap();
+    let log = files.path().join("printer.log");
+    std::fs::write(&log, "offline since 09:12\n".repeat(2000)).unwrap();
+
+    let rita = Terminal::start(&server.url, 100, 30, None);
+    rita.log_in("rita@example.com");
+    rita.wait_for("rita@example.com (customer)");
+    rita.wait_for("│ live │");
+    rita.press(&["c"]);
+    rita.wait_for("Raise a ticket");
+    rita.type_text("Cannot print on the third floor");
+    rita.press(&["Tab"]);
+    rita.type_text("The printer says offline.");
+    rita.press(&["Tab", "Tab"]);
+    rita.type_text(&log.display().to_string());
+    rita.press(&["Enter"]);
+    // Her new ticket opens, with the file attached.
+    rita.wait_for("Conversation (0)");
+    let screen = rita.wait_for("Cannot print on the third floor");
+    assert!(!screen.contains("SLA") && !screen.contains("INTERNAL"), "{screen}");
+    let ticket = server.block_on(rita_client.list_tickets(&Default::default())).unwrap().items.remove(0);
+    let attachments = server.block_on(rita_client.list_attachments(ticket.id)).unwrap();
+    assert_eq!(attachments.iter().map(|a| a.file_name.as_str()).collect::<Vec<_>>(), ["printer.log"]);
+
+    let dana = Terminal::start(&server.url, 100, 30, None);
+    dana.log_in("dana@example.com");
+    open_the_ticket(&dana, "Cannot print on the third floor");
+
+    // Dana writes: Rita sees her typing, then her message.
+    dana.press(&["r"]);
+    dana.wait_for("PUBLIC REPLY");
+    dana.type_text("Hello Rita, I am looking at the printer now");
+    rita.wait_for("Dana Agent is typing");
+    dana.press(&["C-s"]);
+    dana.wait_for("Reply sent");
+    rita.wait_for("Hello Rita, I am looking at the printer now");
+
+    // Rita answers: Dana sees her typing, then her message.
+    rita.press(&["r"]);
+    rita.wait_for("YOUR REPLY");
+    rita.type_text("Thank you, it is for the board meeting");
+    dana.wait_for("Rita Requester is typing");
+    rita.press(&["C-s"]);
+    rita.wait_for("Reply sent");
+    let screen = dana.wait_for("Thank you, it is for the board meeting");
+    let header = screen.lines().rev().find(|line| line.contains("PUBLIC REPLY") && line.contains("Rita")).unwrap_or_default();
+    assert!(header.contains("Rita Requester"), "named: {screen}");
 }

@@ -213,6 +213,7 @@ fn ticket_details_tab() {
         image: None,
         downloadable: true,
         uploaded_by: support::id(50),
+        uploaded_by_user: None,
         created_at: now(),
         deleted_at: None,
     });
@@ -222,4 +223,189 @@ fn ticket_details_tab() {
     // Enter on a sub-ticket opens it.
     let effects = press(&mut state, "<enter>");
     assert!(calls(&effects).iter().any(|(_, c)| *c == Call::TicketDetail(support::id(2050))));
+}
+
+/// Rita's own tickets, as the server would list them to her.
+fn customers_tickets() -> Vec<hdms_api_types::tickets::Ticket> {
+    let mut tickets = sample_tickets();
+    tickets[1].assignee = None;
+    tickets[1].assignee_id = None;
+    tickets
+}
+
+/// Everything staff-only a customer's screen must never show.
+const STAFF_ONLY_TEXT: [&str; 9] = ["INTERNAL", "tunnel MTU", "SLA", "BREACHED", "Tags", "Watchers", "Approvals", "Team ", "Requester Rita"];
+
+fn assert_nothing_staff_only(buffer: &Buffer) {
+    for text in STAFF_ONLY_TEXT {
+        assert!(find(buffer, text).is_none(), "a customer's screen shows {text:?}:\n{buffer:?}");
+    }
+}
+
+#[test]
+fn customer_queues_screen() {
+    let mut state = signed_in_as(customer(), customers_tickets());
+    snapshot("customer_queues", &mut state);
+    for (width, height) in SIZES {
+        let terminal = draw(&mut state, width, height);
+        let buffer = terminal.backend().buffer();
+        assert_nothing_staff_only(buffer);
+        assert!(find(buffer, "new ticket").is_some(), "raising a ticket is in the footer");
+        assert!(find(buffer, "bulk").is_none() && find(buffer, "claim").is_none(), "no staff keys in the footer");
+    }
+    press(&mut state, "?");
+    let terminal = draw(&mut state, 120, 40);
+    let buffer = terminal.backend().buffer();
+    assert!(find(buffer, "Raise a new ticket").is_some());
+    for staff_help in ["Filter", "bulk action", "Claim the next"] {
+        assert!(find(buffer, staff_help).is_none(), "a customer's help lists {staff_help:?}");
+    }
+}
+
+#[test]
+fn customer_ticket_screen_never_shows_internal_notes_or_staff_fields() {
+    let mut state = signed_in_as(customer(), customers_tickets());
+    // Even if an internal note reached the client (the server filters them), none is drawn.
+    open_ticket(&mut state, detail(customers_tickets()[0].clone()));
+    let ticket = customers_tickets()[0].clone();
+    let note = comment(20, &ticket, 1, "Internal: customer is on the old firmware", true, 4);
+    update(&mut state, Event::Live(hdms_tui::realtime::LiveEvent::Message { ticket: ticket.id, seq: 4, comment: Box::new(note) }));
+    update(&mut state, Event::Live(hdms_tui::realtime::LiveEvent::People(vec![person(1, "Dana Agent")])));
+    update(
+        &mut state,
+        Event::Live(hdms_tui::realtime::LiveEvent::Presence { ticket: ticket.id, viewing: vec![support::id(1)], typing: vec![support::id(1)] }),
+    );
+    snapshot("customer_ticket", &mut state);
+    for (width, height) in SIZES {
+        let terminal = draw(&mut state, width, height);
+        let buffer = terminal.backend().buffer();
+        assert_nothing_staff_only(buffer);
+        assert!(find(buffer, "old firmware").is_none(), "the live internal note is not drawn");
+        assert!(find(buffer, "Thanks Rita").is_some(), "public replies are");
+        assert!(find(buffer, "Dana Agent is typing").is_some(), "the agent's typing shows, by name");
+        assert!(find(buffer, "Conversation (2)").is_some(), "internal notes are not counted either");
+    }
+    // The history tab says nothing internal either (the server filters it; the client adds nothing).
+    press(&mut state, "r");
+    snapshot("customer_composing", &mut state);
+    let terminal = draw(&mut state, 80, 24);
+    assert!(find(terminal.backend().buffer(), "YOUR REPLY").is_some());
+    assert_nothing_staff_only(terminal.backend().buffer());
+}
+
+#[test]
+fn customer_raises_a_ticket_with_a_file_and_sees_the_upload_progress() {
+    let mut state = signed_in_as(customer(), customers_tickets());
+    press(&mut state, "c");
+    press(&mut state, "Laptop will not charge<tab>Since this morning<tab>");
+    snapshot("customer_new_ticket", &mut state);
+    let effects = press(&mut state, "<bs><bs><bs><bs><bs><bs>high<tab>~/photo.jpg<enter>");
+    let (id, _) = calls(&effects).into_iter().find(|(_, c)| matches!(c, Call::CreateTicket { .. })).unwrap();
+    update(&mut state, Event::Progress { id, label: "photo.jpg".to_owned(), sent: 3 << 20, total: 8 << 20 });
+    let terminal = draw(&mut state, 80, 24);
+    assert!(find(terminal.backend().buffer(), "Uploading photo.jpg 3.0 MiB of 8.0 MiB").is_some(), "{:?}", terminal.backend().buffer());
+}
+
+fn team_metrics(team: u128, open: u64, breached: u64, agents: &[(u128, &str, u64, u64, u64)]) -> hdms_api_types::metrics::TeamMetrics {
+    use hdms_api_types::metrics::{AgentLoad, Backlog, TeamMetrics, Throughput};
+    TeamMetrics {
+        team_id: support::id(team),
+        generated_at: now(),
+        backlog: Backlog { total: open, open, breached, ..Default::default() },
+        window: Throughput {
+            days: 7,
+            since: now() - chrono::Duration::days(7),
+            created: 40,
+            resolved: 36,
+            median_first_response_secs: Some(3900),
+            median_resolution_secs: Some(2 * 86_400 + 3 * 3600),
+            sla_met_share: Some(0.92),
+            rated_good: 12,
+            rated_bad: 1,
+        },
+        agents: agents
+            .iter()
+            .map(|(id, name, assigned, breached, resolved)| AgentLoad {
+                user_id: support::id(*id),
+                name: name.to_string(),
+                assigned: *assigned,
+                breached: *breached,
+                resolved_in_window: *resolved,
+            })
+            .collect(),
+    }
+}
+
+/// A supervisor on the dashboard, with two teams' numbers over a week.
+fn dashboard_state() -> (State, hdms_tui::call::RequestId) {
+    use hdms_api_types::metrics::{ReportBucket, VolumeBucket, VolumeReport};
+    use hdms_api_types::tickets::TeamSummary;
+    let supervisor = hdms_api_types::users::User { id: support::id(9), role: hdms_api_types::Role::Supervisor, name: "Sam Supervisor".into(), ..agent() };
+    let mut state = signed_in_as(supervisor, sample_tickets());
+    let effects = press(&mut state, "D");
+    let (id, call) = calls(&effects).into_iter().find(|(_, c)| matches!(c, Call::Dashboard { .. })).expect("D opens the dashboard");
+    assert!(matches!(call, Call::Dashboard { days: 7, team: None, .. }));
+    let day = |n: i64, created: i64, resolved: i64| VolumeBucket {
+        start: now() - chrono::Duration::days(6 - n),
+        end: now() - chrono::Duration::days(5 - n),
+        created,
+        resolved,
+    };
+    let data = hdms_tui::screens::dashboard::DashboardData {
+        teams: vec![
+            (
+                TeamSummary { id: support::id(70), name: "Support".into() },
+                team_metrics(70, 42, 3, &[(1, "Dana Agent", 12, 2, 9), (2, "Lee Agent", 8, 0, 14)]),
+            ),
+            (TeamSummary { id: support::id(71), name: "Network".into() }, team_metrics(71, 17, 1, &[(3, "Kim Agent", 6, 1, 7)])),
+        ],
+        volume: Some(VolumeReport {
+            team_id: None,
+            bucket: ReportBucket::Day,
+            time_zone: "UTC".into(),
+            generated_at: now(),
+            buckets: vec![day(0, 5, 3), day(1, 9, 6), day(2, 4, 7), day(3, 12, 8), day(4, 7, 9), day(5, 3, 2), day(6, 6, 5)],
+        }),
+    };
+    update(&mut state, Event::Answer { id, answer: Ok(Answer::Dashboard(Box::new(data))) });
+    (state, id)
+}
+
+#[test]
+fn dashboard_screen() {
+    let (mut state, _) = dashboard_state();
+    snapshot("dashboard", &mut state);
+    let terminal = draw(&mut state, 80, 24);
+    let buffer = terminal.backend().buffer();
+    for text in ["Open 59", "SLA 92%", "1st resp 1h05", "24 good 2 bad", "Created ⣿ vs resolved", "Support", "Dana Agent"] {
+        assert!(find(buffer, text).is_some(), "{text:?} at 80x24:\n{buffer:?}");
+    }
+}
+
+#[test]
+fn dashboard_keys_change_the_window_and_team_and_open_queues() {
+    let (mut state, _) = dashboard_state();
+    let effects = press(&mut state, "]");
+    assert!(calls(&effects).iter().any(|(_, c)| matches!(c, Call::Dashboard { days: 30, .. })), "{effects:?}");
+    let effects = press(&mut state, "[[");
+    assert!(calls(&effects).iter().any(|(_, c)| matches!(c, Call::Dashboard { days: 1, .. })), "{effects:?}");
+    // An answer for a window since left is dropped (a newer one is on its way).
+    assert_eq!(state.dashboard.days, 1);
+    // It refreshes by itself.
+    let later = update(&mut state, Event::Tick(now() + chrono::Duration::seconds(31)));
+    assert!(calls(&later).is_empty(), "not while a request is on its way");
+    // Enter on an agent: their open tickets, as a queue tab.
+    let (mut state, _) = dashboard_state();
+    let effects = press(&mut state, "jj<enter>");
+    assert_eq!(state.view, hdms_tui::app::View::Queues);
+    let tab = state.queues.active_tab();
+    assert_eq!(tab.title, "Dana Agent");
+    let (_, load) = calls(&effects).into_iter().find(|(_, c)| matches!(c, Call::Tickets(_))).unwrap();
+    let Call::Tickets(query) = load else { unreachable!() };
+    assert_eq!(query.assignee, Some(support::id(1).to_string()));
+    assert!(query.status.is_some(), "open tickets");
+    // The dashboard is not an agent's.
+    let mut agent_state = signed_in(sample_tickets());
+    assert!(calls(&press(&mut agent_state, "D")).is_empty());
+    assert_eq!(agent_state.view, hdms_tui::app::View::Queues);
 }

@@ -115,6 +115,86 @@ fn scrolling_near_the_end_asks_for_the_next_page_once() {
 }
 
 #[test]
+fn each_tab_shows_the_servers_count_and_live_changes_recount_once() {
+    let mut state = signed_in(Vec::new());
+    // Reload My open: its first page has 50 of a queue the server counts at 1,234.
+    let effects = press(&mut state, "r");
+    let calls_made = calls(&effects);
+    let (load, _) = calls_made.iter().find(|(_, c)| matches!(c, Call::Tickets(_))).unwrap().clone();
+    let (count, query) = calls_made.iter().find(|(_, c)| matches!(c, Call::CountTickets(_))).unwrap().clone();
+    let Call::CountTickets(query) = query else { unreachable!() };
+    assert_eq!(query.assignee.as_deref(), Some("me"), "the count asks with the tab's own query");
+    let page: Vec<_> = (0..50).map(|n| ticket(n, "t", Status::Open, Priority::Normal, None)).collect();
+    update(&mut state, Event::Answer { id: load, answer: Ok(Answer::Tickets(Page { items: page, next_cursor: Some("c".into()) })) });
+    assert_eq!(state.queues.active_tab().count(), "50+", "the loaded rows until the count comes");
+    update(&mut state, Event::Answer { id: count, answer: Ok(Answer::Count(1234)) });
+    assert_eq!(state.queues.active_tab().count(), "1234");
+
+    // A search narrows the tab: the count for the old query, arriving late, is dropped.
+    let stale = calls(&press(&mut state, "r")).into_iter().find(|(_, c)| matches!(c, Call::CountTickets(_))).unwrap().0;
+    let effects = press(&mut state, "/vpn<enter>");
+    let (searched, _) = calls(&effects).into_iter().find(|(_, c)| matches!(c, Call::Tickets(_))).unwrap();
+    update(&mut state, Event::Answer { id: searched, answer: Ok(Answer::Tickets(Page { items: Vec::new(), next_cursor: None })) });
+    let (fresh, call) = calls(&effects).into_iter().find(|(_, c)| matches!(c, Call::CountTickets(_))).unwrap();
+    assert!(matches!(call, Call::CountTickets(q) if q.q.as_deref() == Some("vpn")));
+    update(&mut state, Event::Answer { id: stale, answer: Ok(Answer::Count(1234)) });
+    assert_eq!(state.queues.active_tab().total, None);
+    update(&mut state, Event::Answer { id: fresh, answer: Ok(Answer::Count(3)) });
+    assert_eq!(state.queues.active_tab().total, Some(3));
+
+    // A burst of live changes: nothing asked at once, one count per counted tab a second later.
+    for n in 0..20 {
+        let changed = ticket(3000 + n, "burst", Status::New, Priority::High, None);
+        let effects = update(&mut state, Event::Live(LiveEvent::TicketChanged { ticket: Box::new(changed), reason: "created".into() }));
+        assert!(calls(&effects).is_empty(), "no request per event");
+    }
+    let early = update(&mut state, Event::Tick(now() + chrono::Duration::milliseconds(500)));
+    assert!(calls(&early).is_empty(), "not before the debounce");
+    let due = update(&mut state, Event::Tick(now() + chrono::Duration::milliseconds(1000)));
+    let counts = calls(&due).into_iter().filter(|(_, c)| matches!(c, Call::CountTickets(_))).count();
+    assert_eq!(counts, 4, "My open, Unassigned, Breaching, All (approvals come whole)");
+    assert!(calls(&update(&mut state, Event::Tick(now() + chrono::Duration::seconds(3)))).is_empty(), "once");
+    update(&mut state, Event::Live(LiveEvent::TicketHidden { ticket: id(4000) }));
+    let due = update(&mut state, Event::Tick(now() + chrono::Duration::seconds(5)));
+    assert_eq!(calls(&due).iter().filter(|(_, c)| matches!(c, Call::CountTickets(_))).count(), 4);
+}
+
+#[test]
+fn presence_marks_any_queue_row_and_names_people_without_lookups() {
+    let mut state = signed_in(sample_tickets());
+    let row = sample_tickets()[2].id;
+    // Presence on a ticket whose room is not open (the queue feed's), named just before.
+    let effects = update(&mut state, Event::Live(LiveEvent::People(vec![person(77, "Sam Other")])));
+    assert!(effects.is_empty());
+    let effects = update(&mut state, Event::Live(LiveEvent::Presence { ticket: row, viewing: vec![id(77)], typing: vec![] }));
+    assert!(calls(&effects).is_empty(), "the name came with the presence: no lookup");
+    assert!(state.queues.viewing.contains(&row));
+    assert_eq!(state.shared.name(id(77)), "Sam Other");
+    // Only the agent: nobody else.
+    update(&mut state, Event::Live(LiveEvent::Presence { ticket: row, viewing: vec![id(1)], typing: vec![] }));
+    assert!(!state.queues.viewing.contains(&row));
+
+    // A rename reaches the screen with the next presence.
+    update(&mut state, Event::Live(LiveEvent::People(vec![person(77, "Samantha Other")])));
+    assert_eq!(state.shared.name(id(77)), "Samantha Other");
+
+    // An id presence does not name is looked up once, and again only after a while.
+    let effects = update(&mut state, Event::Live(LiveEvent::Presence { ticket: row, viewing: vec![id(78)], typing: vec![] }));
+    let (lookup, call) = calls(&effects)[0].clone();
+    assert_eq!(call, Call::User(id(78)));
+    let mut found = agent();
+    found.id = id(78);
+    found.name = "Lee Looked-up".to_owned();
+    update(&mut state, Event::Answer { id: lookup, answer: Ok(Answer::User(found)) });
+    let again = update(&mut state, Event::Live(LiveEvent::Presence { ticket: row, viewing: vec![id(78)], typing: vec![] }));
+    assert!(calls(&again).is_empty(), "cached");
+    update(&mut state, Event::Tick(now() + chrono::Duration::minutes(20)));
+    let later = update(&mut state, Event::Live(LiveEvent::Presence { ticket: row, viewing: vec![id(78)], typing: vec![] }));
+    assert_eq!(calls(&later).into_iter().map(|(_, c)| c).collect::<Vec<_>>(), vec![Call::User(id(78))], "asked again: renames do not stick");
+    assert_eq!(state.shared.name(id(78)), "Lee Looked-up", "the old name shows meanwhile");
+}
+
+#[test]
 fn the_queue_feed_moves_tickets_between_tabs() {
     let mut state = signed_in(Vec::new());
     // Unassigned is tab 2, loaded empty; a new unassigned ticket appears there.
@@ -364,7 +444,9 @@ fn approvals_are_requested_from_a_role_and_decided() {
     with_approval.approvals.push(hdms_api_types::approvals::Approval {
         id: id(600),
         ticket_id: id(2042),
+        ticket: None,
         requested_by: Some(id(50)),
+        requested_by_user: None,
         rule: hdms_api_types::approvals::ApprovalRule::Any,
         reason: Some("new laptop".to_owned()),
         state: hdms_api_types::approvals::ApprovalState::Pending,
@@ -417,6 +499,7 @@ fn an_attachment_is_saved_only_when_the_server_serves_it() {
         image: None,
         downloadable,
         uploaded_by: id(50),
+        uploaded_by_user: None,
         created_at: now(),
         deleted_at: None,
     };
@@ -466,4 +549,51 @@ fn composer_keys_remapped_in_tui_toml_reach_the_composer() {
     assert!(!calls(&effects).iter().any(|(_, c)| matches!(c, Call::Comment { .. })), "Ctrl-s no longer sends");
     let effects = press(&mut state, "<c-o>");
     assert!(calls(&effects).iter().any(|(_, c)| matches!(c, Call::Comment { body, .. } if body == "hello")));
+}
+
+#[test]
+fn a_customer_raises_replies_rates_and_never_reaches_staff_actions() {
+    let mut tickets = sample_tickets();
+    tickets[0].status = Status::Resolved;
+    let mut state = signed_in_as(customer(), tickets.clone());
+    let titles: Vec<&str> = state.queues.tabs.iter().map(|tab| tab.title.as_str()).collect();
+    assert_eq!(titles, ["Open", "All mine"]);
+    // Staff keys do nothing for a customer.
+    for key in ["f", "<space>", "b", "n"] {
+        assert!(calls(&press(&mut state, key)).is_empty(), "{key} asked the server something");
+        assert!(state.overlay.is_none(), "{key} opened something");
+    }
+
+    // Raising a ticket: subject, description, priority, files.
+    press(&mut state, "c");
+    let effects = press(&mut state, "Laptop will not charge<tab>Since this morning<tab><bs><bs><bs><bs><bs><bs>high<tab>/tmp/a.log, ~/b.png<enter>");
+    let (raise, call) = calls(&effects).into_iter().next().unwrap();
+    let Call::CreateTicket { request, files } = call else { panic!("{call:?}") };
+    assert_eq!((request.subject.as_str(), request.description.as_str(), request.priority), ("Laptop will not charge", "Since this morning", Some(Priority::High)));
+    assert_eq!(files, [std::path::PathBuf::from("/tmp/a.log"), std::path::PathBuf::from("~/b.png")]);
+    let raised = ticket(3000, "Laptop will not charge", Status::New, Priority::High, None);
+    update(&mut state, Event::Progress { id: raise, label: "a.log".into(), sent: 10, total: 20 });
+    assert!(state.shared.progress.is_some());
+    let effects = update(&mut state, Event::Answer { id: raise, answer: Ok(Answer::Ticket(Box::new(raised.clone()))) });
+    assert!(state.shared.progress.is_none(), "the gauge goes with the answer");
+    assert_eq!(state.view, View::Ticket);
+    assert!(calls(&effects).iter().any(|(_, c)| *c == Call::TicketDetail(raised.id)));
+    assert!(state.overlay.is_none());
+    press(&mut state, "q");
+
+    // A resolved ticket: the composer only replies (no note, no canned replies), and R rates.
+    open_ticket(&mut state, detail(tickets[0].clone()));
+    assert!(calls(&press(&mut state, "i")).is_empty() && !state.ticket.as_ref().unwrap().composer_open(), "no internal notes");
+    let effects = press(&mut state, "r");
+    assert!(state.ticket.as_ref().unwrap().composer_open());
+    assert!(calls(&effects).is_empty());
+    let effects = press(&mut state, "It works ::now<c-t><c-g><c-s>");
+    assert!(calls(&effects).iter().all(|(_, c)| !matches!(c, Call::CannedReplies | Call::Macros)), "{effects:?}");
+    let (reply, sent) = calls(&effects).into_iter().find(|(_, c)| matches!(c, Call::Comment { .. })).unwrap();
+    assert_eq!(sent, Call::Comment { ticket: tickets[0].id, body: "It works ::now".to_owned(), internal: false });
+    let stored = comment(30, &tickets[0], 50, "It works ::now", false, 4);
+    update(&mut state, Event::Answer { id: reply, answer: Ok(Answer::Comment(Box::new(stored))) });
+    assert!(!state.ticket.as_ref().unwrap().composer_open());
+    let effects = press(&mut state, "R<enter>");
+    assert!(calls(&effects).iter().any(|(_, c)| *c == Call::Rate { ticket: tickets[0].id, score: hdms_api_types::tickets::Satisfaction::Good }));
 }

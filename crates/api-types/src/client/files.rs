@@ -34,6 +34,36 @@ impl Client {
         self.send(builder).await
     }
 
+    /// [`Client::upload_attachment`] for big files: the body goes out in chunks and
+    /// `progress(sent, total)` is called as each is handed to the connection (bytes of the whole
+    /// request body, so the last call has `sent == total`).
+    pub async fn upload_attachment_with_progress(
+        &self,
+        ticket: Uuid,
+        file_name: &str,
+        content_type: Option<&str>,
+        content: &[u8],
+        progress: impl Fn(u64, u64) + Send + Sync + 'static,
+    ) -> Result<Attachment> {
+        /// Small enough for a smooth progress bar, large enough to cost nothing per chunk.
+        const CHUNK: usize = 64 * 1024;
+        let (boundary, body) = multipart_body(file_name, content_type, content);
+        let total = body.len() as u64;
+        let chunks: Vec<Vec<u8>> = body.chunks(CHUNK).map(<[u8]>::to_vec).collect();
+        let mut sent = 0u64;
+        let stream = futures::stream::iter(chunks.into_iter().map(move |chunk| {
+            sent += chunk.len() as u64;
+            progress(sent, total);
+            Ok::<_, std::io::Error>(chunk)
+        }));
+        let builder = self
+            .request(Method::POST, &format!("{API_PREFIX}/tickets/{ticket}/attachments"))?
+            .header(CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .header(reqwest::header::CONTENT_LENGTH, total)
+            .body(reqwest::Body::wrap_stream(stream));
+        self.send(builder).await
+    }
+
     pub async fn list_attachments(&self, ticket: Uuid) -> Result<Vec<Attachment>> {
         self.get(&format!("{API_PREFIX}/tickets/{ticket}/attachments")).await
     }

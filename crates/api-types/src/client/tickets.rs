@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::{Client, Result};
 use crate::approvals::{Approval, ApprovalDecision, ApprovalListQuery, ApprovalRuleInput, CategoryApprovalRule, RequestApproval};
 use crate::sla::{SlaPolicy, SlaPolicyInput};
-use crate::tickets::{AssignRequest, Comment, CreateComment, CreateTicket, HistoryEntry, Ticket, TicketListQuery, Transition, TransitionRequest, UpdateTicket};
+use crate::tickets::{AssignRequest, Comment, CreateComment, CreateTicket, HistoryEntry, Ticket, TicketCount, TicketListQuery, Transition, TransitionRequest, UpdateTicket};
 use crate::{API_PREFIX, Page};
 
 impl Client {
@@ -26,6 +26,12 @@ impl Client {
 
     pub async fn list_tickets(&self, query: &TicketListQuery) -> Result<Page<Ticket>> {
         self.get_query(&format!("{API_PREFIX}/tickets"), query).await
+    }
+
+    /// How many tickets `list_tickets` would page through for `query` (its `limit`, `cursor`
+    /// and `sort` are ignored).
+    pub async fn count_tickets(&self, query: &TicketListQuery) -> Result<TicketCount> {
+        self.get_query(&format!("{API_PREFIX}/tickets/count"), query).await
     }
 
     pub async fn update_ticket(&self, id: Uuid, update: &UpdateTicket) -> Result<Ticket> {

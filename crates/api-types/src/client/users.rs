@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::{Client, Result};
 use crate::auth::{Health, LoginRequest, LoginResponse, LogoutRequest, RefreshRequest};
+use crate::metrics::{self, ReportQuery};
 use crate::teams::{CreateTeam, Team, TeamListQuery, UpdateTeam};
 use crate::tokens::{ApiToken, CreateApiToken, CreatedApiToken};
 use crate::users::{CreateUser, UpdateUser, User, UserListQuery};
@@ -88,9 +89,40 @@ impl Client {
         self.get_query(&format!("{API_PREFIX}/teams/{id}/metrics"), query).await
     }
 
-    /// Tickets created and resolved per local day or hour (`GET /api/v1/reports/volume`).
-    pub async fn volume_report(&self, query: &crate::metrics::VolumeReportQuery) -> Result<crate::metrics::VolumeReport> {
-        self.get_query(&format!("{API_PREFIX}/reports/volume"), query).await
+    /// Tickets created, resolved and reopened per local day or hour (`GET /api/v1/reports/volume`).
+    pub async fn volume_report(&self, query: &ReportQuery) -> Result<metrics::VolumeReport> {
+        self.report("volume", query).await
+    }
+
+    /// The backlog by status at the end of each bucket (`GET /api/v1/reports/backlog`).
+    pub async fn backlog_report(&self, query: &ReportQuery) -> Result<metrics::BacklogReport> {
+        self.report("backlog", query).await
+    }
+
+    /// Median and 90th-percentile first response and resolution times (`GET /api/v1/reports/times`).
+    pub async fn times_report(&self, query: &ReportQuery) -> Result<metrics::TimesReport> {
+        self.report("times", query).await
+    }
+
+    /// Resolutions within SLA and breaches (`GET /api/v1/reports/sla`).
+    pub async fn sla_report(&self, query: &ReportQuery) -> Result<metrics::SlaReport> {
+        self.report("sla", query).await
+    }
+
+    /// Satisfaction ratings good and bad (`GET /api/v1/reports/satisfaction`).
+    pub async fn satisfaction_report(&self, query: &ReportQuery) -> Result<metrics::SatisfactionReport> {
+        self.report("satisfaction", query).await
+    }
+
+    /// Per agent: assigned, replies, resolved (`GET /api/v1/reports/agents`).
+    pub async fn agents_report(&self, query: &ReportQuery) -> Result<metrics::AgentsReport> {
+        self.report("agents", query).await
+    }
+
+    /// Any report by its name (`volume`, `backlog`, `times`, `sla`, `satisfaction`, `agents`),
+    /// for callers that pass it on as it comes.
+    pub async fn report<T: serde::de::DeserializeOwned>(&self, kind: &str, query: &ReportQuery) -> Result<T> {
+        self.get_query(&format!("{API_PREFIX}/reports/{kind}"), query).await
     }
 
     pub async fn create_team(&self, team: &CreateTeam) -> Result<Team> {

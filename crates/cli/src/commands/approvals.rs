@@ -1,18 +1,13 @@
 //! `hdms approvals …`.
 
-use std::collections::HashMap;
-
 use hdms_api_types::Role;
-use hdms_api_types::approvals::{Approval, ApprovalDecision, ApprovalState, Approver, RequestApproval};
-use hdms_api_types::tickets::Ticket;
-use uuid::Uuid;
+use hdms_api_types::approvals::{Approval, ApprovalDecision, ApprovalSlot, ApprovalState, Approver, RequestApproval};
 
 use crate::cli::ApprovalsCommand;
-use crate::commands::names::{self, Names};
 use crate::commands::tickets::state_name;
 use crate::commands::{args_or_stdin, parse_id, tickets, users};
 use crate::exit::{CliError, CliResult};
-use crate::output::human::ago;
+use crate::output::human::{ago, person};
 use crate::output::{Cell, Column, Layout, Output, Record, Tabular, Tone};
 use hdms_api_types::credentials::Session;
 
@@ -26,7 +21,7 @@ pub async fn run(session: Session, output: Output, command: ApprovalsCommand) ->
                 }
                 None => session.call(|client| async move { client.pending_approvals().await }).await?,
             };
-            show(&session, &output, &approvals, false).await
+            show(&output, &approvals, false)
         }
         ApprovalsCommand::Approve { approvals, comment } => decide(&session, &output, approvals, true, comment).await,
         ApprovalsCommand::Reject { approvals, comment } => decide(&session, &output, approvals, false, Some(comment)).await,
@@ -47,7 +42,7 @@ pub async fn run(session: Session, output: Output, command: ApprovalsCommand) ->
                 let request = request.clone();
                 async move { client.request_approval(id, &request).await }
             }).await?;
-            show(&session, &output, std::slice::from_ref(&approval), true).await
+            show(&output, std::slice::from_ref(&approval), true)
         }
     }
 }
@@ -62,48 +57,50 @@ async fn decide(session: &Session, output: &Output, approvals: Vec<String>, appr
             async move { client.decide_approval(id, &decision).await }
         }).await?);
     }
-    show(session, output, &decided, false).await
+    show(output, &decided, false)
 }
 
-/// Approvals with their tickets' numbers and subjects and the people's names: one lookup per
-/// distinct ticket and person (the approval itself carries only ids), for tables only.
-async fn show(session: &Session, output: &Output, approvals: &[Approval], one: bool) -> CliResult {
-    if let Some(text) = output.machine(approvals, one)? {
-        print!("{text}");
-        return Ok(());
-    }
-    let found = names::fetch_each(session, approvals.iter().map(|a| a.ticket_id), |client, id| async move { client.get_ticket(id).await }).await;
-    let tickets: HashMap<Uuid, Ticket> = found.into_iter().map(|ticket| (ticket.id, ticket)).collect();
-    let mut people = Names::default();
-    people.learn(tickets.values().flat_map(|t| t.requester.iter().chain(&t.assignee)).map(|p| (p.id, names::display_name(&p.name, &p.email))));
-    let ids = approvals.iter().flat_map(|a| a.requested_by.into_iter().chain(a.slots.iter().flat_map(|s| s.approver.user_id.into_iter().chain(s.decided_by))));
-    names::fill(session, &mut people, ids.collect::<Vec<_>>()).await;
-    let row = |approval| ApprovalRow { approval, ticket: tickets.get(&approval.ticket_id), names: &people };
+/// Approvals as the server sends them: each names its ticket and its people, so a table
+/// needs no lookups.
+fn show(output: &Output, approvals: &[Approval], one: bool) -> CliResult {
     match approvals {
-        [approval] if one => output.one_as(approval, row(approval)),
-        _ => output.list_as(approvals, row),
+        [approval] if one => output.one(approval),
+        _ => output.list(approvals),
     }
 }
 
 impl Record for Approval {
-    const FIELDS: &'static [&'static str] =
-        &["id", "ticket_id", "requested_by", "rule", "reason", "state", "slots", "created_at", "decided_at"];
+    const FIELDS: &'static [&'static str] = &[
+        "id",
+        "ticket_id",
+        "ticket",
+        "requested_by",
+        "requested_by_user",
+        "rule",
+        "reason",
+        "state",
+        "slots",
+        "created_at",
+        "decided_at",
+    ];
 
     fn id(&self) -> String {
         self.id.to_string()
     }
 }
 
-/// An approval with its ticket and the names of its people, as a table row.
-pub struct ApprovalRow<'a> {
-    pub approval: &'a Approval,
-    pub ticket: Option<&'a Ticket>,
-    pub names: &'a Names,
+/// Who a slot waits on: the named person, or `any supervisor`.
+pub fn approver(slot: &ApprovalSlot) -> String {
+    match (&slot.user, slot.approver.user_id, slot.approver.role) {
+        (summary, Some(user), _) => person(summary.as_ref(), Some(user)),
+        (_, None, Some(role)) => format!("any {role}"),
+        (_, None, None) => "?".to_owned(),
+    }
 }
 
-impl Tabular for ApprovalRow<'_> {
+impl Tabular for Approval {
     const COLUMNS: &'static [Column] = &[
-        // A number; the id (cut) only when the ticket could not be read.
+        // A number; the id (cut) only when the server sent no summary of the ticket.
         Column::shrink("ticket", 8),
         Column::shrink("subject", 12),
         Column::whole("state"),
@@ -115,37 +112,29 @@ impl Tabular for ApprovalRow<'_> {
     ];
 
     fn row(&self, layout: &Layout) -> Vec<Cell> {
-        let approval = self.approval;
-        let approvers: Vec<String> = approval
+        let approvers: Vec<String> = self
             .slots
             .iter()
-            .map(|slot| {
-                let who = match (slot.approver.user_id, slot.approver.role) {
-                    (Some(user), _) => self.names.name(user),
-                    (None, Some(role)) => format!("any {role}"),
-                    (None, None) => "?".to_owned(),
-                };
-                match slot.decision {
-                    Some(decision) => format!("{who} ({})", state_name(decision)),
-                    None => who,
-                }
+            .map(|slot| match slot.decision {
+                Some(decision) => format!("{} ({})", approver(slot), state_name(decision)),
+                None => approver(slot),
             })
             .collect();
-        let joiner = if approval.rule.as_str() == "all" { " and " } else { " or " };
-        let state = match approval.state {
+        let joiner = if self.rule.as_str() == "all" { " and " } else { " or " };
+        let state = match self.state {
             ApprovalState::Pending => Cell::new("pending", Tone::Warn),
             ApprovalState::Approved => Cell::new("approved", Tone::Good),
             ApprovalState::Rejected => Cell::new("rejected", Tone::Bad),
         };
         vec![
-            Cell::new(self.ticket.map_or_else(|| approval.ticket_id.to_string(), |t| t.number.clone()), Tone::Strong),
-            self.ticket.map(|t| t.subject.clone()).unwrap_or_default().into(),
+            Cell::new(self.ticket.as_ref().map_or_else(|| self.ticket_id.to_string(), |t| t.number.clone()), Tone::Strong),
+            self.ticket.as_ref().map(|t| t.subject.clone()).unwrap_or_default().into(),
             state,
             approvers.join(joiner).into(),
-            approval.requested_by.map(|id| self.names.name(id)).unwrap_or_default().into(),
-            approval.reason.clone().unwrap_or_default().into(),
-            Cell::new(ago(approval.created_at, layout), Tone::Muted),
-            Cell::new(approval.id.to_string(), Tone::Muted),
+            person(self.requested_by_user.as_ref(), self.requested_by).into(),
+            self.reason.clone().unwrap_or_default().into(),
+            Cell::new(ago(self.created_at, layout), Tone::Muted),
+            Cell::new(self.id.to_string(), Tone::Muted),
         ]
     }
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod import;
 pub mod mail;
 pub mod names;
+pub mod reports;
 pub mod sla;
 pub mod teams;
 pub mod tickets;

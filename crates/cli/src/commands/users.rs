@@ -129,7 +129,7 @@ async fn team_names(session: &Session, output: &Output) -> CliResult<HashMap<Uui
 
 impl Record for User {
     const FIELDS: &'static [&'static str] =
-        &["id", "email", "name", "role", "phone", "locale", "external_id", "active", "created_at", "updated_at", "deleted_at"];
+        &["id", "email", "name", "role", "phone", "locale", "external_id", "active", "created_at", "updated_at", "deleted_at", "last_login_at"];
 
     fn id(&self) -> String {
         self.id.to_string()
@@ -155,6 +155,7 @@ impl Tabular for UserRow<'_> {
         Column::whole("role"),
         Column::shrink("teams", 8),
         Column::whole("active"),
+        Column::whole("last login"),
         Column::whole("created"),
         Column::whole("phone").wide(),
         Column::whole("deleted").wide(),
@@ -169,6 +170,7 @@ impl Tabular for UserRow<'_> {
             user.role.as_str().into(),
             self.teams.join(", ").into(),
             yes_no(user.active),
+            user.last_login_at.map_or_else(|| Cell::new("never", Tone::Muted), |at| ago(at, layout).into()),
             Cell::new(ago(user.created_at, layout), Tone::Muted),
             user.phone.clone().unwrap_or_default().into(),
             user.deleted_at.map(|at| ago(at, layout)).unwrap_or_default().into(),

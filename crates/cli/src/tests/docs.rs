@@ -199,3 +199,152 @@ fn every_docs_page_is_linked_from_the_readme() {
         }
     }
 }
+
+/// A wire type's schema, as the OpenAPI document would give it, as JSON.
+fn schema_of<T: utoipa::PartialSchema>() -> serde_json::Value {
+    serde_json::to_value(T::schema()).unwrap()
+}
+
+/// The messages of one direction of the websocket: type, fields (`?` when optional), meaning;
+/// from the enum itself (`crates/api-types/src/ws.rs`).
+fn websocket_messages(schema: serde_json::Value) -> String {
+    let mut out = String::from("| `type` | fields | meaning |\n|---|---|---|\n");
+    for variant in schema["oneOf"].as_array().expect("a tagged enum is a oneOf") {
+        let name = variant["properties"]["type"]["enum"][0].as_str().expect("each variant names its type");
+        let required: Vec<&str> = variant["required"].as_array().into_iter().flatten().filter_map(|r| r.as_str()).collect();
+        let fields: Vec<String> = variant["properties"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(field, _)| field.as_str())
+            .filter(|field| *field != "type")
+            .map(|field| if required.contains(&field) { format!("`{field}`") } else { format!("`{field}`?") })
+            .collect();
+        let meaning = variant["description"].as_str().map(cell).unwrap_or_default();
+        assert!(!meaning.is_empty(), "the websocket message `{name}` needs a doc comment (it is its line in docs/websocket.md)");
+        out.push_str(&format!("| `{name}` | {} | {meaning} |\n", fields.join(", ")));
+    }
+    out
+}
+
+#[test]
+fn websocket_messages_are_current() {
+    check_generated("websocket.md", "client messages", &websocket_messages(schema_of::<hdms_api_types::ws::ClientMessage>()));
+    check_generated("websocket.md", "server messages", &websocket_messages(schema_of::<hdms_api_types::ws::ServerMessage>()));
+}
+
+/// Every string an enum's schema allows.
+fn enum_values(schema: &serde_json::Value) -> Vec<String> {
+    schema["enum"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+}
+
+#[test]
+fn the_import_page_names_every_column_and_error_code() {
+    let page = read("import.md");
+    let header = format!(
+        "`{}`, optional `{}`",
+        hdms_api_types::import::REQUIRED_COLUMNS.join(","),
+        hdms_api_types::import::OPTIONAL_COLUMNS.join(",")
+    );
+    assert!(page.contains(&header), "docs/import.md gives the header as {header}");
+    let codes = enum_values(&schema_of::<hdms_api_types::import::RowErrorCode>());
+    assert!(codes.len() > 10, "{codes:?}");
+    for code in codes {
+        assert!(page.contains(&format!("`{code}`")), "docs/import.md does not name the row error `{code}`");
+    }
+    for value in ["skip", "update", "fail"] {
+        assert!(page.contains(value), "docs/import.md does not name --on-conflict {value}");
+    }
+}
+
+/// Every server setting: (flag, environment variable, default).
+fn server_settings_list() -> Vec<(String, String, Option<String>)> {
+    let command = hdms_server::config::Config::command();
+    command
+        .get_arguments()
+        .filter_map(|arg| {
+            let env = arg.get_env()?.to_string_lossy().into_owned();
+            let default = match arg.get_default_values() {
+                [one] => Some(one.to_string_lossy().into_owned()),
+                _ => None,
+            };
+            Some((format!("--{}", arg.get_long()?), env, default))
+        })
+        .collect()
+}
+
+/// The pages by subject, and the settings each must name (by the prefix of their variables).
+const SETTINGS_BY_PAGE: &[(&str, &[&str])] = &[
+    ("sms.md", &["HDMS_SMS_"]),
+    ("email.md", &["HDMS_MAIL_"]),
+    ("attachments.md", &["HDMS_ATTACHMENT_", "HDMS_SCAN_", "HDMS_S3_", "HDMS_STORAGE", "HDMS_CLAMD", "HDMS_UNSCANNED_POLICY"]),
+    ("import.md", &["HDMS_IMPORT_"]),
+    ("websocket.md", &["HDMS_WS_"]),
+];
+
+#[test]
+fn the_pages_by_subject_name_their_settings_and_only_real_ones() {
+    let settings = server_settings_list();
+    for (page, prefixes) in SETTINGS_BY_PAGE {
+        let text = read(page);
+        for (_, env, _) in settings.iter().filter(|(_, env, _)| prefixes.iter().any(|p| env.starts_with(p))) {
+            assert!(text.contains(env.as_str()), "docs/{page} does not name {env}");
+        }
+    }
+    // A table row `| … | `--flag` | `HDMS_X` | default |` gives the setting's real default.
+    for entry in std::fs::read_dir(docs_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines().filter(|l| l.starts_with('|')) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            for (flag, env, default) in &settings {
+                let Some(i) = cells.iter().position(|c| *c == format!("`{flag}`")) else { continue };
+                if cells.get(i + 1) != Some(&format!("`{env}`").as_str()) {
+                    continue;
+                }
+                let Some(written) = cells.get(i + 2).map(|c| c.trim_matches('`')) else { continue };
+                if let Some(default) = default {
+                    assert_eq!(written, default, "{}: the default of {env}", path.display());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_variable_the_docs_name_exists() {
+    // Every `HDMS_…` a page or the README names is read somewhere in the code.
+    let mut sources = String::new();
+    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("..")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests/docs.rs") {
+                sources.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut pages: Vec<(String, String)> = vec![("README.md".to_owned(), std::fs::read_to_string(docs_dir().join("../README.md")).unwrap())];
+    for entry in std::fs::read_dir(docs_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        pages.push((path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&path).unwrap()));
+    }
+    let mut unknown = Vec::new();
+    for (page, text) in &pages {
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("HDMS_") {
+            let name: String = rest[at..].chars().take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_').collect();
+            rest = &rest[at + name.len()..];
+            // `HDMS_S3_…`: a family, not one variable.
+            if name.ends_with('_') {
+                continue;
+            }
+            if !sources.contains(&format!("\"{name}\"")) {
+                unknown.push(format!("{page}: {name}"));
+            }
+        }
+    }
+    assert!(unknown.is_empty(), "the docs name variables no code reads:\n{}", unknown.join("\n"));
+}

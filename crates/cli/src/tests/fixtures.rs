@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use hdms_api_types::Role;
 use hdms_api_types::approvals::{Approval, ApprovalRule, ApprovalSlot, ApprovalState, Approver};
 use hdms_api_types::files::{Attachment, ImageInfo, ScanState};
+use hdms_api_types::metrics::{AgentFigures, AgentsFigures, AgentsReport, Bucket, Report, ReportBucket, TimesFigures, TimesReport};
 use hdms_api_types::sla::{SlaCalendar, SlaPolicy};
 use hdms_api_types::teams::Team;
 use hdms_api_types::tickets::{
@@ -186,6 +187,7 @@ fn user(n: u128, name: &str, email: &str, role: Role) -> User {
         created_at: ago(90 * 86_400),
         updated_at: ago(86_400),
         deleted_at: None,
+        last_login_at: None,
     }
 }
 
@@ -196,9 +198,10 @@ pub fn users() -> Vec<User> {
             locale: Some("en-GB".to_owned()),
             external_id: Some("HR-0001".to_owned()),
             deleted_at: Some(ago(60)),
+            last_login_at: Some(ago(3 * 86_400)),
             ..user(ADA, "Ada Lovelace", "ada.lovelace@analytical-engines.example.com", Role::Agent)
         },
-        User { created_at: ago(7200), ..user(GRACE, "Grace Hopper", "grace@example.com", Role::Admin) },
+        User { created_at: ago(7200), last_login_at: Some(ago(300)), ..user(GRACE, "Grace Hopper", "grace@example.com", Role::Admin) },
         User { active: false, ..user(BOB, "Bob Builder", "bob@example.com", Role::Customer) },
         user(EMILIE, "Émilie Dubois-Châtelet", "emilie@example.com", Role::Supervisor),
     ]
@@ -300,7 +303,9 @@ pub fn approvals() -> Vec<Approval> {
         Approval {
             id: id(0xe1),
             ticket_id: id(0x1000 + 1044),
+            ticket: Some(LinkedTicket { id: id(0x1000 + 1044), number: "HD-1044".to_owned(), subject: "New laptop for Sam".to_owned(), status: Status::PendingApproval }),
             requested_by: Some(id(GRACE)),
+            requested_by_user: Some(person(GRACE, "Grace Hopper", "grace@example.com")),
             rule: ApprovalRule::All,
             reason: Some("A new laptop for the hire starting Monday".to_owned()),
             state: ApprovalState::Pending,
@@ -310,6 +315,8 @@ pub fn approvals() -> Vec<Approval> {
                     approver: Approver { user_id: Some(id(EMILIE)), role: None },
                     decision: Some(ApprovalState::Approved),
                     decided_by: Some(id(EMILIE)),
+                    user: Some(person(EMILIE, "Émilie Dubois-Châtelet", "emilie@example.com")),
+                    decided_by_user: Some(person(EMILIE, "Émilie Dubois-Châtelet", "emilie@example.com")),
                     comment: Some("ok".to_owned()),
                     decided_at: Some(ago(600)),
                 },
@@ -318,6 +325,8 @@ pub fn approvals() -> Vec<Approval> {
                     approver: Approver { user_id: None, role: Some(Role::Supervisor) },
                     decision: None,
                     decided_by: None,
+                    user: None,
+                    decided_by_user: None,
                     comment: None,
                     decided_at: None,
                 },
@@ -328,7 +337,9 @@ pub fn approvals() -> Vec<Approval> {
         Approval {
             id: id(0xe2),
             ticket_id: id(0xdead),
+            ticket: None,
             requested_by: None,
+            requested_by_user: None,
             rule: ApprovalRule::Any,
             reason: None,
             state: ApprovalState::Rejected,
@@ -337,6 +348,8 @@ pub fn approvals() -> Vec<Approval> {
                 approver: Approver { user_id: Some(id(0xbeef)), role: None },
                 decision: Some(ApprovalState::Rejected),
                 decided_by: Some(id(0xbeef)),
+                user: None,
+                decided_by_user: None,
                 comment: Some("Not in this budget".to_owned()),
                 decided_at: Some(ago(60)),
             }],
@@ -348,7 +361,6 @@ pub fn approvals() -> Vec<Approval> {
 
 pub fn names() -> Names {
     let mut names = Names::default();
-    names.learn(users().into_iter().map(|user| (user.id, user.name)));
     names.learn([(id(0x1001), "HD-1001 Printer jams".to_owned())]);
     names
 }
@@ -358,6 +370,7 @@ pub fn comments() -> Vec<Comment> {
         id: id(0x2000 + seq as u128),
         ticket_id: printer().id,
         author_id: id(author),
+        author: users().into_iter().find(|user| user.id == id(author)).map(|user| person(author, &user.name, &user.email)),
         body: body.to_owned(),
         internal,
         created_at: ago(secs),
@@ -420,6 +433,7 @@ pub fn detail() -> TicketDetail {
         image: None,
         downloadable: scan == ScanState::Clean,
         uploaded_by: id(BOB),
+        uploaded_by_user: Some(person(BOB, "Bob Builder", "bob@example.com")),
         created_at: ago(5 * 3600),
         deleted_at: None,
     };
@@ -482,4 +496,50 @@ pub fn bare_detail() -> TicketDetail {
         watchers: Vec::new(),
         names: Names::default(),
     }
+}
+
+/// Three UTC days ending yesterday, each a bucket of `figures`.
+fn report<B>(figures: Vec<B>) -> Report<B> {
+    let first = (now() - Duration::days(3)).date_naive();
+    let midnight = |day: NaiveDate| day.and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let buckets = figures
+        .into_iter()
+        .enumerate()
+        .map(|(i, figures)| {
+            let day = first + Duration::days(i as i64);
+            Bucket { start: midnight(day), end: midnight(day + Duration::days(1)), figures }
+        })
+        .collect();
+    Report {
+        team_id: Some(id(SUPPORT)),
+        from: first,
+        to: first + Duration::days(2),
+        bucket: ReportBucket::Day,
+        time_zone: "UTC".to_owned(),
+        generated_at: now(),
+        buckets,
+    }
+}
+
+pub fn times_report() -> TimesReport {
+    report(vec![
+        TimesFigures { first_responses: 12, first_response_median_secs: Some(1260), first_response_p90_secs: Some(3 * 3600 + 600), resolutions: 9, resolution_median_secs: Some(26 * 3600), resolution_p90_secs: Some(4 * 86_400 + 7200) },
+        TimesFigures::default(),
+        TimesFigures { first_responses: 1, first_response_median_secs: Some(45), first_response_p90_secs: Some(45), resolutions: 0, resolution_median_secs: None, resolution_p90_secs: None },
+    ])
+}
+
+pub fn agents_report() -> AgentsReport {
+    let ada = person(ADA, "Ada Lovelace", "ada.lovelace@analytical-engines.example.com");
+    let grace = person(GRACE, "Grace Hopper", "grace@example.com");
+    report(vec![
+        AgentsFigures {
+            agents: vec![
+                AgentFigures { agent: ada.clone(), assigned: 4, replies: 11, resolved: 3 },
+                AgentFigures { agent: grace.clone(), assigned: 0, replies: 2, resolved: 1 },
+            ],
+        },
+        AgentsFigures { agents: vec![AgentFigures { agent: ada, assigned: 0, replies: 0, resolved: 0 }] },
+        AgentsFigures::default(),
+    ])
 }

@@ -5,7 +5,7 @@ use unicode_width::UnicodeWidthStr;
 use uuid::Uuid;
 
 use super::fixtures::{self, layout};
-use crate::commands::approvals::ApprovalRow;
+use crate::cli::ReportKind;
 use crate::commands::sla::PolicyRow;
 use crate::commands::tickets::{BulkRow, render_detail};
 use crate::commands::users::UserRow;
@@ -30,6 +30,12 @@ fn team_names() -> HashMap<Uuid, String> {
     fixtures::teams().into_iter().map(|team| (team.id, team.name)).collect()
 }
 
+/// A report as `hdms reports KIND` prints it for people, in UTC.
+fn report_table<B: Serialize>(kind: ReportKind, report: &B, layout: &Layout) -> String {
+    let output = Output { format: Format::Table, ids: false, fields: None, layout: layout.clone() };
+    crate::commands::reports::render(kind, &serde_json::to_value(report).unwrap(), &output, chrono_tz::UTC).unwrap()
+}
+
 /// Every list the CLI prints, rendered at `layout`: (name, text).
 fn every_list(layout: &Layout) -> Vec<(&'static str, String)> {
     let users = fixtures::users();
@@ -38,7 +44,6 @@ fn every_list(layout: &Layout) -> Vec<(&'static str, String)> {
     let names = team_names();
     let approvals = fixtures::approvals();
     let tickets = fixtures::tickets();
-    let people = fixtures::names();
     let results = fixtures::bulk_results();
     vec![
         ("tickets", table(&tickets, layout)),
@@ -46,19 +51,12 @@ fn every_list(layout: &Layout) -> Vec<(&'static str, String)> {
         ("teams", table(&fixtures::teams(), layout)),
         ("tokens", table(&fixtures::tokens(), layout)),
         ("sla", table(&policies.iter().map(|policy| PolicyRow { policy, teams: &names }).collect::<Vec<_>>(), layout)),
-        (
-            "approvals",
-            table(
-                &approvals
-                    .iter()
-                    .map(|approval| ApprovalRow { approval, ticket: tickets.iter().find(|t| t.id == approval.ticket_id), names: &people })
-                    .collect::<Vec<_>>(),
-                layout,
-            ),
-        ),
+        ("approvals", table(&approvals, layout)),
         ("comments", table(&fixtures::comments(), layout)),
         ("watchers", table(&fixtures::watchers(), layout)),
         ("bulk", table(&results.iter().map(|result| BulkRow { result, ticket: format!("HD-{}", result.id.as_u128() - 0x1000) }).collect::<Vec<_>>(), layout)),
+        ("report-times", report_table(ReportKind::Times, &fixtures::times_report(), layout)),
+        ("report-agents", report_table(ReportKind::Agents, &fixtures::agents_report(), layout)),
         ("show", render_detail(&fixtures::detail(), layout)),
         ("show-bare", render_detail(&fixtures::bare_detail(), layout)),
     ]
@@ -220,7 +218,7 @@ fn fields_select_json_and_csv_columns_in_the_order_asked() {
     insta::assert_snapshot!("tickets_fields_csv", csv);
 
     let everything = machine(Format::Csv, None).machine(&fixtures::users(), false).unwrap().unwrap();
-    assert!(everything.starts_with("id,email,name,role,phone,locale,external_id,active,created_at,updated_at,deleted_at\n"), "{everything}");
+    assert!(everything.starts_with("id,email,name,role,phone,locale,external_id,active,created_at,updated_at,deleted_at,last_login_at\n"), "{everything}");
 }
 
 #[test]

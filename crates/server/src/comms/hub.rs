@@ -33,6 +33,7 @@ use crate::background::Background;
 use crate::comms::queue_feed::{self, QueueFeed, TicketBatch};
 use crate::db::{Db, Tx};
 use crate::tickets::api;
+use crate::tickets::visibility::{Audience, audience_includes};
 use crate::error::Result;
 use crate::with_db;
 
@@ -47,6 +48,8 @@ const TAIL_POLL: Duration = Duration::from_millis(250);
 const REFRESH_EVERY: Duration = Duration::from_secs(5);
 /// Refreshes per NOTIFY: each is some 80 bytes of JSON, and a payload must stay under 8,000.
 const REFRESHES_PER_SIGNAL: usize = 90;
+/// How long presence trusts a name it loaded (see `Hub::names`).
+const NAME_TTL: Duration = Duration::from_secs(10 * 60);
 
 /// A change, as signalled between instances (small: receivers load the rest).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,7 +84,9 @@ pub enum PresenceState {
 pub enum Delivery {
     Comment { comment: Comment, wire: Utf8Bytes },
     Notification { user_id: Uuid, notification: Notification },
-    Presence { ticket_id: Uuid, wire: Utf8Bytes },
+    /// `audience`: who may see the ticket, for connections following the queues, which hear
+    /// of presence on every ticket they may see (`None`: not known here, so only the room hears).
+    Presence { ticket_id: Uuid, wire: Utf8Bytes, audience: Option<Arc<RoomAudience>> },
     /// Changed tickets for the connections following the queues.
     Tickets(Arc<TicketBatch>),
 }
@@ -91,6 +96,27 @@ impl Delivery {
         let message = ServerMessage::Message { ticket_id: comment.ticket_id, seq: comment.seq, comment: comment.clone(), client_ref: None };
         let wire = Utf8Bytes::from(serde_json::to_string(&message).map_err(anyhow::Error::from)?);
         Ok(Delivery::Comment { comment, wire })
+    }
+}
+
+/// Who may see a ticket with people in its room: the visibility rule's inputs, with the members
+/// of the ticket's team (so the check needs no query per connection and never goes stale with a
+/// person's teams).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomAudience {
+    pub audience: Audience,
+    pub members: Vec<Uuid>,
+}
+
+impl RoomAudience {
+    /// The server's visibility rule (`tickets::visibility`), for this ticket.
+    pub fn admits(&self, user_id: Uuid, role: hdms_api_types::Role) -> bool {
+        let teams: &[Uuid] = match self.audience.team_id {
+            Some(team) if self.members.contains(&user_id) => &[team][..],
+            _ => &[],
+        };
+        // `teams` only needs to say whether the ticket's team is one of the person's.
+        audience_includes(user_id, role, teams, &self.audience)
     }
 }
 
@@ -108,9 +134,11 @@ pub struct Hub {
     /// PostgreSQL: presence refreshes waiting to go out together (see `refresh`).
     refreshes: Mutex<std::collections::HashSet<(Uuid, Uuid)>>,
     /// Names of the people presence has shown, so a presence message names them without a
-    /// query each time (loaded once per person and instance; a renamed person shows the new
-    /// name after a restart).
-    names: Mutex<HashMap<Uuid, PersonSummary>>,
+    /// query each time (loaded once per person and instance, and again after [`NAME_TTL`], so
+    /// a renamed person shows the new name without a restart).
+    names: Mutex<HashMap<Uuid, (PersonSummary, Instant)>>,
+    /// Who may see the tickets with people in their rooms (while anyone here follows the queues).
+    audiences: Mutex<HashMap<Uuid, Arc<RoomAudience>>>,
     pub queue: QueueFeed,
 }
 
@@ -125,6 +153,7 @@ impl Hub {
             presence: Mutex::new(HashMap::new()),
             refreshes: Mutex::new(std::collections::HashSet::new()),
             names: Mutex::new(HashMap::new()),
+            audiences: Mutex::new(HashMap::new()),
             queue: QueueFeed::default(),
         })
     }
@@ -181,6 +210,14 @@ impl Hub {
         if room.viewing.is_empty() && room.typing.is_empty() {
             rooms.remove(&ticket_id);
         }
+        let audience = {
+            let mut audiences = self.audiences.lock().expect("audiences lock");
+            let audience = audiences.get(&ticket_id).cloned();
+            if !rooms.contains_key(&ticket_id) {
+                audiences.remove(&ticket_id);
+            }
+            audience
+        };
         let now_present = rooms.get(&ticket_id).map(|room| (room.viewing.keys().copied().collect(), room.typing.keys().copied().collect()));
         drop(rooms);
         if changed {
@@ -191,7 +228,7 @@ impl Hub {
             let message = ServerMessage::Presence { ticket_id, viewing, typing, people };
             match serde_json::to_string(&message) {
                 Ok(text) => {
-                    let _ = self.local.send(Arc::new(Delivery::Presence { ticket_id, wire: Utf8Bytes::from(text) }));
+                    let _ = self.local.send(Arc::new(Delivery::Presence { ticket_id, wire: Utf8Bytes::from(text), audience }));
                 }
                 Err(err) => tracing::error!(error = %err, "presence not encoded"),
             }
@@ -201,7 +238,7 @@ impl Hub {
     /// The names of these people, as far as known (`learn_names` loads them).
     fn people<'a>(&self, ids: impl Iterator<Item = &'a Uuid>) -> Vec<PersonSummary> {
         let names = self.names.lock().expect("names lock");
-        let mut people: Vec<PersonSummary> = ids.filter_map(|id| names.get(id).cloned()).collect();
+        let mut people: Vec<PersonSummary> = ids.filter_map(|id| names.get(id).map(|(person, _)| person.clone())).collect();
         people.sort_by_key(|person| person.id);
         people.dedup_by_key(|person| person.id);
         people
@@ -209,21 +246,76 @@ impl Hub {
 
     /// Remembers a person's name (the websocket knows its own user's).
     pub fn know_name(&self, person: PersonSummary) {
-        self.names.lock().expect("names lock").insert(person.id, person);
+        self.names.lock().expect("names lock").insert(person.id, (person, Instant::now()));
     }
 
     /// Loads the names presence does not know yet, in one query.
     async fn learn_names(&self, ids: &[Uuid]) -> Result<()> {
         let unknown: std::collections::BTreeSet<Uuid> = {
             let names = self.names.lock().expect("names lock");
-            ids.iter().filter(|id| !names.contains_key(id)).copied().collect()
+            ids.iter().filter(|id| names.get(*id).is_none_or(|(_, at)| at.elapsed() >= NAME_TTL)).copied().collect()
         };
         if unknown.is_empty() {
             return Ok(());
         }
         let found = api::people(&self.db, unknown).await?;
-        self.names.lock().expect("names lock").extend(found);
+        let now = Instant::now();
+        self.names.lock().expect("names lock").extend(found.into_iter().map(|(id, person)| (id, (person, now))));
         Ok(())
+    }
+
+    /// Loads who may see a ticket before its presence goes out, when anyone on this instance
+    /// follows the queues (one query for the ticket, one for its team's members); without
+    /// followers nobody but the room hears, and nothing is loaded.
+    async fn learn_audience(&self, ticket_id: Uuid) -> Result<()> {
+        if self.queue.followers() == 0 {
+            return Ok(());
+        }
+        let audience = load_audience(&self.db, ticket_id).await?;
+        let mut audiences = self.audiences.lock().expect("audiences lock");
+        match audience {
+            Some(audience) => audiences.insert(ticket_id, Arc::new(audience)),
+            None => audiences.remove(&ticket_id),
+        };
+        Ok(())
+    }
+
+    /// The presence of every room this person may see, for a connection that starts following
+    /// the queues (after that, changes reach it as they happen).
+    pub async fn presence_seen_by(&self, user_id: Uuid, role: hdms_api_types::Role) -> Result<Vec<ServerMessage>> {
+        let present: Vec<Uuid> = self.presence.lock().expect("presence lock").keys().copied().collect();
+        let mut messages = Vec::new();
+        for ticket_id in present {
+            let known = self.audiences.lock().expect("audiences lock").get(&ticket_id).cloned();
+            let audience = match known {
+                Some(audience) => Some(audience),
+                None => load_audience(&self.db, ticket_id).await?.map(Arc::new),
+            };
+            if !audience.is_some_and(|audience| audience.admits(user_id, role)) {
+                continue;
+            }
+            let (viewing, typing) = self.presence(ticket_id);
+            if viewing.is_empty() && typing.is_empty() {
+                continue;
+            }
+            let people = self.people(viewing.iter().chain(&typing));
+            messages.push(ServerMessage::Presence { ticket_id, viewing, typing, people });
+        }
+        Ok(messages)
+    }
+
+    /// A batch of changed tickets went out: rooms of tickets that moved (another team, another
+    /// assignee) take the new audience, so presence follows the ticket's visibility.
+    fn update_audiences(&self, batch: &TicketBatch) {
+        let mut audiences = self.audiences.lock().expect("audiences lock");
+        for (ticket_id, audience) in batch.audiences() {
+            if let Some(known) = audiences.get_mut(&ticket_id)
+                && known.audience != audience
+            {
+                let members = audience.team_id.map(|team| batch.members_of(team)).unwrap_or_default();
+                *known = Arc::new(RoomAudience { audience, members });
+            }
+        }
     }
 
     /// Announces presence to every instance.
@@ -231,6 +323,7 @@ impl Hub {
         match &self.db {
             Db::Sqlite(_) => {
                 self.learn_names(&[user_id]).await?;
+                self.learn_audience(ticket_id).await?;
                 self.apply_presence(ticket_id, user_id, state)
             }
             Db::Postgres(pool) => {
@@ -289,6 +382,7 @@ impl Hub {
             }
             Signal::Presence { ticket_id, user_id, state } => {
                 self.learn_names(&[user_id]).await?;
+                self.learn_audience(ticket_id).await?;
                 self.apply_presence(ticket_id, user_id, state);
             }
             Signal::PresenceRefresh { viewing } => {
@@ -307,6 +401,7 @@ impl Hub {
         loop {
             match self.queue.next_batch(&self.db).await {
                 Ok(Some(batch)) => {
+                    self.update_audiences(&batch);
                     if !batch.is_empty() {
                         let _ = self.local.send(Arc::new(Delivery::Tickets(Arc::new(batch))));
                     }
@@ -320,6 +415,20 @@ impl Hub {
             }
         }
     }
+}
+
+/// Who may see a live ticket (`None`: gone or deleted).
+async fn load_audience(db: &Db, ticket_id: Uuid) -> Result<Option<RoomAudience>> {
+    const TICKET: &str = "SELECT requester_id, assignee_id, team_id FROM tickets WHERE id = $1 AND deleted_at IS NULL";
+    const MEMBERS: &str = "SELECT user_id FROM team_members WHERE team_id = $1";
+    let row: Option<(Uuid, Option<Uuid>, Option<Uuid>)> =
+        with_db!(db, pool => sqlx::query_as(TICKET).bind(ticket_id).fetch_optional(pool).await?);
+    let Some((requester_id, assignee_id, team_id)) = row else { return Ok(None) };
+    let members: Vec<Uuid> = match team_id {
+        Some(team) => with_db!(db, pool => sqlx::query_scalar(MEMBERS).bind(team).fetch_all(pool).await?),
+        None => Vec::new(),
+    };
+    Ok(Some(RoomAudience { audience: Audience { requester_id, assignee_id, team_id }, members }))
 }
 
 /// Drains the queue feed whenever changes are noted, until the server stops.
@@ -362,14 +471,21 @@ struct CommentRow {
     internal: bool,
     created_at: DateTime<Utc>,
     room_seq: Option<i64>,
+    author_name: Option<String>,
+    author_email: Option<String>,
 }
 
 impl From<CommentRow> for Comment {
     fn from(r: CommentRow) -> Self {
+        let author = match (r.author_name, r.author_email) {
+            (Some(name), Some(email)) => Some(PersonSummary { id: r.author_id, name, email }),
+            _ => None,
+        };
         Comment {
             id: r.id,
             ticket_id: r.ticket_id,
             author_id: r.author_id,
+            author,
             body: r.body,
             internal: r.internal,
             created_at: r.created_at,
@@ -378,20 +494,27 @@ impl From<CommentRow> for Comment {
     }
 }
 
+/// Comments with their authors' names (one join, not a query per author; deleted authors
+/// still named). The condition speaks of the comment as `c`.
 macro_rules! comment_select {
     ($where:literal) => {
-        concat!("SELECT id, ticket_id, author_id, body, internal, created_at, room_seq FROM comments WHERE ", $where)
+        concat!(
+            "SELECT c.id, c.ticket_id, c.author_id, c.body, c.internal, c.created_at, c.room_seq, \
+             u.name AS author_name, u.email AS author_email \
+             FROM comments c LEFT JOIN users u ON u.id = c.author_id WHERE ",
+            $where
+        )
     };
 }
 
 async fn load_comment(db: &Db, id: Uuid) -> Result<Option<Comment>> {
-    let row: Option<CommentRow> = with_db!(db, pool => sqlx::query_as(comment_select!("id = $1")).bind(id).fetch_optional(pool).await?);
+    let row: Option<CommentRow> = with_db!(db, pool => sqlx::query_as(comment_select!("c.id = $1")).bind(id).fetch_optional(pool).await?);
     Ok(row.map(Comment::from))
 }
 
 /// A room's messages after `after_seq`, in order; internal notes only for staff.
 pub async fn comments_after(db: &Db, ticket_id: Uuid, after_seq: i64, staff: bool) -> Result<Vec<Comment>> {
-    const SQL: &str = comment_select!("ticket_id = $1 AND room_seq > $2 AND deleted_at IS NULL AND ($3 OR NOT internal) ORDER BY room_seq, id");
+    const SQL: &str = comment_select!("c.ticket_id = $1 AND c.room_seq > $2 AND c.deleted_at IS NULL AND ($3 OR NOT c.internal) ORDER BY c.room_seq, c.id");
     let rows: Vec<CommentRow> = with_db!(db, pool => sqlx::query_as(SQL).bind(ticket_id).bind(after_seq).bind(staff).fetch_all(pool).await?);
     Ok(rows.into_iter().map(Comment::from).collect())
 }

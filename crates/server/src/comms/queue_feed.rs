@@ -194,7 +194,7 @@ impl QueueFeed {
                 Some(public) => Some(changed(public)?),
             };
             let hidden = encode(&ServerMessage::TicketHidden { ticket_id })?;
-            items.push(ChangedTicket { now, before: (before != now).then_some(before), for_staff, for_customers, hidden });
+            items.push(ChangedTicket { ticket_id, now, before: (before != now).then_some(before), for_staff, for_customers, hidden });
         }
         let members = team_members(db, teams).await?;
         Ok(Some(TicketBatch { items, members }))
@@ -231,6 +231,7 @@ pub struct TicketBatch {
 
 #[derive(Debug)]
 struct ChangedTicket {
+    ticket_id: Uuid,
     now: Audience,
     /// Who saw it before this batch's changes, when that differs.
     before: Option<Audience>,
@@ -262,6 +263,16 @@ impl TicketBatch {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// Who may see each ticket of the batch now.
+    pub fn audiences(&self) -> impl Iterator<Item = (Uuid, Audience)> + '_ {
+        self.items.iter().map(|item| (item.ticket_id, item.now))
+    }
+
+    /// The members of one of the batch's teams.
+    pub fn members_of(&self, team: Uuid) -> Vec<Uuid> {
+        self.members.iter().filter(|(_, teams)| teams.contains(&team)).map(|(user, _)| *user).collect()
     }
 }
 

@@ -213,7 +213,11 @@ impl Connection {
             },
             ClientMessage::SubscribeQueues => {
                 self.follow_queues(true);
-                Ok(vec![ServerMessage::QueuesSubscribed])
+                // Who is where already: changes follow live.
+                match self.state.hub.presence_seen_by(self.user.id(), self.user.role()).await {
+                    Ok(present) => Ok(std::iter::once(ServerMessage::QueuesSubscribed).chain(present).collect()),
+                    Err(err) => Err(err),
+                }
             }
             ClientMessage::UnsubscribeQueues => {
                 self.follow_queues(false);
@@ -277,7 +281,14 @@ impl Connection {
                 self.reply(&ServerMessage::Notification { notification: notification.clone() }).await
             }
             Delivery::Notification { .. } => Flow::Continue,
-            Delivery::Presence { ticket_id, wire } if self.rooms.contains_key(ticket_id) => self.reply_encoded(wire.clone()).await,
+            Delivery::Presence { ticket_id, wire, .. } if self.rooms.contains_key(ticket_id) => self.reply_encoded(wire.clone()).await,
+            // Following the queues: presence on every ticket this person may see (the "someone
+            // is viewing" mark of a queue's rows), checked as `GET /tickets` checks.
+            Delivery::Presence { wire, audience: Some(audience), .. }
+                if self.queues && audience.admits(self.user.id(), self.user.role()) =>
+            {
+                self.reply_encoded(wire.clone()).await
+            }
             Delivery::Presence { .. } => Flow::Continue,
             Delivery::Tickets(batch) if self.queues => {
                 for text in batch.messages_for(self.user.id(), self.user.role()) {

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use hdms_api_types::Role;
 use hdms_api_types::files::{Attachment, ImageInfo, ScanState, UnscannedPolicy};
+use hdms_api_types::tickets::PersonSummary;
 use uuid::Uuid;
 
 use crate::comms::notifications::{self, Kind, Notice};
@@ -27,13 +28,18 @@ pub struct AttachmentRow {
     pub image_width: Option<i32>,
     pub image_height: Option<i32>,
     pub has_thumbnail: bool,
+    /// The uploader's name and email (absent if the user row is gone).
+    pub uploader_name: Option<String>,
+    pub uploader_email: Option<String>,
 }
 
+/// Attachments with their content's facts and their uploaders' names, in one query.
 macro_rules! attachment_select {
     () => {
         "SELECT a.id, a.ticket_id, a.sha256, a.file_name, a.content_type, a.uploaded_by, a.created_at, \
-         a.deleted_at, b.size, b.scan_state, b.scan_signature, b.image_width, b.image_height, b.has_thumbnail \
-         FROM attachments a JOIN attachment_blobs b ON b.sha256 = a.sha256 "
+         a.deleted_at, b.size, b.scan_state, b.scan_signature, b.image_width, b.image_height, b.has_thumbnail, \
+         u.name AS uploader_name, u.email AS uploader_email \
+         FROM attachments a JOIN attachment_blobs b ON b.sha256 = a.sha256 LEFT JOIN users u ON u.id = a.uploaded_by "
     };
 }
 
@@ -61,10 +67,15 @@ impl AttachmentRow {
             }
             _ => None,
         };
+        let scan_state = self.scan_state();
+        let uploaded_by_user = match (self.uploader_name, self.uploader_email) {
+            (Some(name), Some(email)) => Some(PersonSummary { id: self.uploaded_by, name, email }),
+            _ => None,
+        };
         Attachment {
             id: self.id,
             ticket_id: self.ticket_id,
-            scan_state: self.scan_state(),
+            scan_state,
             file_name: self.file_name,
             content_type: self.content_type,
             size: self.size as u64,
@@ -73,6 +84,7 @@ impl AttachmentRow {
             image,
             downloadable,
             uploaded_by: self.uploaded_by,
+            uploaded_by_user,
             created_at: self.created_at,
             deleted_at: self.deleted_at,
         }

@@ -73,7 +73,7 @@ permission_table! {
     ReadTeamMetrics = "metrics.teams", [Supervisor, Admin],
         "See a team's backlog, SLA health, throughput and each member's load";
     ReadReports = "reports.read", [Supervisor, Admin],
-        "Time series of tickets created and resolved: supervisors for their teams, admins for any team and the whole desk";
+        "Reports over time (volume, backlog, response and resolution times, SLA, satisfaction, per agent): supervisors for their teams, admins for any team and the whole desk";
     CreateTickets = "tickets.create", [Customer, Agent, Supervisor, Admin],
         "Raise tickets (agents also on a customer's behalf)";
     ReadTickets = "tickets.read", [Customer, Agent, Supervisor, Admin],

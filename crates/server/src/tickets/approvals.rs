@@ -1,6 +1,8 @@
 //! Approvals: requested by an agent or by a category rule; the ticket waits in
 //! `pending_approval` until the approvers decide (`any` or `all`); a rejection cancels it.
 
+use std::collections::{BTreeSet, HashMap};
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -8,24 +10,24 @@ use hdms_api_types::approvals::{
     Approval, ApprovalDecision, ApprovalListQuery, ApprovalRule, ApprovalRuleInput, ApprovalSlot, ApprovalState, Approver,
     CategoryApprovalRule, RequestApproval,
 };
-use hdms_api_types::tickets::Status;
+use hdms_api_types::tickets::{LinkedTicket, PersonSummary, Status};
 use hdms_api_types::{ApiError, Role};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::comms::notifications::{self, Kind, Notice};
-use crate::db::{Db, Tx};
+use crate::db::{Bind, Db, DynamicSql, Tx};
 use crate::error::{Error, Result};
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::permissions::{Authorized, can};
 use crate::state::AppState;
-use crate::tickets::lifecycle;
+use crate::tickets::{api, lifecycle};
 use crate::tickets::store::{self, Change, TicketRow};
 use crate::tickets::transitions::move_to;
 use crate::tickets::visibility::visible_ticket;
 use crate::users::auth::AuthUser;
-use crate::{with_db, with_tx};
+use crate::{bind_all, with_db, with_tx};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -51,6 +53,7 @@ struct ApprovalRow {
 #[derive(sqlx::FromRow)]
 struct SlotRow {
     id: Uuid,
+    approval_id: Uuid,
     user_id: Option<Uuid>,
     role: Option<String>,
     decision: Option<String>,
@@ -71,36 +74,71 @@ fn state_of(text: &str) -> ApprovalState {
     }
 }
 
-fn slot(row: SlotRow) -> ApprovalSlot {
+fn slot(row: SlotRow, people: &HashMap<Uuid, PersonSummary>) -> ApprovalSlot {
     ApprovalSlot {
         id: row.id,
         approver: Approver { user_id: row.user_id, role: row.role.and_then(|r| r.parse().ok()) },
         decision: row.decision.as_deref().map(state_of),
         decided_by: row.decided_by,
+        user: row.user_id.and_then(|id| people.get(&id).cloned()),
+        decided_by_user: row.decided_by.and_then(|id| people.get(&id).cloned()),
         comment: row.comment,
         decided_at: row.decided_at,
     }
 }
 
+/// Approvals with their slots, their tickets' numbers and their people's names: three queries
+/// for any number of approvals (as ticket pages name their people, `api::tickets`).
 async fn load(db: &Db, rows: Vec<ApprovalRow>) -> Result<Vec<Approval>> {
-    let mut approvals = Vec::with_capacity(rows.len());
-    for row in rows {
-        const SQL: &str = "SELECT id, user_id, role, decision, decided_by, comment, decided_at \
-                           FROM approval_slots WHERE approval_id = $1 ORDER BY id";
-        let slots: Vec<SlotRow> = with_db!(db, pool => sqlx::query_as(SQL).bind(row.id).fetch_all(pool).await?);
-        approvals.push(Approval {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut slots_sql = DynamicSql::new(
+        "SELECT id, approval_id, user_id, role, decision, decided_by, comment, decided_at FROM approval_slots WHERE approval_id IN (",
+    );
+    slots_sql.bind_list(rows.iter().map(|r| Bind::Uuid(r.id))).push(") ORDER BY id");
+    let slot_rows: Vec<SlotRow> = with_db!(db, pool =>
+        bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(slots_sql.sql.clone())), &slots_sql.binds).fetch_all(pool).await?);
+
+    let mut tickets_sql = DynamicSql::new("SELECT id, number, subject, status FROM tickets WHERE id IN (");
+    let ticket_ids: BTreeSet<Uuid> = rows.iter().map(|r| r.ticket_id).collect();
+    tickets_sql.bind_list(ticket_ids.into_iter().map(Bind::Uuid)).push(")");
+    let ticket_rows: Vec<(Uuid, i64, String, String)> = with_db!(db, pool =>
+        bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(tickets_sql.sql.clone())), &tickets_sql.binds).fetch_all(pool).await?);
+    let tickets: HashMap<Uuid, LinkedTicket> = ticket_rows
+        .into_iter()
+        .filter_map(|(id, number, subject, status)| {
+            Some((id, LinkedTicket { id, number: store::display_number(number), subject, status: status.parse().ok()? }))
+        })
+        .collect();
+
+    let people_ids: BTreeSet<Uuid> = rows
+        .iter()
+        .filter_map(|r| r.requested_by)
+        .chain(slot_rows.iter().flat_map(|s| s.user_id.into_iter().chain(s.decided_by)))
+        .collect();
+    let people = api::people(db, people_ids).await?;
+
+    let mut slots: HashMap<Uuid, Vec<ApprovalSlot>> = HashMap::new();
+    for row in slot_rows {
+        slots.entry(row.approval_id).or_default().push(slot(row, &people));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| Approval {
             id: row.id,
             ticket_id: row.ticket_id,
+            ticket: tickets.get(&row.ticket_id).cloned(),
             requested_by: row.requested_by,
+            requested_by_user: row.requested_by.and_then(|id| people.get(&id).cloned()),
             rule: rule_of(&row.rule),
             reason: row.reason,
             state: state_of(&row.state),
-            slots: slots.into_iter().map(slot).collect(),
+            slots: slots.remove(&row.id).unwrap_or_default(),
             created_at: row.created_at,
             decided_at: row.decided_at,
-        });
-    }
-    Ok(approvals)
+        })
+        .collect())
 }
 
 async fn check_approvers(db: &Db, approvers: &[Approver]) -> Result<()> {

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use hdms_api_types::ApiError;
 use hdms_api_types::Role;
-use hdms_api_types::tickets::{Comment, CreateComment, Status};
+use hdms_api_types::tickets::{Comment, CreateComment, PersonSummary, Status};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -64,7 +64,8 @@ pub async fn add_with(
     // ticket (row lock on PostgreSQL, write lock on SQLite).
     const NEXT_SEQ: &str = "UPDATE tickets SET room_seq = room_seq + 1 WHERE id = $1 RETURNING room_seq";
     let seq: i64 = with_tx!(tx, conn => sqlx::query_scalar(NEXT_SEQ).bind(ticket.id).fetch_one(&mut *conn).await?);
-    let comment = Comment { id: Uuid::now_v7(), ticket_id: ticket.id, author_id: caller.id(), body: body.to_owned(), internal, created_at: now, seq };
+    let author = PersonSummary { id: caller.id(), name: caller.user.name.clone(), email: caller.user.email.clone() };
+    let comment = Comment { id: Uuid::now_v7(), ticket_id: ticket.id, author_id: caller.id(), author: Some(author), body: body.to_owned(), internal, created_at: now, seq };
     const SQL: &str = "INSERT INTO comments (id, ticket_id, author_id, body, internal, created_at, room_seq) VALUES ($1, $2, $3, $4, $5, $6, $7)";
     with_tx!(tx, conn => sqlx::query(SQL)
         .bind(comment.id).bind(comment.ticket_id).bind(comment.author_id).bind(&comment.body).bind(internal).bind(now).bind(seq)

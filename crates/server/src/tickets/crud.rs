@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{DateTime, Utc};
-use hdms_api_types::tickets::{CreateTicket, HistoryEntry, Priority, Status, Ticket, TicketListQuery, UpdateTicket};
+use hdms_api_types::tickets::{CreateTicket, HistoryEntry, Priority, Status, Ticket, TicketCount, TicketListQuery, UpdateTicket};
 use hdms_api_types::{ApiError, Page, Role};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -25,6 +25,7 @@ use crate::{bind_all, with_db, with_tx};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_tickets, create_ticket))
+        .routes(routes!(count_tickets))
         .routes(routes!(get_ticket, update_ticket, delete_ticket))
         .routes(routes!(get_ticket_by_number))
         .routes(routes!(restore_ticket))
@@ -100,6 +101,18 @@ pub fn expected_version(headers: &HeaderMap, field: Option<i64>) -> Result<i64> 
 /// Creates a ticket inside `tx`: number, SLA clock, tags, search text, history, category
 /// approval rule.
 pub async fn insert_ticket(tx: &mut Tx, state: &AppState, caller: &AuthUser, request: CreateTicket, parent: Option<&TicketRow>) -> Result<TicketRow> {
+    insert_ticket_at(tx, state, caller, request, parent, Utc::now()).await
+}
+
+/// [`insert_ticket`] as of `now` (tests build a history at chosen instants with it).
+pub async fn insert_ticket_at(
+    tx: &mut Tx,
+    state: &AppState,
+    caller: &AuthUser,
+    request: CreateTicket,
+    parent: Option<&TicketRow>,
+    now: DateTime<Utc>,
+) -> Result<TicketRow> {
     let subject = subject(&request.subject)?;
     let description = description(&request.description)?;
     let category = category(request.category.as_deref())?;
@@ -123,7 +136,6 @@ pub async fn insert_ticket(tx: &mut Tx, state: &AppState, caller: &AuthUser, req
         None => parent.and_then(|p| p.team_id),
     };
     let priority = request.priority.unwrap_or(Priority::Normal);
-    let now = Utc::now();
     let number = store::next_number(tx).await?;
     let mut ticket = TicketRow::new(number, subject, description, requester_id, priority, now);
     ticket.team_id = team_id;
@@ -372,6 +384,39 @@ async fn list_tickets(
     AppQuery(query): AppQuery<TicketListQuery>,
 ) -> Result<AppJson<Page<Ticket>>> {
     Ok(AppJson(list(&state, &caller, &query).await?))
+}
+
+/// How many tickets the queue holds: the same filters and visibility as `GET /tickets` (`limit`,
+/// `cursor` and `sort` are ignored), for a count beside a queue's name without paging it all.
+#[utoipa::path(get, path = "/tickets/count", tag = "tickets",
+    params(TicketListQuery),
+    security(("bearer" = ["tickets.read"])),
+    responses((status = 200, body = TicketCount), (status = 422, body = ApiError)))]
+async fn count_tickets(
+    State(state): State<AppState>,
+    caller: Authorized<can::ReadTickets>,
+    AppQuery(query): AppQuery<TicketListQuery>,
+) -> Result<AppJson<TicketCount>> {
+    Ok(AppJson(TicketCount { count: count(&state, &caller, &query).await? }))
+}
+
+/// How many tickets [`list`] pages through for `query`. Counted over the same partial indexes
+/// the queue reads (every one skips deleted tickets), never by reading ticket rows where an
+/// index has the columns the filters name.
+pub async fn count(state: &AppState, caller: &AuthUser, query: &TicketListQuery) -> Result<u64> {
+    let deleted = query.deleted.unwrap_or(false);
+    if deleted {
+        caller.require(Action::DeleteTickets)?;
+    }
+    if let Some(text) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        return search::count(state, caller, query, text).await;
+    }
+    let mut sql = DynamicSql::new("SELECT COUNT(*) FROM tickets t WHERE ");
+    sql.push(if deleted { "t.deleted_at IS NOT NULL" } else { "t.deleted_at IS NULL" });
+    apply_filters(caller, query, &mut sql)?;
+    let count: i64 = with_db!(&state.db, pool =>
+        bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.sql.clone())), &sql.binds).fetch_one(pool).await?);
+    Ok(count.max(0) as u64)
 }
 
 /// Checks a list query without running it (saved views check theirs when stored).

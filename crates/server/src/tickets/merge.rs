@@ -214,12 +214,16 @@ async fn merge(
     AppPath(id): AppPath<Uuid>,
     AppJson(request): AppJson<MergeRequest>,
 ) -> Result<AppJson<MergeResult>> {
-    visible_ticket(&state.db, &caller, id).await?;
+    Ok(AppJson(merge_at(&state, &caller, id, request, Utc::now()).await?))
+}
+
+/// The merge as of `now` (tests build a history at chosen instants with it).
+pub async fn merge_at(state: &AppState, caller: &AuthUser, id: Uuid, request: MergeRequest, now: DateTime<Utc>) -> Result<MergeResult> {
+    visible_ticket(&state.db, caller, id).await?;
     if request.into == id {
         return Err(Error::invalid("into", "a ticket cannot be merged into itself"));
     }
-    referenced_ticket(&state.db, &caller, request.into, "into").await?;
-    let now = Utc::now();
+    referenced_ticket(&state.db, caller, request.into, "into").await?;
     let mut tx = state.db.begin().await?;
     let source = store::load_for_write(&mut tx, id, request.version).await?;
     let target = store::find_in(&mut tx, request.into).await?.filter(|t| t.deleted_at.is_none());
@@ -257,7 +261,7 @@ async fn merge(
     state.hub.announce_moved(&moved.comment_ids).await?;
     state.hub.ring();
 
-    Ok(AppJson(MergeResult {
+    Ok(MergeResult {
         merged: api::ticket(&state.db, merged).await?,
         survivor: api::ticket(&state.db, survivor).await?,
         comments_moved: moved.comments,
@@ -266,5 +270,5 @@ async fn merge(
         attachments_left: moved.attachments_left,
         watchers_moved: moved.watchers,
         subtickets_moved: moved.subtickets,
-    }))
+    })
 }

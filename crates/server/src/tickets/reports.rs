@@ -1,21 +1,32 @@
 //! Reports for supervisors and admins: time series over a window cut into local days or hours
-//! (any IANA time zone, clock changes included), counted by the database in one query per
-//! report (never by fetching tickets).
+//! (any IANA time zone, clock changes included), counted by the database (never by fetching
+//! tickets): each bucket is a range scan of an index on the instant counted (migration 0021).
+//!
+//! Definitions, shared by every report: tickets count for the team they are in now; deleted
+//! tickets never count; "resolved" is a ticket's latest resolution (`resolved_at`: a ticket
+//! resolved, reopened and resolved again counts once, at the last time); events (reopenings,
+//! assignments, status changes) come from the ticket history.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::State;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
-use hdms_api_types::metrics::{ReportBucket, VolumeBucket, VolumeReport, VolumeReportQuery};
+use hdms_api_types::metrics::{
+    AgentFigures, AgentsFigures, AgentsReport, BacklogFigures, BacklogReport, Bucket, Report, ReportBucket, ReportQuery, SatisfactionFigures,
+    SatisfactionReport, SlaFigures, SlaReport, TimesFigures, TimesReport, VolumeFigures, VolumeReport,
+};
 use hdms_api_types::{ApiError, Role};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::db::{Bind, DynamicSql};
+use crate::db::{Bind, Db, DynamicSql};
 use crate::error::{Error, Result};
 use crate::http::extract::{AppJson, AppQuery};
 use crate::http::permissions::{Authorized, can};
 use crate::state::AppState;
+use crate::tickets::api;
 use crate::tickets::calendar::first_instant_at_or_after;
 use crate::tickets::visibility::teams_of;
 use crate::users::auth::AuthUser;
@@ -24,42 +35,420 @@ use crate::{bind_all, with_db};
 const DEFAULT_DAYS: i64 = 30;
 const MAX_DAYS: i64 = 366;
 const MAX_HOURLY_DAYS: i64 = 31;
+/// The statuses of tickets still to be done (the backlog).
+const BACKLOG: [&str; 5] = ["new", "open", "in_progress", "pending_customer", "pending_approval"];
+/// Later than any event: the end of the last range of the backlog's changes.
+const END_OF_TIME: &str = "9999-12-31T23:59:59Z";
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(volume_report))
+    OpenApiRouter::new()
+        .routes(routes!(volume_report))
+        .routes(routes!(backlog_report))
+        .routes(routes!(times_report))
+        .routes(routes!(sla_report))
+        .routes(routes!(satisfaction_report))
+        .routes(routes!(agents_report))
 }
 
-/// Tickets created and resolved per local day or hour, for one team or the whole desk.
+/// Runs a [`DynamicSql`] on whichever backend, collecting rows of the type asked for.
+macro_rules! fetch {
+    ($db:expr, $sql:expr) => {
+        with_db!($db, pool => bind_all!(sqlx::query_as(sqlx::AssertSqlSafe($sql.sql.clone())), &$sql.binds).fetch_all(pool).await?)
+    };
+}
+
+/// Tickets created, resolved and reopened per local day or hour, for one team or the whole desk.
 /// Supervisors report on the teams they belong to; admins on any team and on the desk.
 #[utoipa::path(get, path = "/reports/volume", tag = "reports",
-    params(VolumeReportQuery),
+    params(ReportQuery),
     security(("bearer" = ["reports.read"])),
-    responses((status = 200, body = VolumeReport), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = Report<VolumeFigures>), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
 async fn volume_report(
     State(state): State<AppState>,
     caller: Authorized<can::ReadReports>,
-    AppQuery(query): AppQuery<VolumeReportQuery>,
+    AppQuery(query): AppQuery<ReportQuery>,
 ) -> Result<AppJson<VolumeReport>> {
-    may_report_on(&state, &caller, query.team).await?;
-    let zone: Tz = match query.tz.as_deref() {
-        None => Tz::UTC,
-        Some(name) => name.parse().map_err(|_| Error::invalid("tz", format!("unknown time zone {name:?} (an IANA name such as Europe/Berlin)")))?,
+    let window = Window::new(&state, &caller, &query).await?;
+    let mut sql = window.buckets();
+    sql.push(" SELECT b.i, (SELECT COUNT(*) FROM tickets t WHERE t.deleted_at IS NULL AND t.created_at >= b.s AND t.created_at < b.e");
+    window.team(&mut sql);
+    sql.push("), (SELECT COUNT(*) FROM tickets t WHERE t.deleted_at IS NULL AND t.resolved_at >= b.s AND t.resolved_at < b.e");
+    window.team(&mut sql);
+    sql.push("), (SELECT COUNT(*) FROM ticket_history h JOIN tickets t ON t.id = h.ticket_id WHERE h.field = 'status' \
+              AND h.before = 'resolved' AND h.after = 'open' AND h.at >= b.s AND h.at < b.e AND t.deleted_at IS NULL");
+    window.team(&mut sql);
+    sql.push(") FROM b ORDER BY b.i");
+    let rows: Vec<(i64, i64, i64, i64)> = fetch!(&state.db, sql);
+    Ok(AppJson(window.report(rows.into_iter().map(|(_, created, resolved, reopened)| VolumeFigures { created, resolved, reopened }).collect())))
+}
+
+/// The backlog by status at the end of each bucket: the tickets counted now, with every status
+/// change since the bucket's end undone (and tickets raised since left out) — so the history
+/// after the window's start is read once, not every ticket.
+#[utoipa::path(get, path = "/reports/backlog", tag = "reports",
+    params(ReportQuery),
+    security(("bearer" = ["reports.read"])),
+    responses((status = 200, body = Report<BacklogFigures>), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+async fn backlog_report(
+    State(state): State<AppState>,
+    caller: Authorized<can::ReadReports>,
+    AppQuery(query): AppQuery<ReportQuery>,
+) -> Result<AppJson<BacklogReport>> {
+    let window = Window::new(&state, &caller, &query).await?;
+    let db = &state.db;
+    let mut now_sql = DynamicSql::new("SELECT t.status, COUNT(*) FROM tickets t WHERE t.deleted_at IS NULL AND t.status IN (");
+    now_sql.bind_list(BACKLOG.map(|s| Bind::Text(s.to_owned())));
+    now_sql.push(")");
+    window.team(&mut now_sql);
+    now_sql.push(" GROUP BY t.status");
+    let now_rows: Vec<(String, i64)> = fetch!(db, now_sql);
+
+    // Changes are grouped by the range between two bucket ends they fall in: range k (1 to n)
+    // starts at the end of bucket k-1 (0-based) and the last one runs on to now, so a change
+    // in range k is undone for the ends of buckets 0 to k-1.
+    let ends = &window.edges[1..];
+    let end_of_time: DateTime<Utc> = END_OF_TIME.parse().map_err(anyhow::Error::from)?;
+    let ranges: Vec<(DateTime<Utc>, DateTime<Utc>)> =
+        ends.iter().zip(ends.iter().skip(1).chain(std::iter::once(&end_of_time))).map(|(s, e)| (*s, *e)).collect();
+    let mut changes_sql = values(&ranges, 1);
+    changes_sql.push(
+        " SELECT b.i, h.before, h.after, COUNT(*) FROM b JOIN ticket_history h ON h.at >= b.s AND h.at < b.e \
+          JOIN tickets t ON t.id = h.ticket_id WHERE h.field = 'status' AND t.deleted_at IS NULL",
+    );
+    window.team(&mut changes_sql);
+    changes_sql.push(" GROUP BY b.i, h.before, h.after");
+    let changes: Vec<(i64, Option<String>, Option<String>, i64)> = fetch!(db, changes_sql);
+    let mut raised_sql = values(&ranges, 1);
+    raised_sql.push(" SELECT b.i, COUNT(*) FROM b JOIN tickets t ON t.created_at >= b.s AND t.created_at < b.e WHERE t.deleted_at IS NULL");
+    window.team(&mut raised_sql);
+    raised_sql.push(" GROUP BY b.i");
+    let raised: Vec<(i64, i64)> = fetch!(db, raised_sql);
+
+    // Per range, how each status's count moved during it.
+    let mut moved: BTreeMap<i64, [i64; BACKLOG.len()]> = BTreeMap::new();
+    let slot = |status: &str| BACKLOG.iter().position(|s| *s == status);
+    for (range, before, after, count) in changes {
+        let entry = moved.entry(range).or_default();
+        if let Some(i) = before.as_deref().and_then(slot) {
+            entry[i] -= count;
+        }
+        if let Some(i) = after.as_deref().and_then(slot) {
+            entry[i] += count;
+        }
+    }
+    // A ticket starts `new`: one raised in a range moved `new` up by one.
+    for (range, count) in raised {
+        moved.entry(range).or_default()[0] += count;
+    }
+    let mut counts = [0i64; BACKLOG.len()];
+    for (status, count) in now_rows {
+        if let Some(i) = slot(&status) {
+            counts[i] = count;
+        }
+    }
+    let mut figures = vec![BacklogFigures::default(); ends.len()];
+    for bucket in (0..ends.len()).rev() {
+        if let Some(delta) = moved.get(&(bucket as i64 + 1)) {
+            for (count, delta) in counts.iter_mut().zip(delta) {
+                *count -= delta;
+            }
+        }
+        let [new, open, in_progress, pending_customer, pending_approval] = counts;
+        figures[bucket] = BacklogFigures { total: counts.iter().sum(), new, open, in_progress, pending_customer, pending_approval };
+    }
+    Ok(AppJson(window.report(figures)))
+}
+
+/// Median and 90th-percentile first response and resolution times, of the tickets first
+/// answered (resolved) in each bucket.
+#[utoipa::path(get, path = "/reports/times", tag = "reports",
+    params(ReportQuery),
+    security(("bearer" = ["reports.read"])),
+    responses((status = 200, body = Report<TimesFigures>), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+async fn times_report(
+    State(state): State<AppState>,
+    caller: Authorized<can::ReadReports>,
+    AppQuery(query): AppQuery<ReportQuery>,
+) -> Result<AppJson<TimesReport>> {
+    let window = Window::new(&state, &caller, &query).await?;
+    let first = durations(&state.db, &window, "first_responded_at").await?;
+    let resolution = durations(&state.db, &window, "resolved_at").await?;
+    let figures = first
+        .into_iter()
+        .zip(resolution)
+        .map(|(first, resolution)| TimesFigures {
+            first_responses: first.count,
+            first_response_median_secs: first.median,
+            first_response_p90_secs: first.p90,
+            resolutions: resolution.count,
+            resolution_median_secs: resolution.median,
+            resolution_p90_secs: resolution.p90,
+        })
+        .collect();
+    Ok(AppJson(window.report(figures)))
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Spread {
+    count: i64,
+    median: Option<i64>,
+    p90: Option<i64>,
+}
+
+/// Per bucket, the seconds from creation to `column` of the tickets whose `column` falls in
+/// it: how many, the median and the 90th percentile (the smallest value at least half, nine
+/// tenths of them do not exceed), ranked by window functions, which both backends have.
+async fn durations(db: &Db, window: &Window, column: &'static str) -> Result<Vec<Spread>> {
+    let seconds = match db {
+        Db::Sqlite(_) => format!("CAST(ROUND((julianday(t.{column}) - julianday(t.created_at)) * 86400) AS INTEGER)"),
+        Db::Postgres(_) => format!("CAST(ROUND(EXTRACT(EPOCH FROM (t.{column} - t.created_at))) AS BIGINT)"),
     };
-    let now = Utc::now();
-    let to = query.to.unwrap_or_else(|| now.with_timezone(&zone).date_naive());
-    let from = query.from.unwrap_or(to - Duration::days(DEFAULT_DAYS - 1));
-    let bucket = query.bucket.unwrap_or(ReportBucket::Day);
-    let days = (to - from).num_days() + 1;
-    let longest = if bucket == ReportBucket::Hour { MAX_HOURLY_DAYS } else { MAX_DAYS };
-    if days < 1 {
-        return Err(Error::invalid("from", "must not be after `to`"));
+    let mut sql = window.buckets();
+    sql.push(&format!(
+        ", d AS (SELECT b.i AS i, {seconds} AS secs FROM b JOIN tickets t ON t.{column} >= b.s AND t.{column} < b.e WHERE t.deleted_at IS NULL"
+    ));
+    window.team(&mut sql);
+    sql.push(
+        "), r AS (SELECT i, secs, ROW_NUMBER() OVER (PARTITION BY i ORDER BY secs) AS n, COUNT(*) OVER (PARTITION BY i) AS c FROM d) \
+         SELECT i, MAX(c), MIN(CASE WHEN n = (c + 1) / 2 THEN secs END), MIN(CASE WHEN n = (9 * c + 9) / 10 THEN secs END) \
+         FROM r GROUP BY i",
+    );
+    let rows: Vec<(i64, i64, Option<i64>, Option<i64>)> = fetch!(db, sql);
+    let mut spreads = vec![Spread::default(); window.edges.len() - 1];
+    for (i, count, median, p90) in rows {
+        if let Some(spread) = usize::try_from(i).ok().and_then(|i| spreads.get_mut(i)) {
+            *spread = Spread { count, median, p90 };
+        }
     }
-    if days > longest {
-        return Err(Error::invalid("from", format!("a {} report covers at most {longest} days", bucket_name(bucket))));
+    Ok(spreads)
+}
+
+/// Resolutions within SLA and breaches per bucket. A target counts as missed once the SLA job
+/// found it breached (it runs every minute), in the bucket of that moment.
+#[utoipa::path(get, path = "/reports/sla", tag = "reports",
+    params(ReportQuery),
+    security(("bearer" = ["reports.read"])),
+    responses((status = 200, body = Report<SlaFigures>), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+async fn sla_report(
+    State(state): State<AppState>,
+    caller: Authorized<can::ReadReports>,
+    AppQuery(query): AppQuery<ReportQuery>,
+) -> Result<AppJson<SlaReport>> {
+    let window = Window::new(&state, &caller, &query).await?;
+    let mut sql = window.buckets();
+    sql.push(
+        " SELECT b.i, (SELECT COUNT(*) FROM tickets t WHERE t.deleted_at IS NULL AND t.resolved_at >= b.s AND t.resolved_at < b.e \
+           AND t.sla_policy_id IS NOT NULL",
+    );
+    window.team(&mut sql);
+    sql.push(
+        "), (SELECT COUNT(*) FROM tickets t WHERE t.deleted_at IS NULL AND t.resolved_at >= b.s AND t.resolved_at < b.e \
+           AND t.sla_policy_id IS NOT NULL AND t.first_response_breached_at IS NULL AND t.resolution_breached_at IS NULL",
+    );
+    window.team(&mut sql);
+    for column in ["first_response_breached_at", "resolution_breached_at"] {
+        sql.push(&format!("), (SELECT COUNT(*) FROM tickets t WHERE t.deleted_at IS NULL AND t.{column} >= b.s AND t.{column} < b.e"));
+        window.team(&mut sql);
     }
-    let edges = edges(zone, from, to, bucket).ok_or_else(|| Error::invalid("from", "the dates are out of range"))?;
-    let buckets = count(&state, &edges, query.team).await?;
-    Ok(AppJson(VolumeReport { team_id: query.team, bucket, time_zone: zone.name().to_owned(), generated_at: now, buckets }))
+    sql.push(") FROM b ORDER BY b.i");
+    let rows: Vec<(i64, i64, i64, i64, i64)> = fetch!(&state.db, sql);
+    let figures = rows
+        .into_iter()
+        .map(|(_, with_sla, within, first_response_breaches, resolution_breaches)| SlaFigures {
+            resolved_with_sla: with_sla,
+            resolved_within_sla: within,
+            within_sla_share: share(within, with_sla),
+            first_response_breaches,
+            resolution_breaches,
+        })
+        .collect();
+    Ok(AppJson(window.report(figures)))
+}
+
+/// Satisfaction ratings given (or last changed) per bucket, good and bad.
+#[utoipa::path(get, path = "/reports/satisfaction", tag = "reports",
+    params(ReportQuery),
+    security(("bearer" = ["reports.read"])),
+    responses((status = 200, body = Report<SatisfactionFigures>), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+async fn satisfaction_report(
+    State(state): State<AppState>,
+    caller: Authorized<can::ReadReports>,
+    AppQuery(query): AppQuery<ReportQuery>,
+) -> Result<AppJson<SatisfactionReport>> {
+    let window = Window::new(&state, &caller, &query).await?;
+    let mut sql = window.buckets();
+    sql.push(" SELECT b.i");
+    for score in ["good", "bad"] {
+        sql.push(&format!(
+            ", (SELECT COUNT(*) FROM ticket_ratings r JOIN tickets t ON t.id = r.ticket_id WHERE r.updated_at >= b.s AND r.updated_at < b.e \
+               AND r.score = '{score}' AND t.deleted_at IS NULL"
+        ));
+        window.team(&mut sql);
+        sql.push(")");
+    }
+    sql.push(" FROM b ORDER BY b.i");
+    let rows: Vec<(i64, i64, i64)> = fetch!(&state.db, sql);
+    let figures = rows.into_iter().map(|(_, good, bad)| SatisfactionFigures { good, bad, good_share: share(good, good + bad) }).collect();
+    Ok(AppJson(window.report(figures)))
+}
+
+/// Per bucket and member of staff: tickets assigned to them, their public replies, and the
+/// tickets assigned to them that were resolved.
+#[utoipa::path(get, path = "/reports/agents", tag = "reports",
+    params(ReportQuery),
+    security(("bearer" = ["reports.read"])),
+    responses((status = 200, body = Report<AgentsFigures>), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+async fn agents_report(
+    State(state): State<AppState>,
+    caller: Authorized<can::ReadReports>,
+    AppQuery(query): AppQuery<ReportQuery>,
+) -> Result<AppJson<AgentsReport>> {
+    let window = Window::new(&state, &caller, &query).await?;
+    let db = &state.db;
+    // The assignee in the history is the id as text.
+    let mut assigned_sql = window.buckets();
+    assigned_sql.push(
+        " SELECT b.i, h.after, COUNT(*) FROM b JOIN ticket_history h ON h.at >= b.s AND h.at < b.e JOIN tickets t ON t.id = h.ticket_id \
+          WHERE h.field = 'assignee' AND h.after IS NOT NULL AND t.deleted_at IS NULL",
+    );
+    window.team(&mut assigned_sql);
+    assigned_sql.push(" GROUP BY b.i, h.after");
+    let assigned: Vec<(i64, String, i64)> = fetch!(db, assigned_sql);
+    let mut replies_sql = window.buckets();
+    replies_sql.push(
+        " SELECT b.i, c.author_id, COUNT(*) FROM b JOIN comments c ON c.created_at >= b.s AND c.created_at < b.e \
+          JOIN tickets t ON t.id = c.ticket_id JOIN users u ON u.id = c.author_id \
+          WHERE NOT c.internal AND c.deleted_at IS NULL AND u.role <> 'customer' AND t.deleted_at IS NULL",
+    );
+    window.team(&mut replies_sql);
+    replies_sql.push(" GROUP BY b.i, c.author_id");
+    let replies: Vec<(i64, Uuid, i64)> = fetch!(db, replies_sql);
+    let mut resolved_sql = window.buckets();
+    resolved_sql.push(
+        " SELECT b.i, t.assignee_id, COUNT(*) FROM b JOIN tickets t ON t.resolved_at >= b.s AND t.resolved_at < b.e \
+          WHERE t.deleted_at IS NULL AND t.assignee_id IS NOT NULL",
+    );
+    window.team(&mut resolved_sql);
+    resolved_sql.push(" GROUP BY b.i, t.assignee_id");
+    let resolved: Vec<(i64, Uuid, i64)> = fetch!(db, resolved_sql);
+
+    // (bucket, agent) -> [assigned, replies, resolved]
+    let mut counts: BTreeMap<(usize, Uuid), [i64; 3]> = BTreeMap::new();
+    let assigned = assigned.into_iter().filter_map(|(i, agent, n)| Some((i, agent.parse().ok()?, n)));
+    for (kind, rows) in [assigned.collect::<Vec<_>>(), replies, resolved].into_iter().enumerate() {
+        for (i, agent, n) in rows {
+            if let Ok(i) = usize::try_from(i) {
+                counts.entry((i, agent)).or_default()[kind] += n;
+            }
+        }
+    }
+    // A team's members show in every bucket, idle or not.
+    let members: Vec<Uuid> = match window.team {
+        Some(team) => {
+            const SQL: &str = "SELECT m.user_id FROM team_members m JOIN users u ON u.id = m.user_id \
+                               WHERE m.team_id = $1 AND u.deleted_at IS NULL AND u.role <> 'customer'";
+            with_db!(db, pool => sqlx::query_scalar(SQL).bind(team).fetch_all(pool).await?)
+        }
+        None => Vec::new(),
+    };
+    let buckets = window.edges.len() - 1;
+    for i in 0..buckets {
+        for member in &members {
+            counts.entry((i, *member)).or_default();
+        }
+    }
+    let people = api::people(db, counts.keys().map(|(_, agent)| *agent).collect::<BTreeSet<Uuid>>()).await?;
+    let mut figures = vec![AgentsFigures::default(); buckets];
+    for ((i, agent), [assigned, replies, resolved]) in counts {
+        let (Some(bucket), Some(person)) = (figures.get_mut(i), people.get(&agent)) else { continue };
+        bucket.agents.push(AgentFigures { agent: person.clone(), assigned, replies, resolved });
+    }
+    for bucket in &mut figures {
+        bucket.agents.sort_by(|a, b| a.agent.name.cmp(&b.agent.name).then(a.agent.id.cmp(&b.agent.id)));
+    }
+    Ok(AppJson(window.report(figures)))
+}
+
+/// `part / whole`, or nothing of nothing.
+fn share(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// What a report covers: checked, with the instants that cut it.
+struct Window {
+    team: Option<Uuid>,
+    zone: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+    bucket: ReportBucket,
+    now: DateTime<Utc>,
+    /// Bucket `i` runs from `edges[i]` (included) to `edges[i + 1]` (excluded).
+    edges: Vec<DateTime<Utc>>,
+}
+
+impl Window {
+    async fn new(state: &AppState, caller: &AuthUser, query: &ReportQuery) -> Result<Window> {
+        may_report_on(state, caller, query.team).await?;
+        let zone: Tz = match query.tz.as_deref() {
+            None => Tz::UTC,
+            Some(name) => name.parse().map_err(|_| Error::invalid("tz", format!("unknown time zone {name:?} (an IANA name such as Europe/Berlin)")))?,
+        };
+        let now = Utc::now();
+        let to = query.to.unwrap_or_else(|| now.with_timezone(&zone).date_naive());
+        let from = query.from.unwrap_or(to - Duration::days(DEFAULT_DAYS - 1));
+        let bucket = query.bucket.unwrap_or(ReportBucket::Day);
+        let days = (to - from).num_days() + 1;
+        let longest = if bucket == ReportBucket::Hour { MAX_HOURLY_DAYS } else { MAX_DAYS };
+        if days < 1 {
+            return Err(Error::invalid("from", "must not be after `to`"));
+        }
+        if days > longest {
+            return Err(Error::invalid("from", format!("a {} report covers at most {longest} days", bucket_name(bucket))));
+        }
+        let edges = edges(zone, from, to, bucket).ok_or_else(|| Error::invalid("from", "the dates are out of range"))?;
+        Ok(Window { team: query.team, zone, from, to, bucket, now, edges })
+    }
+
+    /// `WITH b(i, s, e) AS (VALUES …)`: the buckets, for a query to count in.
+    fn buckets(&self) -> DynamicSql {
+        let pairs: Vec<(DateTime<Utc>, DateTime<Utc>)> = self.edges.windows(2).map(|pair| (pair[0], pair[1])).collect();
+        values(&pairs, 0)
+    }
+
+    /// Narrows a query on tickets `t` to the team, if the report is for one.
+    fn team(&self, sql: &mut DynamicSql) {
+        if let Some(team) = self.team {
+            sql.push(" AND t.team_id = ").bind(Bind::Uuid(team));
+        }
+    }
+
+    fn report<B>(&self, figures: Vec<B>) -> Report<B> {
+        Report {
+            team_id: self.team,
+            from: self.from,
+            to: self.to,
+            bucket: self.bucket,
+            time_zone: self.zone.name().to_owned(),
+            generated_at: self.now,
+            buckets: self.edges.windows(2).zip(figures).map(|(pair, figures)| Bucket { start: pair[0], end: pair[1], figures }).collect(),
+        }
+    }
+}
+
+/// `WITH b(i, s, e) AS (VALUES (first, s, e), …)`: ranges numbered from `first`.
+fn values(ranges: &[(DateTime<Utc>, DateTime<Utc>)], first: i64) -> DynamicSql {
+    let mut sql = DynamicSql::new("WITH b(i, s, e) AS (VALUES ");
+    for (i, (start, end)) in ranges.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(Bind::Int(first + i64::try_from(i).unwrap_or(i64::MAX)))
+            .push(", ")
+            .bind(Bind::Time(*start))
+            .push(", ")
+            .bind(Bind::Time(*end))
+            .push(")");
+    }
+    sql.push(")");
+    sql
 }
 
 fn bucket_name(bucket: ReportBucket) -> &'static str {
@@ -84,7 +473,7 @@ async fn may_report_on(state: &AppState, caller: &AuthUser, team: Option<Uuid>) 
 
 /// The instants that cut the window: local midnights (or the starts of local hours) from `from`
 /// to the day after `to`, each the first instant the zone's clock shows it.
-fn edges(zone: Tz, from: NaiveDate, to: NaiveDate, bucket: ReportBucket) -> Option<Vec<chrono::DateTime<Utc>>> {
+fn edges(zone: Tz, from: NaiveDate, to: NaiveDate, bucket: ReportBucket) -> Option<Vec<DateTime<Utc>>> {
     let mut edges = Vec::new();
     let mut date = from;
     while date <= to {
@@ -104,32 +493,6 @@ fn edges(zone: Tz, from: NaiveDate, to: NaiveDate, bucket: ReportBucket) -> Opti
     }
     edges.push(first_instant_at_or_after(zone, date.and_hms_opt(0, 0, 0)?)?);
     Some(edges)
-}
-
-/// One query: the buckets as a VALUES list, each counted by an indexed range scan.
-async fn count(state: &AppState, edges: &[chrono::DateTime<Utc>], team: Option<Uuid>) -> Result<Vec<VolumeBucket>> {
-    let mut sql = DynamicSql::new("WITH b(i, s, e) AS (VALUES ");
-    for (i, pair) in edges.windows(2).enumerate() {
-        sql.push(if i == 0 { "(" } else { ", (" });
-        sql.bind(Bind::Int(i64::try_from(i).unwrap_or(i64::MAX))).push(", ").bind(Bind::Time(pair[0])).push(", ").bind(Bind::Time(pair[1])).push(")");
-    }
-    sql.push(") SELECT b.i, (SELECT COUNT(*) FROM tickets t WHERE t.deleted_at IS NULL AND t.created_at >= b.s AND t.created_at < b.e");
-    if let Some(team) = team {
-        sql.push(" AND t.team_id = ").bind(Bind::Uuid(team));
-    }
-    sql.push("), (SELECT COUNT(*) FROM tickets t WHERE t.deleted_at IS NULL AND t.resolved_at >= b.s AND t.resolved_at < b.e");
-    if let Some(team) = team {
-        sql.push(" AND t.team_id = ").bind(Bind::Uuid(team));
-    }
-    sql.push(") FROM b ORDER BY b.i");
-    let db = &state.db;
-    let rows: Vec<(i64, i64, i64)> = with_db!(db, pool =>
-        bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.sql.clone())), &sql.binds).fetch_all(pool).await?);
-    Ok(rows
-        .into_iter()
-        .zip(edges.windows(2))
-        .map(|((_, created, resolved), pair)| VolumeBucket { start: pair[0], end: pair[1], created, resolved })
-        .collect())
 }
 
 #[cfg(test)]

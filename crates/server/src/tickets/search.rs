@@ -39,11 +39,36 @@ pub async fn search(state: &AppState, caller: &AuthUser, query: &TicketListQuery
         Some(cursor) => cursor.parse().map_err(|_| Error::invalid("cursor", "is not a cursor this server issued for this search"))?,
         None => 0,
     };
+    let Some(mut sql) = matching(state, caller, query, text, concat!("SELECT ", ticket_columns!("t.")))? else {
+        return Ok(Page { items: Vec::new(), next_cursor: None });
+    };
+    sql.push(" ORDER BY s.score, t.id DESC LIMIT ").bind(Bind::Int(i64::from(limit) + 1));
+    sql.push(" OFFSET ").bind(Bind::Int(offset));
+    let mut rows: Vec<TicketRow> = crate::with_db!(&state.db, pool =>
+        bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.sql.clone())), &sql.binds).fetch_all(pool).await?);
+    let next_cursor = (rows.len() > limit as usize).then(|| (offset + i64::from(limit)).to_string());
+    rows.truncate(limit as usize);
+    Ok(Page { items: api::tickets(&state.db, rows).await?, next_cursor })
+}
+
+/// How many tickets [`search`] pages through for this text and these filters (never more than
+/// the tickets of [`RANKED_DOCUMENTS`] documents, so this is as quick as a page).
+pub async fn count(state: &AppState, caller: &AuthUser, query: &TicketListQuery, text: &str) -> Result<u64> {
+    let Some(sql) = matching(state, caller, query, text, "SELECT COUNT(*)")? else { return Ok(0) };
+    let count: i64 = crate::with_db!(&state.db, pool =>
+        bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.sql.clone())), &sql.binds).fetch_one(pool).await?);
+    Ok(count.max(0) as u64)
+}
+
+/// The matching tickets (`tickets t`, ranked by `s.score`) after `select`, filtered as the
+/// queue is; `None` when the text has no word to search for.
+fn matching(state: &AppState, caller: &AuthUser, query: &TicketListQuery, text: &str, select: &str) -> Result<Option<DynamicSql>> {
     let staff = is_staff(caller);
-    let mut sql = DynamicSql::new(concat!("SELECT ", ticket_columns!("t."), " FROM tickets t JOIN "));
+    let mut sql = DynamicSql::new(select);
+    sql.push(" FROM tickets t JOIN ");
     match &state.db {
         Db::Sqlite(_) => {
-            let Some(fts) = fts5_query(text) else { return Ok(Page { items: Vec::new(), next_cursor: None }) };
+            let Some(fts) = fts5_query(text) else { return Ok(None) };
             // The newest matching documents, ranked by bm25 (lower is better), best per ticket.
             sql.push("(SELECT ticket_id, MIN(score) AS score FROM (SELECT ticket_id, bm25(search_docs) AS score \
                       FROM search_docs WHERE search_docs MATCH ")
@@ -69,13 +94,7 @@ pub async fn search(state: &AppState, caller: &AuthUser, query: &TicketListQuery
         }
     }
     apply_filters(caller, query, &mut sql)?;
-    sql.push(" ORDER BY s.score, t.id DESC LIMIT ").bind(Bind::Int(i64::from(limit) + 1));
-    sql.push(" OFFSET ").bind(Bind::Int(offset));
-    let mut rows: Vec<TicketRow> = crate::with_db!(&state.db, pool =>
-        bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.sql.clone())), &sql.binds).fetch_all(pool).await?);
-    let next_cursor = (rows.len() > limit as usize).then(|| (offset + i64::from(limit)).to_string());
-    rows.truncate(limit as usize);
-    Ok(Page { items: api::tickets(&state.db, rows).await?, next_cursor })
+    Ok(Some(sql))
 }
 
 #[cfg(test)]

@@ -183,6 +183,12 @@ pub async fn start_session(state: &AppState, user_id: Uuid) -> Result<AppJson<Lo
             .execute(&mut *tx)
             .await?;
         insert_refresh_token!(tx, session_id, &refresh_token, now, expires_at);
+        // A sign-in, as `hdms users list` shows it; not `updated_at` (the account is unchanged).
+        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
     });
     tracing::info!(%user_id, %session_id, "login");

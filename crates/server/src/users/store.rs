@@ -23,6 +23,7 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+    pub last_login_at: Option<DateTime<Utc>>,
 }
 
 impl From<UserRow> for User {
@@ -39,6 +40,7 @@ impl From<UserRow> for User {
             created_at: row.created_at,
             updated_at: row.updated_at,
             deleted_at: row.deleted_at,
+            last_login_at: row.last_login_at,
         }
     }
 }
@@ -53,7 +55,7 @@ macro_rules! user_columns {
         concat!(
             $alias, "id, ", $alias, "email, ", $alias, "name, ", $alias, "role, ", $alias, "phone, ",
             $alias, "locale, ", $alias, "external_id, ",
-            $alias, "active, ", $alias, "created_at, ", $alias, "updated_at, ", $alias, "deleted_at"
+            $alias, "active, ", $alias, "created_at, ", $alias, "updated_at, ", $alias, "deleted_at, ", $alias, "last_login_at"
         )
     };
 }

@@ -299,6 +299,12 @@ impl ComposerKeys {
     }
 
     /// The chords bound to an action (empty when unbound).
+    /// These bindings with one action's chords replaced (empty: unbound).
+    pub fn with_keys(mut self, action: ComposerAction, chords: Vec<KeyChord>) -> ComposerKeys {
+        self.bindings.insert(action, chords);
+        self
+    }
+
     pub fn chords(&self, action: ComposerAction) -> &[KeyChord] {
         self.bindings.get(&action).map(Vec::as_slice).unwrap_or(&[])
     }

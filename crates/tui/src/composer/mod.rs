@@ -151,6 +151,8 @@ pub struct Composer {
     drafts: Option<DraftWriter>,
     /// A line for the user: a send error, a restored draft, a failed draft write.
     notice: Option<String>,
+    /// A customer writing: replies only, no canned replies, macros or internal notes.
+    customer: bool,
 }
 
 impl Composer {
@@ -174,7 +176,23 @@ impl Composer {
             baseline_seq: latest_seq,
             drafts: None,
             notice: None,
+            customer: false,
         }
+    }
+
+    /// The customer's composer: always a reply (whatever a draft says), and neither `::` nor
+    /// any key reaches the desk's canned replies, macros or internal notes.
+    pub fn for_customer(mut self) -> Composer {
+        self.customer = true;
+        self.mode = Mode::PublicReply;
+        for action in [ComposerAction::ToggleMode, ComposerAction::CannedReply, ComposerAction::ApplyMacro] {
+            self.keys = ComposerKeys::with_keys(self.keys, action, Vec::new());
+        }
+        self
+    }
+
+    pub fn is_customer(&self) -> bool {
+        self.customer
     }
 
     /// Keeps the draft on disk through `writer`, first restoring the ticket's saved draft if
@@ -417,7 +435,7 @@ impl Composer {
         }
         if key.code == KeyCode::Char('@') {
             self.start_mention();
-        } else if key.code == KeyCode::Char(':') && self.take_canned_trigger() {
+        } else if key.code == KeyCode::Char(':') && !self.customer && self.take_canned_trigger() {
             self.save_draft();
             return self.open_canned();
         }
@@ -430,6 +448,9 @@ impl Composer {
     /// keys, it does nothing while a send, the editor, a question or a picker is pending.
     pub fn perform(&mut self, action: ComposerAction) -> ComposerOutcome {
         if !matches!(self.state, State::Editing) {
+            return ComposerOutcome::None;
+        }
+        if self.customer && matches!(action, ComposerAction::ToggleMode | ComposerAction::CannedReply | ComposerAction::ApplyMacro) {
             return ComposerOutcome::None;
         }
         match action {

@@ -27,7 +27,8 @@ impl Composer {
     /// Draws the composer in `area` (at least 3 rows; 8 or more shows pickers comfortably).
     pub fn render(&self, frame: &mut Frame, area: Rect) {
         let (style, border) = mode_style(self.mode);
-        let title = Line::from(vec![Span::styled(format!(" {} ", self.mode.label()), style.add_modifier(Modifier::REVERSED))]);
+        let label = if self.customer { "YOUR REPLY · the support team sees this" } else { self.mode.label() };
+        let title = Line::from(vec![Span::styled(format!(" {label} "), style.add_modifier(Modifier::REVERSED))]);
         let block = Block::default()
             .borders(Borders::ALL)
             .border_type(border)

@@ -1,5 +1,6 @@
 //! One module per full screen: its state, how it takes keys and answers, and how it draws.
 
+pub mod dashboard;
 pub mod help;
 pub mod login;
 pub mod notifications;

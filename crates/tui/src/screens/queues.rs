@@ -32,6 +32,9 @@ pub const OPEN_STATUSES: &str = "new,open,in_progress,pending_customer,pending_a
 pub const BREACHING_WITHIN_SECS: i64 = 4 * 3600;
 /// Rows the screen's chrome takes (tabs, filter line, header, message, footer, status).
 const CHROME_ROWS: u16 = 6;
+/// After a live change to the queues, their counts are asked again this much later, once for
+/// every change meanwhile: a burst (a bulk update of 500 tickets) costs one count per tab.
+pub const RECOUNT_AFTER_MS: i64 = 1_000;
 
 pub const SORTS: [(&str, &str); 5] = [
     ("-updated", "recently updated first"),
@@ -50,6 +53,8 @@ pub enum TabKey {
     Approvals,
     All,
     View(Uuid),
+    /// A team's or a person's open tickets, opened from the dashboard.
+    Focus(Uuid),
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +73,10 @@ pub struct Tab {
     /// First row shown.
     pub offset: usize,
     pub marked: BTreeSet<Uuid>,
+    /// How many tickets the queue holds, as the server counted them (`GET /tickets/count`).
+    pub total: Option<u64>,
+    /// The count asked for and not answered yet (an older one's answer is dropped).
+    pub counting: Option<RequestId>,
 }
 
 impl Tab {
@@ -84,7 +93,15 @@ impl Tab {
             selected: 0,
             offset: 0,
             marked: BTreeSet::new(),
+            total: None,
+            counting: None,
         }
+    }
+
+    /// Whether the server counts this queue (the approvals waiting on the agent come whole, so
+    /// their count is the rows').
+    fn counted_by_server(&self) -> bool {
+        self.key != TabKey::Approvals
     }
 
     /// The query in force: the queue's with the agent's narrowing on top.
@@ -106,12 +123,14 @@ impl Tab {
         }
     }
 
-    /// `12` when everything is loaded, `50+` while more pages wait on the server.
+    /// The server's count; until it answers, `12` when everything is loaded and `50+` while
+    /// more pages wait on the server.
     pub fn count(&self) -> String {
-        match (self.loaded, &self.next_cursor) {
-            (false, _) => "…".to_owned(),
-            (true, Some(_)) => format!("{}+", self.rows.len()),
-            (true, None) => self.rows.len().to_string(),
+        match (self.total, self.loaded, &self.next_cursor) {
+            (Some(total), _, _) => total.to_string(),
+            (None, false, _) => "…".to_owned(),
+            (None, true, Some(_)) => format!("{}+", self.rows.len()),
+            (None, true, None) => self.rows.len().to_string(),
         }
     }
 
@@ -123,18 +142,21 @@ impl Tab {
         self.filter != TicketListQuery::default()
     }
 
-    /// Whether `ticket` belongs in this queue, as far as the client can tell (a full-text
-    /// search cannot be checked here: such queues only update the rows they have).
     /// Drops the row at `at`, and its mark; the selection stays on the row it was on, or the
     /// one before when that row went.
     fn remove_row(&mut self, at: usize) {
         let removed = self.rows.remove(at);
+        // A row shown was counted: the count follows at once (the recount confirms it; a row
+        // gained cannot be told apart from one on a page not loaded, so only the recount adds).
+        self.total = self.total.map(|total| total.saturating_sub(1));
         self.marked.remove(&removed.id);
         if self.selected > at || self.selected >= self.rows.len() {
             self.selected = self.selected.saturating_sub(1);
         }
     }
 
+    /// Whether `ticket` belongs in this queue, as far as the client can tell (a full-text
+    /// search cannot be checked here: such queues only update the rows they have).
     fn admits(&self, ticket: &Ticket, me: Option<Uuid>, now: chrono::DateTime<chrono::Utc>) -> Option<bool> {
         if self.key == TabKey::Approvals {
             return (ticket.status != hdms_api_types::tickets::Status::PendingApproval).then_some(false);
@@ -202,6 +224,8 @@ pub struct Queues {
     pub unread: HashSet<Uuid>,
     /// Tickets someone else is looking at.
     pub viewing: HashSet<Uuid>,
+    /// When the counts are asked again after live changes (see [`RECOUNT_AFTER_MS`]).
+    pub recount_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Default for Queues {
@@ -230,6 +254,7 @@ impl Default for Queues {
             active: 0,
             unread: HashSet::new(),
             viewing: HashSet::new(),
+            recount_at: None,
         }
     }
 }
@@ -288,6 +313,64 @@ impl Queues {
             return;
         }
         tab.loading = Some(shared.call(Purpose::Queue { tab: tab.key, append }, call));
+        if !append {
+            self.count(index, shared);
+        }
+    }
+
+    /// Asks the server how many tickets the tab's queue holds (the first page shows at once;
+    /// the count follows on its own request).
+    fn count(&mut self, index: usize, shared: &mut Shared) {
+        let tab = &mut self.tabs[index];
+        if tab.counted_by_server() {
+            tab.counting = Some(shared.call(Purpose::Count { tab: tab.key }, Call::CountTickets(Box::new(tab.query()))));
+        }
+    }
+
+    /// The server's count for a tab; one for a query since changed is dropped.
+    pub fn answer_count(&mut self, id: RequestId, key: TabKey, answer: Result<Answer, Failure>) {
+        let Some(tab) = self.tabs.iter_mut().find(|tab| tab.key == key && tab.counting == Some(id)) else { return };
+        tab.counting = None;
+        // A failed count leaves the loaded rows' count in sight; the queue itself says why.
+        tab.total = match answer {
+            Ok(Answer::Count(count)) => Some(count),
+            _ => None,
+        };
+    }
+
+    /// Live changes reached the queues: count them again a little later (one count for a
+    /// burst, never a request per event).
+    pub fn recount_soon(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        self.recount_at.get_or_insert(now + chrono::Duration::milliseconds(RECOUNT_AFTER_MS));
+    }
+
+    /// The clock: asks for the counts when a recount is due.
+    pub fn tick(&mut self, shared: &mut Shared) {
+        if self.recount_at.is_some_and(|at| shared.now >= at) {
+            self.recount_at = None;
+            for index in 0..self.tabs.len() {
+                if self.tabs[index].loaded {
+                    self.count(index, shared);
+                }
+            }
+        }
+    }
+
+    /// Opens (or opens again) a tab of these tickets, from the dashboard: a queue like any
+    /// other, so the same actions work from it.
+    pub fn open_focus(&mut self, title: String, query: TicketListQuery, shared: &mut Shared) {
+        let id = query.team.or_else(|| query.assignee.as_deref().and_then(|a| a.parse().ok())).unwrap_or_default();
+        let key = TabKey::Focus(id);
+        let index = match self.tabs.iter().position(|tab| tab.key == key) {
+            Some(index) => index,
+            None => {
+                self.tabs.push(Tab::new(key, &title, query.clone()));
+                self.tabs.len() - 1
+            }
+        };
+        self.tabs[index].base = query;
+        self.active = index;
+        self.reload_active(shared);
     }
 
     pub fn set_views(&mut self, views: Vec<SavedView>, shared: &mut Shared) {
@@ -382,6 +465,7 @@ impl Queues {
         tab.offset = 0;
         tab.next_cursor = None;
         tab.loaded = false;
+        tab.total = None;
         self.load(self.active, false, shared);
     }
 
@@ -444,6 +528,7 @@ impl Queues {
             Action::ClaimNext => {
                 shared.call(Purpose::OpenTicket, Call::ClaimNext);
             }
+            Action::NewTicket => return Outcome::Overlay(actions::new_ticket_prompt()),
             Action::CopyNumber => {
                 if let Some(ticket) = self.active_tab().selected_ticket() {
                     shared.effect(Effect::Copy(ticket.number.clone()));
@@ -478,6 +563,7 @@ impl Queues {
         if matches!(reason, "created" | "commented" | "assigned") {
             self.unread.insert(ticket.id);
         }
+        self.recount_soon(shared.now);
         self.clamp(shared);
     }
 
@@ -489,6 +575,7 @@ impl Queues {
             }
         }
         self.unread.remove(&id);
+        self.recount_soon(shared.now);
         self.clamp(shared);
     }
 
@@ -530,22 +617,23 @@ impl Queues {
         frame.render_widget(Paragraph::new(narrowing_line(tab)).style(Style::default().add_modifier(Modifier::DIM)), filter_area);
 
         let wide = area.width >= 110;
-        let mut header = vec!["", "Number", "Pri", "Status", "SLA", "Subject"];
-        let mut widths = vec![
-            Constraint::Length(2),
-            Constraint::Length(8),
-            Constraint::Length(6),
-            Constraint::Length(12),
-            Constraint::Length(9),
-            Constraint::Fill(1),
-        ];
-        if wide {
+        // A customer's own tickets: no SLA (the desk's business) and no requester (themself).
+        let staff = shared.is_staff();
+        let mut header = vec!["", "Number", "Pri", "Status"];
+        let mut widths = vec![Constraint::Length(2), Constraint::Length(8), Constraint::Length(6), Constraint::Length(12)];
+        if staff {
+            header.push("SLA");
+            widths.push(Constraint::Length(9));
+        }
+        header.push("Subject");
+        widths.push(Constraint::Fill(1));
+        if wide && staff {
             header.push("Requester");
             widths.push(Constraint::Length(16));
         }
-        header.push("Assignee");
+        header.push(if staff { "Assignee" } else { "Agent" });
         widths.push(Constraint::Length(if wide { 16 } else { 12 }));
-        if wide {
+        if wide || !staff {
             header.push("Updated");
             widths.push(Constraint::Length(7));
         }
@@ -558,20 +646,22 @@ impl Queues {
             } else {
                 " "
             };
-            let sla = format::sla(ticket, shared.now);
             let mut cells = vec![
                 Cell::from(format!("{mark}{glyph}")),
                 Cell::from(ticket.number.clone()),
                 Cell::from(Span::styled(ticket.priority.as_str(), format::priority_style(ticket.priority))),
                 Cell::from(format::status(ticket.status)),
-                Cell::from(Span::styled(sla.text, sla.urgency.style())),
-                Cell::from(ticket.subject.clone()),
             ];
-            if wide {
+            if staff {
+                let sla = format::sla(ticket, shared.now);
+                cells.push(Cell::from(Span::styled(sla.text, sla.urgency.style())));
+            }
+            cells.push(Cell::from(ticket.subject.clone()));
+            if wide && staff {
                 cells.push(Cell::from(shared.person_name(&ticket.requester, Some(ticket.requester_id))));
             }
             cells.push(Cell::from(shared.person_name(&ticket.assignee, ticket.assignee_id)));
-            if wide {
+            if wide || !staff {
                 cells.push(Cell::from(format::age(ticket.updated_at, shared.now)));
             }
             let style = if tab.marked.contains(&ticket.id) { Style::default().fg(Color::Cyan) } else { Style::default() };
@@ -587,7 +677,12 @@ impl Queues {
         }
         frame.render_stateful_widget(table, table_area, &mut table_state);
         if tab.rows.is_empty() {
-            let text = if tab.loaded { "No tickets here." } else { "Loading…" };
+            let raise = shared.keymap.key_for(crate::keys::Context::Queues, Action::NewTicket).filter(|_| !staff);
+            let text = match (tab.loaded, raise) {
+                (false, _) => "Loading…".to_owned(),
+                (true, Some(key)) => format!("No tickets here. {key} raises one."),
+                (true, None) => "No tickets here.".to_owned(),
+            };
             let [_, empty] = Layout::vertical([Constraint::Length(2), Constraint::Length(1)]).areas(table_area);
             frame.render_widget(Paragraph::new(text).centered(), empty);
         }

@@ -59,6 +59,8 @@ pub struct TicketView {
     pub composer: ComposerSlot,
     /// Joined the live room (after the first load).
     watching_live: bool,
+    /// Opened by staff (a customer's screen has no staff-only field).
+    pub staff: bool,
 }
 
 impl TicketView {
@@ -77,6 +79,7 @@ impl TicketView {
             typing: Vec::new(),
             composer: ComposerSlot::new(id),
             watching_live: false,
+            staff: shared.is_staff(),
         }
     }
 
@@ -110,7 +113,10 @@ impl TicketView {
                 for watcher in &detail.watchers {
                     shared.people.insert(watcher.user_id, watcher.name.clone());
                 }
-                // One ticket's people, looked up once each when the ticket did not name them.
+                // Comments name their authors; the rest are looked up once each.
+                for author in detail.comments.iter().filter_map(|c| c.author.as_ref()) {
+                    shared.learn_person(author.id, &author.name, &author.email);
+                }
                 let named = [detail.ticket.requester_id].into_iter().chain(detail.ticket.assignee_id);
                 shared.want_names(detail.comments.iter().map(|c| c.author_id).chain(named));
                 // Messages that arrived live while this answer was on its way stay.
@@ -148,6 +154,9 @@ impl TicketView {
 
     /// A message in this ticket's room: added once, in order, whoever sent it.
     pub fn live_message(&mut self, seq: i64, comment: Comment, shared: &mut Shared) {
+        if let Some(author) = &comment.author {
+            shared.learn_person(author.id, &author.name, &author.email);
+        }
         shared.want_names([comment.author_id]);
         self.typing.retain(|id| *id != comment.author_id);
         if let Some(composer) = self.composer.composer_mut() {
@@ -252,7 +261,7 @@ impl TicketView {
     /// Opens the composer; `@` completes the ticket's people.
     fn open_composer(&mut self, internal: bool, shared: &Shared) {
         let latest_seq = self.detail.as_ref().and_then(|d| d.comments.iter().map(|c| c.seq).max()).unwrap_or(0);
-        self.composer.open(internal, latest_seq, &shared.keymap, shared.drafts.as_ref());
+        self.composer.open(internal && shared.is_staff(), latest_seq, &shared.keymap, shared.drafts.as_ref(), shared.is_staff());
         let mut candidates: Vec<MentionCandidate> = Vec::new();
         if let Some(detail) = &self.detail {
             let ticket = &detail.ticket;
@@ -323,6 +332,21 @@ impl TicketView {
                     shared.effect(Effect::Copy(ticket.number.clone()));
                     shared.info(format!("Copied {}", ticket.number));
                 }
+            }
+            Action::Rate => {
+                let Some(ticket) = self.ticket() else { return Outcome::None };
+                if !matches!(ticket.status, hdms_api_types::tickets::Status::Resolved | hdms_api_types::tickets::Status::Closed) {
+                    shared.error("A ticket can be rated once it is resolved");
+                    return Outcome::None;
+                }
+                return Outcome::Overlay(actions::rate_menu(ticket.id));
+            }
+            Action::Attach => {
+                return Outcome::Overlay(Overlay::prompt(
+                    "Attach a file",
+                    PromptKind::Attach { ticket: self.id },
+                    vec![Field::new("Path (~/ is your home)")],
+                ));
             }
             Action::Open if self.section == Section::Details => {
                 if let Some(DetailRow::Ticket { id, .. }) = self.detail_rows().get(self.detail_selected) {
@@ -423,17 +447,19 @@ impl TicketView {
         Outcome::Overlay(overlay)
     }
 
-    /// Sub-tickets, links and attachments, in the order the details section lists them.
+    /// Sub-tickets, links and attachments; a customer sees only the files (sub-tickets and
+    /// links are how the desk organises its work).
     pub fn detail_rows(&self) -> Vec<DetailRow> {
         let Some(detail) = &self.detail else { return Vec::new() };
         let mut rows = Vec::new();
-        for child in &detail.subtickets {
+        let (subtickets, links) = if self.staff { (&detail.subtickets[..], &detail.links[..]) } else { (&[][..], &[][..]) };
+        for child in subtickets {
             rows.push(DetailRow::Ticket {
                 id: child.id,
                 text: format!("sub-ticket  {}  {}  [{}]", child.number, child.subject, child.status),
             });
         }
-        for link in &detail.links {
+        for link in links {
             let other = &link.other;
             let direction = if link.from_ticket_id == detail.ticket.id { link.kind.as_str().to_owned() } else { format!("{} (from)", link.kind.as_str()) };
             rows.push(DetailRow::Ticket { id: other.id, text: format!("link {direction}  {}  {}  [{}]", other.number, other.subject, other.status) });
@@ -472,7 +498,7 @@ impl TicketView {
         frame.render_widget(Paragraph::new(header), header_area);
         let rows = self.detail_rows();
         let titles = vec![
-            format!("Conversation ({})", detail.comments.len()),
+            format!("Conversation ({})", detail.comments.iter().filter(|c| !c.internal || shared.is_staff()).count()),
             format!("Details ({})", rows.len()),
             "History".to_owned(),
         ];
@@ -546,6 +572,30 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
         Span::styled(format!("{}  ", ticket.number), bold.fg(Color::Cyan)),
         Span::styled(ticket.subject.clone(), bold),
     ])];
+    if !shared.is_staff() {
+        // A customer's own ticket: where it stands and who works on it; no SLA, team, tags,
+        // approvals or watchers (the desk's own business).
+        let mut state_line = vec![
+            Span::styled("Status ", dim),
+            Span::raw(format!("{}  ", ticket.status)),
+            Span::styled("Priority ", dim),
+            Span::styled(format!("{}  ", ticket.priority), format::priority_style(ticket.priority)),
+            Span::styled("Raised ", dim),
+            Span::raw(format::when(ticket.created_at)),
+        ];
+        if let Some(rating) = &detail.rating {
+            state_line.push(Span::styled("  Rated ", dim));
+            state_line.push(Span::raw(rating.score.as_str()));
+        }
+        lines.push(Line::from(state_line));
+        let agent = match &ticket.assignee {
+            Some(person) => person.name.clone(),
+            None => "not assigned yet".to_owned(),
+        };
+        lines.push(Line::from(vec![Span::styled("Agent ", dim), Span::raw(agent)]));
+        lines.push(presence_line(shared, viewing, typing));
+        return lines;
+    }
     let sla = format::sla(ticket, shared.now);
     let mut state_line = vec![
         Span::styled("Status ", dim),
@@ -609,6 +659,12 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
         Span::styled("Watchers ", dim),
         Span::raw(watchers),
     ]));
+    lines.push(presence_line(shared, viewing, typing));
+    lines
+}
+
+/// "Dana is viewing", "Dana is typing…", by name.
+fn presence_line(shared: &Shared, viewing: &[Uuid], typing: &[Uuid]) -> Line<'static> {
     let names = |ids: &[Uuid]| ids.iter().map(|id| shared.name(*id)).collect::<Vec<_>>().join(", ");
     let mut presence = Vec::new();
     if !viewing.is_empty() {
@@ -620,8 +676,7 @@ fn header_lines(detail: &TicketDetail, shared: &Shared, viewing: &[Uuid], typing
             Style::default().fg(Color::Magenta).add_modifier(Modifier::BOLD),
         ));
     }
-    lines.push(Line::from(presence));
-    lines
+    Line::from(presence)
 }
 
 /// The line saying a draft waits, shown while the composer is closed.
@@ -644,7 +699,9 @@ fn conversation_lines(detail: &TicketDetail, shared: &Shared, width: u16) -> Vec
     for text in textwrap::wrap(&ticket.description, width) {
         lines.push(Line::from(vec![Span::styled("  ", dim), Span::raw(text.into_owned())]));
     }
-    for comment in &detail.comments {
+    // The server never sends a customer an internal note; should one arrive anyway, it is not
+    // drawn.
+    for comment in detail.comments.iter().filter(|c| !c.internal || shared.is_staff()) {
         lines.push(Line::raw(""));
         let author = shared.name(comment.author_id);
         let when = format::when(comment.created_at);

@@ -114,24 +114,33 @@ pub fn tui_path() -> PathBuf {
 pub struct Terminal {
     socket: String,
     pub config_dir: tempfile::TempDir,
+    /// `NAME=value` words for the program's environment (e.g. its `EDITOR`).
+    env: String,
 }
 
 impl Terminal {
     /// Starts `hdms-tui` against `server` in a `width`x`height` terminal, with a config
     /// directory of its own (or `config_dir`, to start again where a previous run left off).
     pub fn start(server: &str, width: u16, height: u16, config_dir: Option<tempfile::TempDir>) -> Terminal {
+        Terminal::start_with_env(server, width, height, config_dir, &[])
+    }
+
+    /// [`Terminal::start`] with more environment for the program (`VISUAL` is always unset).
+    pub fn start_with_env(server: &str, width: u16, height: u16, config_dir: Option<tempfile::TempDir>, env: &[(&str, &Path)]) -> Terminal {
         let socket = format!("hdms-tui-test-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
         let config_dir = config_dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
-        let terminal = Terminal { socket, config_dir };
+        let env = env.iter().map(|(name, value)| format!("{name}={}", shell_quote(value))).collect::<Vec<_>>().join(" ");
+        let terminal = Terminal { socket, config_dir, env };
         terminal.launch(server, width, height);
         terminal
     }
 
     fn launch(&self, server: &str, width: u16, height: u16) {
         let command = format!(
-            "env -u HDMS_TOKEN -u HDMS_PROFILE -u DBUS_SESSION_BUS_ADDRESS HDMS_NO_KEYRING=1 TERM=xterm-256color \
-             HDMS_CONFIG_DIR={} HDMS_SERVER={server} {}; sleep 600",
+            "env -u HDMS_TOKEN -u HDMS_PROFILE -u DBUS_SESSION_BUS_ADDRESS -u VISUAL HDMS_NO_KEYRING=1 TERM=xterm-256color \
+             HDMS_CONFIG_DIR={} HDMS_SERVER={server} {} {}; sleep 600",
             shell_quote(self.config_dir.path()),
+            self.env,
             shell_quote(&tui_path()),
         );
         self.tmux(&["-f", "/dev/null", "new-session", "-d", "-s", "tui", "-x", &width.to_string(), "-y", &height.to_string(), &command]);

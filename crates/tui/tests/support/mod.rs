@@ -33,7 +33,13 @@ pub fn agent() -> User {
         created_at: now(),
         updated_at: now(),
         deleted_at: None,
+        last_login_at: None,
     }
+}
+
+/// Rita, who raised the sample tickets.
+pub fn customer() -> User {
+    User { id: id(50), email: "rita@example.com".to_owned(), name: "Rita Requester".to_owned(), role: Role::Customer, ..agent() }
 }
 
 pub fn person(n: u128, name: &str) -> PersonSummary {
@@ -102,6 +108,7 @@ pub fn comment(n: u128, ticket: &Ticket, author: u128, body: &str, internal: boo
         id: id(5000 + n),
         ticket_id: ticket.id,
         author_id: id(author),
+        author: None,
         body: body.to_owned(),
         internal,
         created_at: now() - chrono::Duration::minutes(30 - seq),
@@ -127,6 +134,7 @@ pub fn detail(ticket: Ticket) -> TicketDetail {
         links: Vec::new(),
         watchers: vec![hdms_api_types::tickets::Watcher { user_id: id(50), name: "Rita Requester".to_owned(), role: Role::Customer }],
         approvals: Vec::new(),
+        rating: None,
     }
 }
 
@@ -179,17 +187,26 @@ pub fn calls(effects: &[Effect]) -> Vec<(RequestId, Call)> {
 /// A fresh state, signed in as Dana, with every first request answered: the queues hold
 /// `tickets` (My open gets them all), views none, no notifications.
 pub fn signed_in(tickets: Vec<Ticket>) -> State {
+    signed_in_as(agent(), tickets)
+}
+
+/// [`signed_in`] as anyone: staff get `tickets` in My open, a customer in each of their tabs.
+pub fn signed_in_as(user: User, tickets: Vec<Ticket>) -> State {
+    let customer = user.role == Role::Customer;
     let mut state = State::new("http://desk.example", Keymap::default(), now());
     update(&mut state, Event::Resize { width: 120, height: 40 });
     let effects = update(&mut state, Event::Resumed { server: "http://desk.example".to_owned() });
     let (me_id, _) = calls(&effects)[0].clone();
-    let effects = update(&mut state, Event::Answer { id: me_id, answer: Ok(Answer::Me(agent())) });
+    let effects = update(&mut state, Event::Answer { id: me_id, answer: Ok(Answer::Me(user)) });
     for (id, call) in calls(&effects) {
         let answer = match call {
-            Call::Tickets(query) if query.assignee.as_deref() == Some("me") => {
+            Call::Tickets(query) if customer || query.assignee.as_deref() == Some("me") => {
                 Answer::Tickets(Page { items: tickets.clone(), next_cursor: None })
             }
+            Call::CountTickets(_) if customer => Answer::Count(tickets.len() as u64),
             Call::Tickets(_) | Call::ApprovalQueue => Answer::Tickets(Page { items: Vec::new(), next_cursor: None }),
+            Call::CountTickets(query) if query.assignee.as_deref() == Some("me") => Answer::Count(tickets.len() as u64),
+            Call::CountTickets(_) => Answer::Count(0),
             Call::Views => Answer::Views(Vec::new()),
             Call::UnreadCount => Answer::Unread(2),
             Call::Teams => Answer::Teams(Vec::new()),

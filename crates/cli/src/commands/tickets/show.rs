@@ -9,7 +9,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::views::{comment_kind, score};
-use crate::commands::names::{self, Names};
+use crate::commands::approvals::approver;
+use crate::commands::names::Names;
 use crate::exit::CliResult;
 use crate::output::human::{moment, moment_ago, next_target, person, priority, span, status, time_left};
 use crate::output::table::{fields, paint};
@@ -29,8 +30,8 @@ pub struct TicketDetail {
     pub links: Vec<TicketLink>,
     pub approvals: Vec<Approval>,
     pub watchers: Vec<Watcher>,
-    /// What to call the ids the page mentions: people (comment authors, approvers) by name,
-    /// the parent ticket by number.
+    /// What to call the ids the page mentions that the records do not name: the parent ticket
+    /// and the one this was merged into, by number (people come named by the server).
     #[serde(skip)]
     pub names: Names,
 }
@@ -46,17 +47,6 @@ pub async fn show(session: &Session, output: &Output, id: Uuid) -> CliResult {
         println!("{}", crate::output::to_json(&detail)?);
         return Ok(());
     }
-    detail.names.learn(detail.ticket.requester.iter().chain(&detail.ticket.assignee).map(|p| (p.id, person(Some(p), None))));
-    detail.names.learn(detail.watchers.iter().map(|w| (w.user_id, w.name.clone())));
-    let mentioned = detail
-        .comments
-        .iter()
-        .map(|c| c.author_id)
-        .chain([detail.ticket.requester_id])
-        .chain(detail.ticket.assignee_id)
-        .chain(detail.attachments.iter().map(|a| a.uploaded_by))
-        .chain(detail.approvals.iter().flat_map(|a| a.requested_by.into_iter().chain(a.slots.iter().flat_map(|s| s.approver.user_id.into_iter().chain(s.decided_by)))));
-    names::fill(session, &mut detail.names, mentioned.collect::<Vec<_>>()).await;
     if let (None, Some(team)) = (&detail.ticket.team, detail.ticket.team_id)
         && let Ok(found) = session.call(|client| async move { client.get_team(team).await }).await
     {
@@ -151,7 +141,7 @@ pub fn render(detail: &TicketDetail, layout: &Layout) -> String {
 
     if !detail.attachments.is_empty() {
         out.push_str(&section(&format!("Attachments ({})", detail.attachments.len()), layout));
-        let rows: Vec<Vec<Cell>> = detail.attachments.iter().map(|a| attachment_row(a, detail, layout)).collect();
+        let rows: Vec<Vec<Cell>> = detail.attachments.iter().map(|a| attachment_row(a, layout)).collect();
         out.push_str(&render_table(ATTACHMENT_COLUMNS, &rows, layout));
         out.push('\n');
     }
@@ -183,7 +173,8 @@ pub fn render(detail: &TicketDetail, layout: &Layout) -> String {
             out.push('\n');
         }
         let kind = comment_kind(comment.internal);
-        let mut heading = format!("#{} {}", comment.seq, paint(&detail.names.name(comment.author_id), Tone::Strong, colour));
+        let author = person(comment.author.as_ref(), Some(comment.author_id));
+        let mut heading = format!("#{} {}", comment.seq, paint(&author, Tone::Strong, colour));
         if comment.internal {
             heading.push_str(&format!(" · {}", paint(&kind.text, kind.tone, colour)));
         }
@@ -241,19 +232,16 @@ fn sla_lines(detail: &TicketDetail, layout: &Layout) -> Cell {
 /// Each request on a line (`pending, all of:`), then each approver and their decision, then
 /// the reason.
 fn approval_lines(detail: &TicketDetail) -> Cell {
-    let names = &detail.names;
     let mut lines = Vec::new();
     for approval in &detail.approvals {
         let rule = if approval.rule.as_str() == "all" { "every one of" } else { "any one of" };
         lines.push(format!("{}, {rule}:", state_name(approval.state)));
         for slot in &approval.slots {
-            let who = match (slot.approver.user_id, slot.approver.role) {
-                (Some(user), _) => names.name(user),
-                (None, Some(role)) => format!("any {role}"),
-                (None, None) => "?".to_owned(),
-            };
+            let who = approver(slot);
             let decided = match (slot.decision, slot.decided_by) {
-                (Some(decision), Some(by)) if slot.approver.user_id.is_none() => format!("{} by {}", state_name(decision), names.name(by)),
+                (Some(decision), Some(by)) if slot.approver.user_id.is_none() => {
+                    format!("{} by {}", state_name(decision), person(slot.decided_by_user.as_ref(), Some(by)))
+                }
                 (Some(decision), _) => state_name(decision).to_owned(),
                 (None, _) => "waiting".to_owned(),
             };
@@ -299,7 +287,7 @@ const ATTACHMENT_COLUMNS: &[Column] = &[
     Column::whole("id").wide(),
 ];
 
-fn attachment_row(attachment: &Attachment, detail: &TicketDetail, layout: &Layout) -> Vec<Cell> {
+fn attachment_row(attachment: &Attachment, layout: &Layout) -> Vec<Cell> {
     let scan = match attachment.scan_state {
         ScanState::Clean => Cell::new("clean", Tone::Good),
         ScanState::Infected => Cell::new(
@@ -318,7 +306,7 @@ fn attachment_row(attachment: &Attachment, detail: &TicketDetail, layout: &Layou
         indicatif::HumanBytes(attachment.size).to_string().into(),
         scan,
         attachment.content_type.as_str().into(),
-        detail.names.name(attachment.uploaded_by).into(),
+        person(attachment.uploaded_by_user.as_ref(), Some(attachment.uploaded_by)).into(),
         Cell::new(crate::output::human::ago(attachment.created_at, layout), Tone::Muted),
         attachment.id.to_string().into(),
     ]

@@ -53,7 +53,7 @@ impl Tabular for Ticket {
 }
 
 impl Record for Comment {
-    const FIELDS: &'static [&'static str] = &["id", "ticket_id", "author_id", "body", "internal", "created_at", "seq"];
+    const FIELDS: &'static [&'static str] = &["id", "ticket_id", "author_id", "author", "body", "internal", "created_at", "seq"];
 
     fn id(&self) -> String {
         self.id.to_string()
@@ -64,6 +64,7 @@ impl Tabular for Comment {
     const COLUMNS: &'static [Column] = &[
         Column::number("#"),
         Column::whole("kind"),
+        Column::shrink("author", 8),
         Column::whole("when"),
         Column::shrink("text", 16),
         Column::whole("author id").wide(),
@@ -74,6 +75,7 @@ impl Tabular for Comment {
         vec![
             self.seq.to_string().into(),
             comment_kind(self.internal),
+            person(self.author.as_ref(), Some(self.author_id)).into(),
             Cell::new(ago(self.created_at, layout), Tone::Muted),
             self.body.trim().into(),
             self.author_id.to_string().into(),
