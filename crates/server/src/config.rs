@@ -62,6 +62,17 @@ pub struct Config {
     #[arg(long, env = "HDMS_BODY_IDLE_TIMEOUT", default_value_t = 30)]
     pub body_idle_timeout_secs: u64,
 
+    /// Longest a client may take to send a request's line and headers, in seconds, before the
+    /// connection is closed (it also closes a keep-alive connection idle that long). Sheds clients
+    /// that trickle their headers to hold connections open (slowloris).
+    #[arg(long, env = "HDMS_HEADER_READ_TIMEOUT", default_value_t = 30)]
+    pub header_read_timeout_secs: u64,
+
+    /// Largest request line and headers together, in bytes (at least 8192); beyond it the answer
+    /// is 431 and the connection is closed. Access tokens are well under 1 KiB.
+    #[arg(long, env = "HDMS_MAX_HEADER_BYTES", default_value_t = 64 * 1024)]
+    pub max_header_bytes: usize,
+
     /// Largest CSV file `POST /api/v1/users/import` accepts, in bytes (default 200 MiB). The
     /// file is streamed, never held whole, so this bounds the work of one request, not memory.
     #[arg(long, env = "HDMS_IMPORT_MAX_BYTES", default_value_t = 200 * 1024 * 1024)]
@@ -387,6 +398,10 @@ impl Config {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
     }
 
     pub fn body_idle_timeout(&self) -> Duration {

@@ -68,9 +68,8 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     let webhook_worker = comms::webhooks::worker::spawn(state.clone())?;
     let realtime = comms::hub::spawn_feed(state.hub.clone());
     let checkpointer = db.spawn_checkpointer();
-    // Peer addresses reach the handlers (the per-address rate limit counts by them).
-    let app = app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let limits = http::connections::Limits { header_read_timeout: state.config.header_read_timeout(), max_header_bytes: state.config.max_header_bytes };
+    http::connections::serve(listener, app::router(state), limits, shutdown).await;
     attachment_worker.stop().await;
     sla_job.stop().await;
     sms_worker.stop().await;
@@ -81,7 +80,6 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     if let Some(checkpointer) = checkpointer {
         checkpointer.stop().await;
     }
-    served?;
     db.close().await;
     Ok(())
 }

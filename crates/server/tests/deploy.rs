@@ -297,3 +297,104 @@ async fn no_secret_reaches_the_log() {
         assert!(!log.contains(secret), "the log holds a secret ({}…)", &secret[..6]);
     }
 }
+
+/// An SMS gateway on a loopback port that records the bodies it is sent.
+async fn recording_gateway() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/send", listener.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    let app = axum::Router::new().fallback(move |body: String| {
+        let kept = kept.clone();
+        async move {
+            kept.lock().unwrap().push(body);
+            axum::Json(serde_json::json!({"id": "m1"}))
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, bodies)
+}
+
+/// The code in the next text the gateway receives after `seen` earlier ones (polled with a
+/// deadline).
+async fn next_code(bodies: &std::sync::Mutex<Vec<String>>, seen: usize) -> String {
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(body) = bodies.lock().unwrap().get(seen) {
+            let text = serde_json::from_str::<serde_json::Value>(body).unwrap()["text"].as_str().unwrap().to_owned();
+            return text.split_whitespace().next().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no text message reached the gateway");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether `secret` is a value in a JSON log line. Every string is searched; numbers must equal
+/// it (a six-digit code would otherwise be found in timestamps' microseconds or latencies).
+fn logged(value: &serde_json::Value, secret: &str) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains(secret),
+        serde_json::Value::Number(number) => number.to_string() == secret,
+        serde_json::Value::Array(items) => items.iter().any(|item| logged(item, secret)),
+        serde_json::Value::Object(fields) => fields.iter().any(|(name, field)| name != "timestamp" && logged(field, secret)),
+        _ => false,
+    }
+}
+
+/// A run that verified a phone, logged in with an SMS code and accepted an invitation logs
+/// neither the codes nor the invitation token (the gateway here is a real HTTP one, so the codes
+/// are known to the test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_invitation_token_or_sms_code_reaches_the_log() {
+    let (gateway, bodies) = recording_gateway().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (served, _) = serve_with(
+        &dir.path().join("data"),
+        &[("HDMS_SMS_PROVIDER", "http"), ("HDMS_SMS_HTTP_URL", &gateway), ("HDMS_SMS_POLL_MS", "50")],
+    );
+    let admin = hdms_api_types::client::Client::new(&served.url).unwrap();
+    admin.login("admin@example.com", "correct horse battery staple").await.unwrap();
+    let password = "another long enough password";
+    admin
+        .create_user(&hdms_api_types::users::CreateUser {
+            email: "phone@example.com".into(),
+            name: "Phone".into(),
+            role: hdms_api_types::Role::Agent,
+            phone: Some("+14155550123".into()),
+            password: Some(password.into()),
+        })
+        .await
+        .unwrap();
+    let agent = hdms_api_types::client::Client::new(&served.url).unwrap();
+    agent.login("phone@example.com", password).await.unwrap();
+    agent.start_phone_verification().await.unwrap();
+    let verification_code = next_code(&bodies, 0).await;
+    agent.confirm_phone(&verification_code).await.unwrap();
+    agent.set_login_otp(true).await.unwrap();
+    let challenge = match agent.login_start("phone@example.com", password).await.unwrap() {
+        hdms_api_types::sms::LoginOutcome::OtpRequired(challenge) => challenge,
+        hdms_api_types::sms::LoginOutcome::LoggedIn(_) => panic!("the login asks for a code"),
+    };
+    let login_code = next_code(&bodies, 1).await;
+    agent.login_otp(&challenge.challenge, &login_code).await.unwrap();
+
+    let csv = "email,name,role\ninvited@example.com,Invited,customer\n";
+    let query = hdms_api_types::import::ImportQuery { print_invites: Some(true), ..Default::default() };
+    let report = admin.import_users(&query, csv, Some(csv.len() as u64)).await.unwrap();
+    let invitation = report.invitations[0].token.clone();
+    admin.accept_invite(&invitation, "the invited one's password").await.unwrap();
+
+    let lines = served.log.lock().unwrap().clone();
+    for (what, secret) in [
+        ("verification code", verification_code.as_str()),
+        ("login code", login_code.as_str()),
+        ("login challenge", challenge.challenge.as_str()),
+        ("invitation token", invitation.as_str()),
+        ("invited user's password", "the invited one's password"),
+    ] {
+        for line in &lines {
+            let entry: serde_json::Value = serde_json::from_str(line).unwrap_or(serde_json::Value::String(line.clone()));
+            assert!(!logged(&entry, secret), "the log holds the {what}: {line}");
+        }
+    }
+}

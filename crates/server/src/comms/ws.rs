@@ -42,6 +42,8 @@ const READ_BUFFER: usize = 4 * 1024;
 const CLOSE_AUTH: u16 = 4401;
 const CLOSE_TIMEOUT: u16 = 4408;
 const CLOSE_TOO_MANY: u16 = 4429;
+const CLOSE_PROTOCOL: u16 = 1002;
+const CLOSE_TOO_BIG: u16 = 1009;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(websocket))
@@ -69,7 +71,9 @@ async fn websocket(State(state): State<AppState>, upgrade: Result<WebSocketUpgra
             return (rejection.status(), axum::Json(body)).into_response();
         }
     };
-    upgrade.max_message_size(MAX_FRAME).read_buffer_size(READ_BUFFER).on_upgrade(move |socket| Connection::run(state, socket))
+    // The frame limit too: with only the message limit, tungstenite read a frame of up to its
+    // default 16 MiB into memory before finding the message too long.
+    upgrade.max_message_size(MAX_FRAME).max_frame_size(MAX_FRAME).read_buffer_size(READ_BUFFER).on_upgrade(move |socket| Connection::run(state, socket))
 }
 
 struct Connection {
@@ -133,7 +137,20 @@ impl Connection {
                         self.last_heard = Instant::now();
                         self.on_frame(frame).await
                     }
-                    _ => Flow::Close,
+                    Some(Err(err)) => {
+                        // tungstenite drops the connection silently; the close code tells the
+                        // client why (1009 for a message over MAX_FRAME, 1002 otherwise).
+                        // Its error is only reachable as text through axum's.
+                        let (code, reason) = if err.to_string().contains("Space limit exceeded") {
+                            (CLOSE_TOO_BIG, "message too big")
+                        } else {
+                            (CLOSE_PROTOCOL, "protocol error")
+                        };
+                        tracing::info!(user_id = %self.user.id(), error = %err, "websocket read failed");
+                        let _ = tokio::time::timeout(send_deadline(&self.state), close(&mut self.socket, code, reason)).await;
+                        Flow::Close
+                    }
+                    None => Flow::Close,
                 },
                 event = events.recv() => match event {
                     Ok(delivery) => self.on_delivery(&delivery).await,

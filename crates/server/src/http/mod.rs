@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every domain: extractors, permissions, pagination, operational routes
 //! and the middleware stack.
 
+pub mod connections;
 pub mod deadline;
 pub mod extract;
 pub mod limits;
