@@ -86,7 +86,7 @@ async fn health_reports_versions_and_answers_carry_security_headers(backend: Bac
     let health: serde_json::Value = response.json().await.unwrap();
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(health["schema_version"], hdms_server::SCHEMA_VERSION);
-    assert!(hdms_server::SCHEMA_VERSION >= 14);
+    const { assert!(hdms_server::SCHEMA_VERSION >= 14) };
     // An error and an unknown route have them too.
     let missing = server.http().get(format!("{}/nowhere", server.url)).send().await.unwrap();
     assert_eq!(missing.status(), 404);
@@ -156,7 +156,7 @@ async fn oversized_headers_and_bodies_are_refused_and_others_served(backend: Bac
 /// What a websocket (opened by hand, to see close codes) got next.
 #[derive(Debug)]
 enum Got {
-    Message(ServerMessage),
+    Message(Box<ServerMessage>),
     Closed(Option<u16>),
 }
 
@@ -166,7 +166,7 @@ async fn next_of(socket: &mut Socket) -> Got {
     let next = async {
         loop {
             match socket.next().await {
-                Some(Ok(Message::Text(text))) => return Got::Message(serde_json::from_str(text.as_str()).unwrap()),
+                Some(Ok(Message::Text(text))) => return Got::Message(Box::new(serde_json::from_str(text.as_str()).unwrap())),
                 Some(Ok(Message::Close(frame))) => return Got::Closed(frame.map(|frame| u16::from(frame.code))),
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Got::Closed(None),
@@ -189,7 +189,7 @@ async fn an_oversized_websocket_frame_closes_that_socket_with_1009(backend: Back
     let server = TestServer::start(backend).await;
     let (agent, _) = server.user(Role::Agent).await;
     let (mut socket, ready) = raw_socket(&server, &agent.token().unwrap()).await;
-    assert!(matches!(ready, Got::Message(ServerMessage::Ready { .. })), "{ready:?}");
+    assert!(matches!(ready, Got::Message(ref message) if matches!(**message, ServerMessage::Ready { .. })), "{ready:?}");
     // Over the 64 KiB frame limit; refused from the frame's header, before its payload is read.
     let _ = socket.send(Message::Text("x".repeat(100 * 1024).into())).await;
     let got = next_of(&mut socket).await;
@@ -206,7 +206,7 @@ async fn too_many_websockets_for_one_person_answer_4429(backend: Backend) {
     let _second = agent.connect_live().await.unwrap();
     let (mut third, answer) = raw_socket(&server, &agent.token().unwrap()).await;
     match answer {
-        Got::Message(ServerMessage::Error { code, .. }) => assert_eq!(code, "too_many_connections"),
+        Got::Message(message) if matches!(&*message, ServerMessage::Error { code, .. } if code == "too_many_connections") => {}
         other => panic!("expected too_many_connections, got {other:?}"),
     }
     let closed = next_of(&mut third).await;
