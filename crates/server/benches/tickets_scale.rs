@@ -466,8 +466,7 @@ impl Generator {
         if let Some(assignee) = assignee {
             entry(&mut self.rng, opened, "assignee", None, Some(assignee.to_string()), true);
         }
-        type Entry<'a> = dyn FnMut(&mut Rng, DateTime<Utc>, &'static str, Option<&str>, Option<String>, bool) + 'a;
-        let status_move = |rng: &mut Rng, entry: &mut Entry<'_>, at, from: &str, to: &str| {
+        let status_move = |rng: &mut Rng, entry: &mut AddEntry<'_>, at, from: &str, to: &str| {
             entry(rng, at, "status", Some(from), Some(to.to_owned()), false)
         };
         let later = opened + chrono::Duration::minutes(1);
@@ -489,6 +488,9 @@ impl Generator {
         }
     }
 }
+
+/// Adds one history entry: at, field, before, after, internal.
+type AddEntry<'a> = dyn FnMut(&mut Rng, DateTime<Utc>, &'static str, Option<&str>, Option<String>, bool) + 'a;
 
 // --- seeding --------------------------------------------------------------------------------
 
@@ -1073,7 +1075,7 @@ async fn main() -> anyhow::Result<()> {
         }
         eprintln!("{backend}: starting the server");
         let data_dir = std::env::temp_dir().join(format!("hdms_bench_tickets_{}_{backend}", std::process::id()));
-        let mut config = Config::defaults();
+        let mut config = Config::defaults().without_rate_limits();
         config.data_dir = data_dir.clone();
         config.admin_email = Some(ADMIN_EMAIL.to_owned());
         config.admin_password = Some(PASSWORD.to_owned());
