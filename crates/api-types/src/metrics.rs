@@ -90,6 +90,8 @@ pub struct AgentLoad {
 pub enum ReportBucket {
     Day,
     Hour,
+    /// One bucket for the whole window (totals, and medians over all of it).
+    Window,
 }
 
 impl ReportBucket {
@@ -97,6 +99,7 @@ impl ReportBucket {
         match self {
             ReportBucket::Day => "day",
             ReportBucket::Hour => "hour",
+            ReportBucket::Window => "window",
         }
     }
 }
@@ -105,8 +108,8 @@ impl ReportBucket {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 pub struct ReportQuery {
-    /// One team (supervisors: a team they belong to); absent: the whole desk (admins). Tickets
-    /// count for the team they are in now.
+    /// One team (supervisors: a team they belong to); absent: the whole desk for admins, all
+    /// of their teams together for supervisors. Tickets count for the team they are in now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<Uuid>,
     /// First local date of the window, `YYYY-MM-DD` (default: 29 days before `to`).
@@ -117,7 +120,8 @@ pub struct ReportQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
     pub to: Option<chrono::NaiveDate>,
-    /// `day` (default; at most 366 days) or `hour` (at most 31 days).
+    /// `day` (default; at most 366 days), `hour` (at most 31 days) or `window` (one bucket for
+    /// all of it, at most 366 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bucket: Option<ReportBucket>,
     /// IANA time zone the days and hours are counted in (default `UTC`).
@@ -133,7 +137,7 @@ pub type VolumeReportQuery = ReportQuery;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Report<B> {
-    /// The team reported on; absent for the whole desk.
+    /// The team asked for; absent for the whole desk (admins) or all of a supervisor's teams.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<Uuid>,
     /// First local date of the window.

@@ -89,6 +89,7 @@ choices!(OnConflictArg for OnConflict {
 choices!(BucketArg for ReportBucket {
     Day => "one row per local day (windows up to 366 days)",
     Hour => "one row per local hour (windows up to 31 days)",
+    Window => "one row for the whole window (totals; medians over all of it)",
 });
 
 choices!(RuleArg for ApprovalRule {

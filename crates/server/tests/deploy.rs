@@ -245,7 +245,7 @@ async fn no_secret_reaches_the_log() {
     let client = hdms_api_types::client::Client::new(&served.url).unwrap();
     let login = client.login("admin@example.com", "correct horse battery staple").await.unwrap();
     let refreshed = client.refresh(&login.refresh_token).await.unwrap();
-    let pat = client.create_token(&hdms_api_types::tokens::CreateApiToken { name: "t".into(), expires_in_days: None }).await.unwrap();
+    let pat = client.create_token(&hdms_api_types::tokens::CreateApiToken { name: "t".into(), expires_in_days: None, scope: None }).await.unwrap();
     let user_password = "another long enough password";
     client
         .create_user(&hdms_api_types::users::CreateUser {

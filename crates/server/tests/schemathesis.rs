@@ -74,7 +74,7 @@ async fn run_schemathesis(server: &TestServer, client: &Client, role: Role, labe
     let (token, exclude_logout) = if role == Role::Customer {
         (client.token().expect("logged in"), true)
     } else {
-        let created = client.create_token(&CreateApiToken { name: "schemathesis".into(), expires_in_days: None }).await.unwrap();
+        let created = client.create_token(&CreateApiToken { name: "schemathesis".into(), expires_in_days: None, scope: None }).await.unwrap();
         (created.secret, false)
     };
     let mut failures = Vec::new();

@@ -75,7 +75,7 @@ async fn forged_tampered_and_stale_tokens_are_refused(backend: Backend) {
 
     // A role change takes effect on the next request: the agent's rights end at once.
     let admin = server.admin().await;
-    let pat = agent.create_token(&CreateApiToken { name: "script".into(), expires_in_days: None }).await.unwrap().secret;
+    let pat = agent.create_token(&CreateApiToken { name: "script".into(), expires_in_days: None, scope: None }).await.unwrap().secret;
     assert_eq!(status(&server, "GET", "/api/v1/canned-replies", &token, None).await, 200);
     admin.update_user(agent_user.id, &UpdateUser { role: Some(Role::Customer), ..Default::default() }).await.unwrap();
     // (The server goes further than refusing the old role: it ends the person's sessions.)
@@ -115,7 +115,7 @@ async fn no_resource_id_crosses_customers_or_teams(backend: Backend) {
     let notification = alice.notifications(&NotificationListQuery::default()).await.unwrap().items.into_iter().next().expect("alice was told of the reply");
     let reply = red_agent.create_canned_reply(&CannedReplyInput { name: "Mine".into(), body: "x".into(), shared: false }).await.unwrap();
     let view = red_agent.create_view(&SavedViewInput { name: "Mine".into(), query: TicketListQuery::default() }).await.unwrap();
-    let token = red_agent.create_token(&CreateApiToken { name: "mine".into(), expires_in_days: None }).await.unwrap();
+    let token = red_agent.create_token(&CreateApiToken { name: "mine".into(), expires_in_days: None, scope: None }).await.unwrap();
     let approval = red_agent
         .request_approval(ticket.id, &hdms_api_types::approvals::RequestApproval {
             approvers: vec![hdms_api_types::approvals::Approver { user_id: Some(admin.me().await.unwrap().id), role: None }],

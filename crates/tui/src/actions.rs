@@ -65,6 +65,8 @@ pub enum PromptKind {
     NewTicket,
     /// A path to attach.
     Attach { ticket: Uuid },
+    /// The comment that goes with a rating.
+    Rate { ticket: Uuid, score: Satisfaction },
 }
 
 /// A menu built from an answer.
@@ -143,7 +145,7 @@ pub fn new_ticket_prompt() -> Overlay {
         PromptKind::NewTicket,
         vec![
             Field::new("Subject"),
-            Field::new("Description"),
+            Field::multiline("Description (Enter: new line)", 5),
             Field::with_text("Priority (low, normal, high, urgent)", "normal"),
             Field::new("Attach files (paths, comma separated; optional)"),
         ],
@@ -235,11 +237,13 @@ pub fn choose(state: &mut State, choice: Choice) {
                 vec![Field::new("Ticket number (HD-12)")],
             ));
         }
-        Choice::Rate { ticket, score } => ask(
-            &mut state.overlay,
-            Purpose::TicketChange { ticket, done: format!("Rated {}: thank you", score.as_str()) },
-            Call::Rate { ticket, score },
-        ),
+        Choice::Rate { ticket, score } => {
+            state.overlay = Some(Overlay::prompt(
+                format!("Rated {}: anything to add?", score.as_str()),
+                PromptKind::Rate { ticket, score },
+                vec![Field::multiline("Comment (optional; Alt-Enter sends, even empty)", 3)],
+            ));
+        }
         Choice::Bulk(bulk) => choose_bulk(state, bulk),
     }
 }
@@ -500,6 +504,15 @@ pub fn submit(state: &mut State, kind: PromptKind, values: Vec<String>) {
             }
             let name = value(0).rsplit('/').next().unwrap_or_default().to_owned();
             (Purpose::TicketChange { ticket, done: format!("Attached {name}") }, Call::Attach { ticket, path: PathBuf::from(value(0)) })
+        }
+        PromptKind::Rate { ticket, score } => {
+            if value(0).chars().count() > 2000 {
+                return refuse(state, "a comment holds at most 2,000 characters".to_owned());
+            }
+            (
+                Purpose::TicketChange { ticket, done: format!("Rated {}: thank you", score.as_str()) },
+                Call::Rate { ticket, score, comment: non_empty(value(0)) },
+            )
         }
         PromptKind::BulkTag { add } => {
             let tag = value(0);

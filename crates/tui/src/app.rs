@@ -467,7 +467,9 @@ fn on_key(state: &mut State, key: KeyEvent) {
         }
         View::Ticket if state.ticket.as_ref().is_some_and(|v| v.composer_open()) => {
             let view = state.ticket.as_mut().expect("checked above");
-            view.composer_key(key, &mut state.shared);
+            if let ticket::Outcome::Overlay(overlay) = view.composer_key(key, &mut state.shared) {
+                state.overlay = Some(overlay);
+            }
         }
         view => {
             let contexts = state.contexts();

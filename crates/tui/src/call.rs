@@ -70,10 +70,10 @@ pub enum Call {
     CreateTicket { request: Box<CreateTicket>, files: Vec<PathBuf> },
     /// Attaches a file from a path, with progress.
     Attach { ticket: Uuid, path: PathBuf },
-    Rate { ticket: Uuid, score: Satisfaction },
-    /// The dashboard's numbers: each of `teams` (or only `team`) over `days`, and created vs
-    /// resolved (for the whole desk when `desk` and no team is chosen).
-    Dashboard { teams: Vec<hdms_api_types::tickets::TeamSummary>, team: Option<Uuid>, days: u32, desk: bool },
+    Rate { ticket: Uuid, score: Satisfaction, comment: Option<String> },
+    /// The dashboard's numbers: each of `teams` (or only `team`) over `days`, with created vs
+    /// resolved and the response times for `team`, else everything the caller reports on.
+    Dashboard { teams: Vec<hdms_api_types::tickets::TeamSummary>, team: Option<Uuid>, days: u32 },
 }
 
 /// Everything the ticket screen shows, fetched together.

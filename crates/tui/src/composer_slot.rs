@@ -30,6 +30,7 @@ pub fn composer_keys(keymap: &Keymap) -> ComposerKeys {
         (Action::ComposerEditor, ComposerAction::OpenEditor),
         (Action::ComposerCanned, ComposerAction::CannedReply),
         (Action::ComposerMacro, ComposerAction::ApplyMacro),
+        (Action::ComposerAttach, ComposerAction::Attach),
     ];
     ComposerKeys::with_overrides(pairs.into_iter().map(|(ours, theirs)| {
         let chords = keymap

@@ -1,5 +1,6 @@
-//! One-line text fields (login, prompts, search) on `ratatui-textarea`, the maintained editor
-//! widget, so the usual editing keys (arrows, Home/End, Ctrl-w, Ctrl-u…) work as people expect.
+//! Text fields (login, prompts, search; one line, or a few for a description) on
+//! `ratatui-textarea`, the maintained editor widget, so the usual editing keys (arrows,
+//! Home/End, Ctrl-w, Ctrl-u…) work as people expect.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::{Modifier, Style};
@@ -10,6 +11,8 @@ pub struct Field {
     pub label: &'static str,
     area: TextArea<'static>,
     secret: bool,
+    /// Rows shown; above 1 the field takes Enter as a new line and pasted text keeps its lines.
+    rows: u16,
 }
 
 impl Field {
@@ -21,7 +24,20 @@ impl Field {
         let mut area = TextArea::new(vec![text.to_owned()]);
         area.move_cursor(ratatui_textarea::CursorMove::End);
         area.set_cursor_line_style(Style::default());
-        Field { label, area, secret: false }
+        Field { label, area, secret: false, rows: 1 }
+    }
+
+    /// A field for several lines of text (a ticket's description), `rows` high.
+    pub fn multiline(label: &'static str, rows: u16) -> Field {
+        Field { rows: rows.max(2), ..Field::new(label) }
+    }
+
+    pub fn is_multiline(&self) -> bool {
+        self.rows > 1
+    }
+
+    pub fn rows(&self) -> u16 {
+        self.rows
     }
 
     /// Shown as `•` per character, never echoed.
@@ -32,8 +48,9 @@ impl Field {
         field
     }
 
-    pub fn text(&self) -> &str {
-        self.area.lines().first().map(String::as_str).unwrap_or("")
+    /// What was typed (lines joined with `\n` in a multi-line field).
+    pub fn text(&self) -> String {
+        if self.is_multiline() { self.area.lines().join("\n") } else { self.area.lines().first().cloned().unwrap_or_default() }
     }
 
     pub fn is_secret(&self) -> bool {
@@ -48,23 +65,31 @@ impl Field {
         self.area.set_cursor_line_style(Style::default());
     }
 
-    /// Types a key into the field; Enter (a new line) is never inserted.
+    /// Types a key into the field; Enter (a new line) goes only into a multi-line field.
     pub fn key(&mut self, key: KeyEvent) {
-        if matches!(key.code, KeyCode::Enter) || (key.code == KeyCode::Char('m') && key.modifiers == KeyModifiers::CONTROL) {
+        let newline = matches!(key.code, KeyCode::Enter) || (key.code == KeyCode::Char('m') && key.modifiers == KeyModifiers::CONTROL);
+        if newline {
+            if self.is_multiline() {
+                self.area.insert_newline();
+            }
             return;
         }
         self.area.input(key);
     }
 
-    /// Pasted text, first line only.
+    /// Pasted text: all of it in a multi-line field, the first line in a one-line field.
     pub fn paste(&mut self, text: &str) {
-        self.area.insert_str(text.lines().next().unwrap_or(""));
+        if self.is_multiline() {
+            self.area.insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+        } else {
+            self.area.insert_str(text.lines().next().unwrap_or(""));
+        }
     }
 
     /// What the field shows (masked for secrets), and where the cursor is in it.
     pub fn display(&self) -> (String, usize) {
         let text = self.text();
-        let shown = if self.secret { "•".repeat(text.chars().count()) } else { text.to_owned() };
+        let shown = if self.secret { "•".repeat(text.chars().count()) } else { text };
         (shown, self.area.cursor().1)
     }
 

@@ -96,6 +96,7 @@ actions! {
     ComposerCanned = "canned_reply", "Insert a canned reply (or type ::)";
     ComposerMacro = "apply_macro", "Apply a macro to the ticket";
     ComposerLeave = "leave", "Keep the draft and leave the composer";
+    ComposerAttach = "attach_file", "Attach a file by its path; the draft stays";
 }
 
 /// Where a binding applies. A screen consults its own context, then `Global` (except text
@@ -241,7 +242,7 @@ const DEFAULTS: &[Default] = &[
     bind(C::Ticket, A::CopyNumber, &["y"], false),
     bind(C::Notifications, A::MarkAllRead, &["shift-r"], true),
     bind(C::Notifications, A::Refresh, &["r"], false),
-    bind(C::Prompt, A::Submit, &["enter"], true),
+    bind(C::Prompt, A::Submit, &["enter", "alt-enter", "ctrl-s"], true),
     bind(C::Prompt, A::Cancel, &["esc"], true),
     bind(C::Prompt, A::NextField, &["tab"], false),
     bind(C::Prompt, A::PrevField, &["backtab"], false),
@@ -258,6 +259,7 @@ const DEFAULTS: &[Default] = &[
     bind(C::Composer, A::ComposerEditor, &["ctrl-e"], true),
     bind(C::Composer, A::ComposerCanned, &["ctrl-g"], false),
     bind(C::Composer, A::ComposerMacro, &["alt-m"], false),
+    bind(C::Composer, A::ComposerAttach, &["alt-a"], false),
     bind(C::Composer, A::ComposerLeave, &["esc"], true),
 ];
 
@@ -529,6 +531,7 @@ fn footer_label(action: Action) -> &'static str {
         A::ComposerToggleMode => "public/internal",
         A::ComposerEditor => "$EDITOR",
         A::ComposerLeave => "keep draft",
+        A::ComposerAttach => "attach",
         other => other.name(),
     }
 }

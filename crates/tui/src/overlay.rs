@@ -43,6 +43,16 @@ pub struct Prompt {
     pub error: Option<String>,
 }
 
+impl Prompt {
+    fn focused_multiline(&self) -> bool {
+        self.fields.get(self.focus).is_some_and(Field::is_multiline)
+    }
+}
+
+fn is_plain_enter(key: &KeyEvent) -> bool {
+    key.code == crossterm::event::KeyCode::Enter && key.modifiers.is_empty()
+}
+
 pub enum OverlayOutcome {
     Stay,
     Close,
@@ -158,9 +168,15 @@ impl Overlay {
             Overlay::Prompt(prompt) => match action {
                 Some(Action::Cancel) => OverlayOutcome::Close,
                 _ if prompt.pending.is_some() => OverlayOutcome::Stay,
-                Some(Action::Submit) => {
-                    OverlayOutcome::Submitted(prompt.kind.clone(), prompt.fields.iter().map(|f| f.text().to_owned()).collect())
+                // In a description, plain Enter starts a new line; Alt-Enter or Ctrl-S submits.
+                Some(Action::Submit) if prompt.focused_multiline() && is_plain_enter(&key) => {
+                    if let Some(field) = prompt.fields.get_mut(prompt.focus) {
+                        field.key(key);
+                        prompt.error = None;
+                    }
+                    OverlayOutcome::Stay
                 }
+                Some(Action::Submit) => OverlayOutcome::Submitted(prompt.kind.clone(), prompt.fields.iter().map(Field::text).collect()),
                 Some(Action::NextField) => {
                     prompt.focus = (prompt.focus + 1) % prompt.fields.len().max(1);
                     OverlayOutcome::Stay
@@ -244,16 +260,21 @@ fn draw_menu(frame: &mut Frame, area: Rect, menu: &Menu) {
 
 fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt) {
     let error_lines = if prompt.error.is_some() { 2 } else { 0 };
-    let popup = centered(area, 70, prompt.fields.len() as u16 * 2 + 2 + error_lines + 1);
+    let field_rows: u16 = prompt.fields.iter().map(|f| f.rows() + 1).sum();
+    let popup = centered(area, 70, field_rows + 2 + error_lines + 1);
     frame.render_widget(Clear, popup);
-    let status = if prompt.pending.is_some() { " working… " } else { " Enter ok · Esc cancel " };
+    let status = match (prompt.pending.is_some(), prompt.focused_multiline()) {
+        (true, _) => " working… ",
+        (false, true) => " Enter new line · Alt-Enter or Ctrl-S ok · Tab next · Esc cancel ",
+        (false, false) => " Enter ok · Esc cancel ",
+    };
     let block = Block::bordered().border_type(BorderType::Rounded).title(format!(" {} ", prompt.title)).title_bottom(status);
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
     let mut rows = Vec::new();
-    for _ in &prompt.fields {
+    for field in &prompt.fields {
         rows.push(Constraint::Length(1));
-        rows.push(Constraint::Length(1));
+        rows.push(Constraint::Length(field.rows()));
     }
     rows.push(Constraint::Min(0));
     let areas = Layout::vertical(rows).split(inner);

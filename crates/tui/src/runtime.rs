@@ -203,9 +203,9 @@ pub async fn perform(client: &Client, call: Call) -> Result<Answer, Failure> {
         Call::Login { .. } | Call::LoginOtp { .. } | Call::CreateTicket { .. } | Call::Attach { .. } => {
             unreachable!("logins and uploads go through Effects::call")
         }
-        Call::Dashboard { teams, team, days, desk } => Answer::Dashboard(Box::new(dashboard(client, teams, team, days, desk).await?)),
-        Call::Rate { ticket, score } => {
-            client.rate_ticket(ticket, &hdms_api_types::tickets::RateTicket { score, comment: None }).await?;
+        Call::Dashboard { teams, team, days } => Answer::Dashboard(Box::new(dashboard(client, teams, team, days).await?)),
+        Call::Rate { ticket, score, comment } => {
+            client.rate_ticket(ticket, &hdms_api_types::tickets::RateTicket { score, comment }).await?;
             Answer::Done
         }
         Call::Me => Answer::Me(client.me().await?),
@@ -309,45 +309,35 @@ pub async fn perform(client: &Client, call: Call) -> Result<Answer, Failure> {
     })
 }
 
-/// The dashboard's numbers in one go: each team's metrics, and created vs resolved per day (per
-/// hour for today) for the chosen team, the whole desk (admins), or the sum of the teams'.
+/// The dashboard's numbers in one go: each team's metrics; created vs resolved per local day
+/// (per hour for today) and the first-response and resolution times over the whole window, for
+/// the chosen team or else all of them (the server counts an admin's whole desk, a
+/// supervisor's own teams). Days are this machine's, as `hdms reports` counts them.
 async fn dashboard(
     client: &Client,
     teams: Vec<hdms_api_types::tickets::TeamSummary>,
     team: Option<uuid::Uuid>,
     days: u32,
-    desk: bool,
 ) -> Result<crate::screens::dashboard::DashboardData, Failure> {
-    use hdms_api_types::metrics::{ReportBucket, TeamMetricsQuery, VolumeReportQuery};
+    use hdms_api_types::metrics::{ReportBucket, ReportQuery, TeamMetricsQuery};
     let shown: Vec<_> = teams.into_iter().filter(|t| team.is_none_or(|id| id == t.id)).collect();
     let query = TeamMetricsQuery { days: Some(days) };
     let metrics = futures::future::try_join_all(shown.iter().map(|t| client.team_metrics(t.id, &query))).await?;
-    let today = Utc::now().date_naive();
+    let zone = local_time_zone();
+    let today = Utc::now().with_timezone(&zone).date_naive();
     let from = today - chrono::Days::new(u64::from(days.max(1)) - 1);
-    let bucket = if days == 1 { ReportBucket::Hour } else { ReportBucket::Day };
-    let report = |team| VolumeReportQuery { team, from: Some(from), to: Some(today), bucket: Some(bucket), tz: None };
-    // A report refused (a supervisor's team they are not in) leaves the chart empty, not the
-    // whole dashboard.
-    let volume = match (team, desk) {
-        (Some(id), _) => client.volume_report(&report(Some(id))).await.ok(),
-        (None, true) => client.volume_report(&report(None)).await.ok(),
-        (None, false) => {
-            let queries: Vec<VolumeReportQuery> = shown.iter().map(|t| report(Some(t.id))).collect();
-            let reports = futures::future::join_all(queries.iter().map(|query| client.volume_report(query))).await;
-            let mut reports = reports.into_iter().filter_map(Result::ok);
-            reports.next().map(|mut sum| {
-                for other in reports {
-                    for (bucket, add) in sum.buckets.iter_mut().zip(other.buckets) {
-                        bucket.created += add.created;
-                        bucket.resolved += add.resolved;
-                    }
-                }
-                sum.team_id = None;
-                sum
-            })
-        }
-    };
-    Ok(crate::screens::dashboard::DashboardData { teams: shown.into_iter().zip(metrics).collect(), volume })
+    let report = |bucket| ReportQuery { team, from: Some(from), to: Some(today), bucket: Some(bucket), tz: Some(zone.name().to_owned()) };
+    let per_bucket = report(if days == 1 { ReportBucket::Hour } else { ReportBucket::Day });
+    let whole = report(ReportBucket::Window);
+    // A report refused (a supervisor in no team) leaves its part empty, not the whole dashboard.
+    let (volume, times) = futures::join!(client.volume_report(&per_bucket), client.times_report(&whole));
+    let times = times.ok().and_then(|report| report.buckets.into_iter().next()).map(|bucket| bucket.figures);
+    Ok(crate::screens::dashboard::DashboardData { teams: shown.into_iter().zip(metrics).collect(), volume: volume.ok(), times })
+}
+
+/// This machine's IANA time zone, UTC when it cannot be told (as `hdms reports` does).
+fn local_time_zone() -> chrono_tz::Tz {
+    iana_time_zone::get_timezone().ok().and_then(|name| name.parse().ok()).unwrap_or(chrono_tz::Tz::UTC)
 }
 
 /// Leaves the alternate screen and raw mode, runs `$VISUAL`/`$EDITOR` on `text`, and comes back.

@@ -339,7 +339,7 @@ fn team_metrics(team: u128, open: u64, breached: u64, agents: &[(u128, &str, u64
 
 /// A supervisor on the dashboard, with two teams' numbers over a week.
 fn dashboard_state() -> (State, hdms_tui::call::RequestId) {
-    use hdms_api_types::metrics::{ReportBucket, VolumeBucket, VolumeReport};
+    use hdms_api_types::metrics::{ReportBucket, VolumeBucket, VolumeFigures, VolumeReport};
     use hdms_api_types::tickets::TeamSummary;
     let supervisor = hdms_api_types::users::User { id: support::id(9), role: hdms_api_types::Role::Supervisor, name: "Sam Supervisor".into(), ..agent() };
     let mut state = signed_in_as(supervisor, sample_tickets());
@@ -349,8 +349,7 @@ fn dashboard_state() -> (State, hdms_tui::call::RequestId) {
     let day = |n: i64, created: i64, resolved: i64| VolumeBucket {
         start: now() - chrono::Duration::days(6 - n),
         end: now() - chrono::Duration::days(5 - n),
-        created,
-        resolved,
+        figures: VolumeFigures { created, resolved, reopened: 0 },
     };
     let data = hdms_tui::screens::dashboard::DashboardData {
         teams: vec![
@@ -362,10 +361,20 @@ fn dashboard_state() -> (State, hdms_tui::call::RequestId) {
         ],
         volume: Some(VolumeReport {
             team_id: None,
+            from: (now() - chrono::Duration::days(6)).date_naive(),
+            to: now().date_naive(),
             bucket: ReportBucket::Day,
             time_zone: "UTC".into(),
             generated_at: now(),
             buckets: vec![day(0, 5, 3), day(1, 9, 6), day(2, 4, 7), day(3, 12, 8), day(4, 7, 9), day(5, 3, 2), day(6, 6, 5)],
+        }),
+        times: Some(hdms_api_types::metrics::TimesFigures {
+            first_responses: 46,
+            first_response_median_secs: Some(3900),
+            first_response_p90_secs: Some(5 * 3600),
+            resolutions: 40,
+            resolution_median_secs: Some(2 * 86_400 + 3 * 3600),
+            resolution_p90_secs: Some(6 * 86_400),
         }),
     };
     update(&mut state, Event::Answer { id, answer: Ok(Answer::Dashboard(Box::new(data))) });
@@ -378,7 +387,7 @@ fn dashboard_screen() {
     snapshot("dashboard", &mut state);
     let terminal = draw(&mut state, 80, 24);
     let buffer = terminal.backend().buffer();
-    for text in ["Open 59", "SLA 92%", "1st resp 1h05", "24 good 2 bad", "Created ⣿ vs resolved", "Support", "Dana Agent"] {
+    for text in ["Open 59", "SLA met 92%", "1st response 1h05 p90 5h00", "Resolution 2d03h p90 6d00h", "24 good 2 bad", "Created ⣿ vs resolved", "Support", "Dana Agent"] {
         assert!(find(buffer, text).is_some(), "{text:?} at 80x24:\n{buffer:?}");
     }
 }

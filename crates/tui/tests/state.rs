@@ -259,6 +259,26 @@ fn a_failed_reply_keeps_the_draft_and_shows_the_server_message() {
 }
 
 #[test]
+fn a_file_is_attached_from_inside_the_composer_and_the_draft_stays() {
+    let mut state = signed_in(sample_tickets());
+    open_ticket(&mut state, detail(sample_tickets()[0].clone()));
+    press(&mut state, "rSee the log attached");
+    let effects = press(&mut state, "<a-a>");
+    assert!(calls(&effects).is_empty());
+    assert!(matches!(&state.overlay, Some(hdms_tui::overlay::Overlay::Prompt(p)) if p.title == "Attach a file"), "{:?}", state.overlay);
+    let effects = press(&mut state, "/tmp/boot.log<enter>");
+    let (upload, call) = calls(&effects)[0].clone();
+    assert_eq!(call, Call::Attach { ticket: id(2042), path: "/tmp/boot.log".into() });
+    update(&mut state, Event::Progress { id: upload, label: "boot.log".into(), sent: 5, total: 10 });
+    assert!(state.shared.progress.is_some(), "the upload shows its progress");
+    update(&mut state, Event::Answer { id: upload, answer: Ok(Answer::Done) });
+    assert!(state.overlay.is_none());
+    let view = state.ticket.as_ref().unwrap();
+    assert!(view.composer_open(), "back in the composer");
+    assert_eq!(view.composer.text(), "See the log attached");
+}
+
+#[test]
 fn an_internal_note_goes_out_as_internal() {
     let mut state = signed_in(sample_tickets());
     open_ticket(&mut state, detail(sample_tickets()[0].clone()));
@@ -470,7 +490,7 @@ fn approvals_are_requested_from_a_role_and_decided() {
 fn sub_tickets_links_and_merges_name_tickets_by_number() {
     let mut state = signed_in(sample_tickets());
     open_ticket(&mut state, detail(sample_tickets()[0].clone()));
-    let effects = press(&mut state, "cSpare cable<tab>for the desk<enter>");
+    let effects = press(&mut state, "cSpare cable<tab>for the desk<a-enter>");
     let (_, call) = calls(&effects)[0].clone();
     let Call::CreateSubTicket { parent, request } = call else { panic!("{call:?}") };
     assert_eq!((parent, request.subject.as_str()), (id(2042), "Spare cable"));
@@ -564,12 +584,18 @@ fn a_customer_raises_replies_rates_and_never_reaches_staff_actions() {
         assert!(state.overlay.is_none(), "{key} opened something");
     }
 
-    // Raising a ticket: subject, description, priority, files.
+    // Raising a ticket: subject, a description of several lines (Enter starts a new line
+    // there and sends nothing), priority, files.
     press(&mut state, "c");
-    let effects = press(&mut state, "Laptop will not charge<tab>Since this morning<tab><bs><bs><bs><bs><bs><bs>high<tab>/tmp/a.log, ~/b.png<enter>");
+    let effects = press(&mut state, "Laptop will not charge<tab>Since this morning.<enter>The light stays off.");
+    assert!(calls(&effects).is_empty(), "Enter in the description is a new line");
+    let effects = press(&mut state, "<tab><bs><bs><bs><bs><bs><bs>high<tab>/tmp/a.log, ~/b.png<enter>");
     let (raise, call) = calls(&effects).into_iter().next().unwrap();
     let Call::CreateTicket { request, files } = call else { panic!("{call:?}") };
-    assert_eq!((request.subject.as_str(), request.description.as_str(), request.priority), ("Laptop will not charge", "Since this morning", Some(Priority::High)));
+    assert_eq!(
+        (request.subject.as_str(), request.description.as_str(), request.priority),
+        ("Laptop will not charge", "Since this morning.\nThe light stays off.", Some(Priority::High))
+    );
     assert_eq!(files, [std::path::PathBuf::from("/tmp/a.log"), std::path::PathBuf::from("~/b.png")]);
     let raised = ticket(3000, "Laptop will not charge", Status::New, Priority::High, None);
     update(&mut state, Event::Progress { id: raise, label: "a.log".into(), sent: 10, total: 20 });
@@ -594,6 +620,14 @@ fn a_customer_raises_replies_rates_and_never_reaches_staff_actions() {
     let stored = comment(30, &tickets[0], 50, "It works ::now", false, 4);
     update(&mut state, Event::Answer { id: reply, answer: Ok(Answer::Comment(Box::new(stored))) });
     assert!(!state.ticket.as_ref().unwrap().composer_open());
+    // Rating: good or bad, then a comment of a few lines (Alt-Enter sends).
     let effects = press(&mut state, "R<enter>");
-    assert!(calls(&effects).iter().any(|(_, c)| *c == Call::Rate { ticket: tickets[0].id, score: hdms_api_types::tickets::Satisfaction::Good }));
+    assert!(calls(&effects).is_empty(), "the comment is asked for first");
+    let effects = press(&mut state, "Fast and kind.<enter>Thanks!<a-enter>");
+    let rated = Call::Rate {
+        ticket: tickets[0].id,
+        score: hdms_api_types::tickets::Satisfaction::Good,
+        comment: Some("Fast and kind.\nThanks!".to_owned()),
+    };
+    assert!(calls(&effects).iter().any(|(_, c)| *c == rated), "{effects:?}");
 }

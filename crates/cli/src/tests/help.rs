@@ -57,7 +57,7 @@ fn fixed_value_sets_are_listed_for_help_and_completion() {
     assert_eq!(find("hdms approvals request", "rule"), ["any", "all"]);
     assert_eq!(find("hdms tickets rate", "score"), ["good", "bad"]);
     assert_eq!(find("hdms reports", "kind"), ["volume", "backlog", "times", "sla", "satisfaction", "agents"]);
-    assert_eq!(find("hdms reports", "bucket"), ["day", "hour"]);
+    assert_eq!(find("hdms reports", "bucket"), ["day", "hour", "window"]);
 }
 
 fn parse_error(args: &[&str]) -> String {

@@ -343,11 +343,16 @@ async fn agents_report(
         }
     }
     // A team's members show in every bucket, idle or not.
-    let members: Vec<Uuid> = match window.team {
-        Some(team) => {
-            const SQL: &str = "SELECT m.user_id FROM team_members m JOIN users u ON u.id = m.user_id \
-                               WHERE m.team_id = $1 AND u.deleted_at IS NULL AND u.role <> 'customer'";
-            with_db!(db, pool => sqlx::query_scalar(SQL).bind(team).fetch_all(pool).await?)
+    let members: Vec<Uuid> = match &window.teams {
+        Some(teams) => {
+            let mut sql = DynamicSql::new(
+                "SELECT DISTINCT m.user_id FROM team_members m JOIN users u ON u.id = m.user_id \
+                 WHERE u.deleted_at IS NULL AND u.role <> 'customer' AND m.team_id IN (",
+            );
+            sql.bind_list(teams.iter().map(|team| Bind::Uuid(*team)));
+            sql.push(")");
+            let rows: Vec<(Uuid,)> = fetch!(db, sql);
+            rows.into_iter().map(|(id,)| id).collect()
         }
         None => Vec::new(),
     };
@@ -376,7 +381,10 @@ fn share(part: i64, whole: i64) -> Option<f64> {
 
 /// What a report covers: checked, with the instants that cut it.
 struct Window {
+    /// The team asked for.
     team: Option<Uuid>,
+    /// The teams counted: the one asked for, or a supervisor's own; `None` for the whole desk.
+    teams: Option<Vec<Uuid>>,
     zone: Tz,
     from: NaiveDate,
     to: NaiveDate,
@@ -388,7 +396,7 @@ struct Window {
 
 impl Window {
     async fn new(state: &AppState, caller: &AuthUser, query: &ReportQuery) -> Result<Window> {
-        may_report_on(state, caller, query.team).await?;
+        let teams = teams_reported_on(state, caller, query.team).await?;
         let zone: Tz = match query.tz.as_deref() {
             None => Tz::UTC,
             Some(name) => name.parse().map_err(|_| Error::invalid("tz", format!("unknown time zone {name:?} (an IANA name such as Europe/Berlin)")))?,
@@ -398,7 +406,10 @@ impl Window {
         let from = query.from.unwrap_or(to - Duration::days(DEFAULT_DAYS - 1));
         let bucket = query.bucket.unwrap_or(ReportBucket::Day);
         let days = (to - from).num_days() + 1;
-        let longest = if bucket == ReportBucket::Hour { MAX_HOURLY_DAYS } else { MAX_DAYS };
+        let longest = match bucket {
+            ReportBucket::Hour => MAX_HOURLY_DAYS,
+            ReportBucket::Day | ReportBucket::Window => MAX_DAYS,
+        };
         if days < 1 {
             return Err(Error::invalid("from", "must not be after `to`"));
         }
@@ -406,7 +417,7 @@ impl Window {
             return Err(Error::invalid("from", format!("a {} report covers at most {longest} days", bucket_name(bucket))));
         }
         let edges = edges(zone, from, to, bucket).ok_or_else(|| Error::invalid("from", "the dates are out of range"))?;
-        Ok(Window { team: query.team, zone, from, to, bucket, now, edges })
+        Ok(Window { team: query.team, teams, zone, from, to, bucket, now, edges })
     }
 
     /// `WITH b(i, s, e) AS (VALUES …)`: the buckets, for a query to count in.
@@ -415,10 +426,16 @@ impl Window {
         values(&pairs, 0)
     }
 
-    /// Narrows a query on tickets `t` to the team, if the report is for one.
+    /// Narrows a query on tickets `t` to the teams reported on, unless it is the whole desk.
     fn team(&self, sql: &mut DynamicSql) {
-        if let Some(team) = self.team {
-            sql.push(" AND t.team_id = ").bind(Bind::Uuid(team));
+        match self.teams.as_deref() {
+            None => {}
+            Some([team]) => {
+                sql.push(" AND t.team_id = ").bind(Bind::Uuid(*team));
+            }
+            Some(teams) => {
+                sql.push(" AND t.team_id IN (").bind_list(teams.iter().map(|team| Bind::Uuid(*team))).push(")");
+            }
         }
     }
 
@@ -455,18 +472,22 @@ fn bucket_name(bucket: ReportBucket) -> &'static str {
     match bucket {
         ReportBucket::Day => "daily",
         ReportBucket::Hour => "hourly",
+        ReportBucket::Window => "whole-window",
     }
 }
 
-/// Admins report on anything; supervisors on their own teams only (another team answers 404,
-/// as a team they cannot see; the role itself may report, so no 403).
-async fn may_report_on(state: &AppState, caller: &AuthUser, team: Option<Uuid>) -> Result<()> {
+/// The teams a report counts: admins report on any team and on the whole desk (`None`);
+/// supervisors on a team of their own (another team answers 404, as a team they cannot see;
+/// the role itself may report, so no 403), or, naming none, on all their teams together.
+async fn teams_reported_on(state: &AppState, caller: &AuthUser, team: Option<Uuid>) -> Result<Option<Vec<Uuid>>> {
     if caller.role() == Role::Admin {
-        return Ok(());
+        return Ok(team.map(|team| vec![team]));
     }
+    let mine = teams_of(&state.db, caller.id()).await?;
     match team {
-        None => Err(Error::invalid("team", "give a team you belong to: the whole desk is for admins")),
-        Some(team) if teams_of(&state.db, caller.id()).await?.contains(&team) => Ok(()),
+        None if mine.is_empty() => Err(Error::invalid("team", "you belong to no team: the whole desk is for admins")),
+        None => Ok(Some(mine.into_iter().collect())),
+        Some(team) if mine.contains(&team) => Ok(Some(vec![team])),
         Some(_) => Err(Error::NotFound { what: "team" }),
     }
 }
@@ -480,6 +501,8 @@ fn edges(zone: Tz, from: NaiveDate, to: NaiveDate, bucket: ReportBucket) -> Opti
         let midnight = first_instant_at_or_after(zone, date.and_hms_opt(0, 0, 0)?)?;
         match bucket {
             ReportBucket::Day => edges.push(midnight),
+            ReportBucket::Window if date == from => edges.push(midnight),
+            ReportBucket::Window => {}
             ReportBucket::Hour => {
                 let next = first_instant_at_or_after(zone, date.succ_opt()?.and_hms_opt(0, 0, 0)?)?;
                 let mut hour = midnight;

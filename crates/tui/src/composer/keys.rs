@@ -204,16 +204,19 @@ pub enum ComposerAction {
     CannedReply,
     /// Apply a macro to the ticket, from a menu.
     ApplyMacro,
+    /// Attach a file to the ticket by its path (the draft stays as it is).
+    Attach,
 }
 
 impl ComposerAction {
-    pub const ALL: [ComposerAction; 6] = [
+    pub const ALL: [ComposerAction; 7] = [
         ComposerAction::Send,
         ComposerAction::Leave,
         ComposerAction::ToggleMode,
         ComposerAction::OpenEditor,
         ComposerAction::CannedReply,
         ComposerAction::ApplyMacro,
+        ComposerAction::Attach,
     ];
 
     /// The name used in `tui.toml`.
@@ -225,6 +228,7 @@ impl ComposerAction {
             ComposerAction::OpenEditor => "open_editor",
             ComposerAction::CannedReply => "canned_reply",
             ComposerAction::ApplyMacro => "apply_macro",
+            ComposerAction::Attach => "attach",
         }
     }
 
@@ -237,6 +241,7 @@ impl ComposerAction {
             ComposerAction::OpenEditor => "editor",
             ComposerAction::CannedReply => "canned",
             ComposerAction::ApplyMacro => "macro",
+            ComposerAction::Attach => "attach",
         }
     }
 
@@ -249,6 +254,7 @@ impl ComposerAction {
             ComposerAction::OpenEditor => "Edit the draft in $VISUAL / $EDITOR",
             ComposerAction::CannedReply => "Insert a canned reply (or type ::)",
             ComposerAction::ApplyMacro => "Apply a macro to the ticket",
+            ComposerAction::Attach => "Attach a file to the ticket by its path (the draft stays)",
         }
     }
 }
@@ -278,6 +284,7 @@ impl ComposerKeys {
             (ComposerAction::OpenEditor, vec![KeyChord::ctrl('e')]),
             (ComposerAction::CannedReply, vec![KeyChord::ctrl('g')]),
             (ComposerAction::ApplyMacro, vec![KeyChord::alt(KeyCode::Char('m'))]),
+            (ComposerAction::Attach, vec![KeyChord::alt(KeyCode::Char('a'))]),
         ]);
         ComposerKeys { bindings }
     }

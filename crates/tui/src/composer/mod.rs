@@ -18,6 +18,7 @@
 //! - `LoadCannedReplies` / `LoadMacros`: fetch them and call [`Composer::set_canned_replies`] /
 //!   [`Composer::set_macros`] (the picker is open meanwhile and fills when they come).
 //! - `ApplyMacro(id)`: call the macro API on the ticket.
+//! - `Attach`: ask for a file's path and upload it to the ticket; the composer stays open.
 //! - `Edited`: the text changed; a good moment to announce typing (the live worker throttles).
 //! - Mentions: [`Composer::set_mention_candidates`] with the people who may be mentioned.
 //! - Paste (bracketed): [`Composer::paste`].
@@ -89,6 +90,8 @@ pub enum ComposerOutcome {
     OpenEditor,
     /// Apply this macro to the ticket.
     ApplyMacro(Uuid),
+    /// Ask for a path and attach that file to the ticket (the draft is untouched).
+    Attach,
     /// Sending was asked while `new_messages` messages arrived since the draft began: the
     /// composer now asks the user (y sends, n goes back to the text).
     NeedsConfirm { new_messages: i64 },
@@ -473,6 +476,11 @@ impl Composer {
             ComposerAction::CannedReply => {
                 self.mention = None;
                 self.open_canned()
+            }
+            ComposerAction::Attach => {
+                self.mention = None;
+                self.save_draft();
+                ComposerOutcome::Attach
             }
             ComposerAction::ApplyMacro => {
                 self.mention = None;

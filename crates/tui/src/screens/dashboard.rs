@@ -3,12 +3,12 @@
 //! chart. `[`/`]` change the window, `t` the team; it refreshes by itself every
 //! [`REFRESH_SECS`]; Enter on a team or an agent opens the queue of their open tickets.
 //!
-//! Everything comes from the server's own counts (`GET /teams/{id}/metrics` per team and
-//! `GET /reports/volume`), fetched together as one call; an answer for a window or team already
-//! left is dropped.
+//! Everything comes from the server's own counts (`GET /teams/{id}/metrics` per team,
+//! `GET /reports/volume` per local day and `GET /reports/times` over the whole window), fetched
+//! together as one call; an answer for a window or team already left is dropped.
 
 use chrono::{DateTime, Utc};
-use hdms_api_types::metrics::{TeamMetrics, VolumeReport};
+use hdms_api_types::metrics::{TeamMetrics, TimesFigures, VolumeReport};
 use hdms_api_types::tickets::{TeamSummary, TicketListQuery};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -36,6 +36,8 @@ pub struct DashboardData {
     pub teams: Vec<(TeamSummary, TeamMetrics)>,
     /// Created and resolved per bucket (`None` when the server keeps it from this person).
     pub volume: Option<VolumeReport>,
+    /// First-response and resolution times over the whole window (median and 90th percentile).
+    pub times: Option<TimesFigures>,
 }
 
 /// A selectable row: a team, or an agent of the teams shown.
@@ -88,8 +90,7 @@ impl Dashboard {
     /// dropped when it comes).
     pub fn load(&mut self, shared: &mut Shared) {
         let teams = Dashboard::teams(shared);
-        let desk = shared.me.as_ref().is_some_and(|me| me.role == hdms_api_types::Role::Admin);
-        let call = Call::Dashboard { teams, team: self.team, days: self.days, desk };
+        let call = Call::Dashboard { teams, team: self.team, days: self.days };
         self.loading = Some(shared.call(Purpose::Dashboard, call));
     }
 
@@ -196,7 +197,8 @@ impl Dashboard {
     }
 
     pub fn draw(&self, frame: &mut Frame, area: Rect, shared: &Shared) {
-        let [title_area, kpi_area, body] = Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Min(1)]).areas(area);
+        let [title_area, kpi_area, times_area, body] =
+            Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Length(1), Constraint::Min(1)]).areas(area);
         let team_name = match self.team {
             None => "all teams".to_owned(),
             Some(id) => shared.teams.iter().find(|t| t.id == id).map(|t| t.name.clone()).unwrap_or_else(|| "a team".to_owned()),
@@ -226,6 +228,7 @@ impl Dashboard {
             return;
         };
         frame.render_widget(Paragraph::new(kpi_line(data)), kpi_area);
+        frame.render_widget(Paragraph::new(times_line(data.times.as_ref())), times_area);
 
         let wide = area.width >= 100;
         let [left, right] = Layout::horizontal([Constraint::Length(if wide { 52 } else { 38 }), Constraint::Fill(1)]).areas(body);
@@ -281,33 +284,45 @@ fn kpi_line(data: &DashboardData) -> Line<'static> {
     let open: u64 = data.teams.iter().map(|(_, m)| m.backlog.total).sum();
     let breached: u64 = data.teams.iter().map(|(_, m)| m.backlog.breached).sum();
     let resolved: u64 = data.teams.iter().map(|(_, m)| m.window.resolved).sum();
-    // Shares and medians are the teams' own, weighted by what they resolved.
-    let weighted = |value: fn(&TeamMetrics) -> Option<f64>| {
-        let (sum, weight) = data.teams.iter().filter_map(|(_, m)| value(m).map(|v| (v * m.window.resolved.max(1) as f64, m.window.resolved.max(1) as f64))).fold((0.0, 0.0), |(s, w), (v, x)| (s + v, w + x));
-        (weight > 0.0).then(|| sum / weight)
-    };
-    let sla = weighted(|m| m.window.sla_met_share);
-    let first = weighted(|m| m.window.median_first_response_secs.map(|s| s as f64));
-    let resolution = weighted(|m| m.window.median_resolution_secs.map(|s| s as f64));
+    // The SLA share is the teams' own, weighted by what they resolved.
+    let (sum, weight) = data
+        .teams
+        .iter()
+        .filter_map(|(_, m)| m.window.sla_met_share.map(|share| (share * m.window.resolved.max(1) as f64, m.window.resolved.max(1) as f64)))
+        .fold((0.0, 0.0), |(s, w), (v, x)| (s + v, w + x));
+    let sla = (weight > 0.0).then(|| sum / weight);
     let good: u64 = data.teams.iter().map(|(_, m)| m.window.rated_good).sum();
     let bad: u64 = data.teams.iter().map(|(_, m)| m.window.rated_bad).sum();
     let dim = Style::default().add_modifier(Modifier::DIM);
-    let time = |secs: Option<f64>| secs.map(|s| format::duration(s as i64)).unwrap_or_else(|| "—".to_owned());
     Line::from(vec![
         Span::styled("Open ", dim),
         Span::raw(format!("{open} ")),
-        Span::styled("Breach ", dim),
+        Span::styled("Breaching ", dim),
         breach_span(breached),
-        Span::styled(" SLA ", dim),
+        Span::styled(" · SLA met ", dim),
         Span::raw(sla.map(|s| format!("{:.0}%", s * 100.0)).unwrap_or_else(|| "—".to_owned())),
-        Span::styled(" 1st resp ", dim),
-        Span::raw(time(first)),
-        Span::styled(" Resolve ", dim),
-        Span::raw(time(resolution)),
-        Span::styled(" Done ", dim),
+        Span::styled(" · Resolved ", dim),
         Span::raw(resolved.to_string()),
-        Span::styled(" Rated ", dim),
+        Span::styled(" · Rated ", dim),
         Span::raw(format!("{good} good {bad} bad")),
+    ])
+}
+
+/// How long answers and resolutions took over the window: medians and 90th percentiles, which
+/// the server works out over all the window's tickets (never averaged from parts).
+fn times_line(times: Option<&TimesFigures>) -> Line<'static> {
+    let dim = Style::default().add_modifier(Modifier::DIM);
+    let time = |secs: Option<i64>| secs.map(format::duration).unwrap_or_else(|| "—".to_owned());
+    let Some(times) = times else { return Line::styled("First response and resolution times: not available", dim) };
+    Line::from(vec![
+        Span::styled("1st response ", dim),
+        Span::raw(time(times.first_response_median_secs)),
+        Span::styled(" p90 ", dim),
+        Span::raw(time(times.first_response_p90_secs)),
+        Span::styled(" · Resolution ", dim),
+        Span::raw(time(times.resolution_median_secs)),
+        Span::styled(" p90 ", dim),
+        Span::raw(time(times.resolution_p90_secs)),
     ])
 }
 
@@ -320,13 +335,15 @@ fn draw_volume(frame: &mut Frame, area: Rect, data: &DashboardData) {
         frame.render_widget(Paragraph::new("No report for these teams.").block(block), area);
         return;
     };
-    let created: Vec<(f64, f64)> = volume.buckets.iter().enumerate().map(|(i, b)| (i as f64, b.created as f64)).collect();
-    let resolved: Vec<(f64, f64)> = volume.buckets.iter().enumerate().map(|(i, b)| (i as f64, b.resolved as f64)).collect();
-    let top = volume.buckets.iter().map(|b| b.created.max(b.resolved)).max().unwrap_or(0).max(1) as f64;
+    let created: Vec<(f64, f64)> = volume.buckets.iter().enumerate().map(|(i, b)| (i as f64, b.figures.created as f64)).collect();
+    let resolved: Vec<(f64, f64)> = volume.buckets.iter().enumerate().map(|(i, b)| (i as f64, b.figures.resolved as f64)).collect();
+    let top = volume.buckets.iter().map(|b| b.figures.created.max(b.figures.resolved)).max().unwrap_or(0).max(1) as f64;
     let last = (volume.buckets.len().saturating_sub(1)).max(1) as f64;
+    // Labelled in the report's own zone: its days are local days.
+    let zone: chrono_tz::Tz = volume.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
     let label = |at: &DateTime<Utc>| match volume.bucket {
-        hdms_api_types::metrics::ReportBucket::Day => at.format("%m-%d").to_string(),
-        hdms_api_types::metrics::ReportBucket::Hour => at.format("%H:00").to_string(),
+        hdms_api_types::metrics::ReportBucket::Hour => at.with_timezone(&zone).format("%H:00").to_string(),
+        _ => at.with_timezone(&zone).format("%m-%d").to_string(),
     };
     let first_label = volume.buckets.first().map(|b| label(&b.start)).unwrap_or_default();
     let last_label = volume.buckets.last().map(|b| label(&b.start)).unwrap_or_default();

@@ -211,15 +211,16 @@ impl TicketView {
         }
     }
 
-    pub fn composer_key(&mut self, key: KeyEvent, shared: &mut Shared) {
+    pub fn composer_key(&mut self, key: KeyEvent, shared: &mut Shared) -> Outcome {
         let outcome = self.composer.key(key);
-        self.composer_outcome(outcome, shared);
+        self.composer_outcome(outcome, shared)
     }
 
     /// Does what the composer asks.
-    fn composer_outcome(&mut self, outcome: ComposerOutcome, shared: &mut Shared) {
+    fn composer_outcome(&mut self, outcome: ComposerOutcome, shared: &mut Shared) -> Outcome {
         let ticket = self.id;
         match outcome {
+            ComposerOutcome::Attach => return Outcome::Overlay(attach_prompt(ticket)),
             ComposerOutcome::None | ComposerOutcome::NeedsConfirm { .. } | ComposerOutcome::Cancelled => {}
             ComposerOutcome::Edited => shared.live(LiveCommand::Typing { ticket }),
             ComposerOutcome::Send { body, internal } => {
@@ -238,6 +239,7 @@ impl TicketView {
                 shared.call(Purpose::ComposerLists { ticket }, Call::Macros);
             }
         }
+        Outcome::None
     }
 
     /// Canned replies or macros for the composer's picker.
@@ -341,13 +343,7 @@ impl TicketView {
                 }
                 return Outcome::Overlay(actions::rate_menu(ticket.id));
             }
-            Action::Attach => {
-                return Outcome::Overlay(Overlay::prompt(
-                    "Attach a file",
-                    PromptKind::Attach { ticket: self.id },
-                    vec![Field::new("Path (~/ is your home)")],
-                ));
-            }
+            Action::Attach => return Outcome::Overlay(attach_prompt(self.id)),
             Action::Open if self.section == Section::Details => {
                 if let Some(DetailRow::Ticket { id, .. }) = self.detail_rows().get(self.detail_selected) {
                     return Outcome::Open(*id);
@@ -412,7 +408,7 @@ impl TicketView {
             Action::SubTicket => Overlay::prompt(
                 format!("New sub-ticket of {}", ticket.number),
                 PromptKind::SubTicket { parent: id },
-                vec![Field::new("Subject"), Field::new("Description")],
+                vec![Field::new("Subject"), Field::multiline("Description (Enter: new line)", 4)],
             ),
             Action::Link => actions::link_menu(id),
             Action::Merge => Overlay::prompt(
@@ -719,4 +715,9 @@ fn conversation_lines(detail: &TicketDetail, shared: &Shared, width: u16) -> Vec
         }
     }
     lines
+}
+
+/// Asks for the path of a file to attach (from the ticket or from inside the composer).
+fn attach_prompt(ticket: Uuid) -> Overlay {
+    Overlay::prompt("Attach a file", PromptKind::Attach { ticket }, vec![Field::new("Path (~/ is your home)")])
 }

@@ -159,6 +159,8 @@ pub fn keys(spec: &str) -> Vec<KeyEvent> {
             "up" => KeyEvent::new(KeyCode::Up, KeyModifiers::NONE),
             "bs" => KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE),
             "lt" => KeyEvent::new(KeyCode::Char('<'), KeyModifiers::NONE),
+            "a-enter" => KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT),
+            other if other.starts_with("a-") => KeyEvent::new(KeyCode::Char(other.chars().nth(2).unwrap()), KeyModifiers::ALT),
             other if other.starts_with("c-") => {
                 KeyEvent::new(KeyCode::Char(other.chars().nth(2).unwrap()), KeyModifiers::CONTROL)
             }
