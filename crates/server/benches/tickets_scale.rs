@@ -466,7 +466,8 @@ impl Generator {
         if let Some(assignee) = assignee {
             entry(&mut self.rng, opened, "assignee", None, Some(assignee.to_string()), true);
         }
-        let status_move = |rng: &mut Rng, entry: &mut dyn FnMut(&mut Rng, DateTime<Utc>, &'static str, Option<&str>, Option<String>, bool), at, from: &str, to: &str| {
+        type Entry<'e> = dyn FnMut(&mut Rng, DateTime<Utc>, &'static str, Option<&str>, Option<String>, bool) + 'e;
+        let status_move = |rng: &mut Rng, entry: &mut Entry<'_>, at, from: &str, to: &str| {
             entry(rng, at, "status", Some(from), Some(to.to_owned()), false)
         };
         let later = opened + chrono::Duration::minutes(1);

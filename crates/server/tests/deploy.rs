@@ -106,7 +106,7 @@ fn the_compose_file_and_dockerfile_are_sound() {
                  assert s['hdms-2']['environment']['HDMS_DATABASE_URL'].startswith('postgres://')";
     run_ok(Command::new("python3").args(["-c", check]).arg(deploy_file("compose.yaml")));
     let dockerfile = read("Dockerfile");
-    let user = dockerfile.lines().filter_map(|l| l.strip_prefix("USER ")).last().expect("the image names its user");
+    let user = dockerfile.lines().filter_map(|l| l.strip_prefix("USER ")).next_back().expect("the image names its user");
     assert_ne!(user.trim(), "root");
     assert!(dockerfile.contains("FROM debian:bookworm-slim"), "the run-time image is the slim one");
 }

@@ -32,7 +32,7 @@ fn team_names() -> HashMap<Uuid, String> {
 
 /// A report as `hdms reports KIND` prints it for people, in UTC.
 fn report_table<B: Serialize>(kind: ReportKind, report: &B, layout: &Layout) -> String {
-    let output = Output { format: Format::Table, ids: false, fields: None, layout: layout.clone() };
+    let output = Output { format: Format::Table, ids: false, fields: None, layout: *layout };
     crate::commands::reports::render(kind, &serde_json::to_value(report).unwrap(), &output, chrono_tz::UTC).unwrap()
 }
 

@@ -42,7 +42,7 @@ pub struct ClientAddress {
 impl ClientAddress {
     pub fn of<T>(&self, request: &Request<T>) -> Option<IpAddr> {
         let from_header = self.header.as_ref().and_then(|name| {
-            let value = request.headers().get_all(name).iter().last()?.to_str().ok()?;
+            let value = request.headers().get_all(name).iter().next_back()?.to_str().ok()?;
             value.rsplit(',').next()?.trim().parse().ok()
         });
         from_header.or_else(|| request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip()))

@@ -50,7 +50,7 @@ fn duration(value: &str) -> Option<chrono::Duration> {
 fn check_one(condition: &Condition, at: &str) -> Result<()> {
     let (field, op, value) = (condition.field, condition.op, condition.value.trim());
     if !ops(field).contains(&op) {
-        let allowed: Vec<String> = ops(field).iter().map(|o| name(o)).collect();
+        let allowed: Vec<String> = ops(field).iter().map(name).collect();
         return Err(Error::invalid(&format!("{at}.op"), format!("{} takes {}, not {}", name(field), allowed.join(", "), name(op))));
     }
     let fine = match field {

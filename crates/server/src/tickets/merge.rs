@@ -235,7 +235,7 @@ pub async fn merge_at(state: &AppState, caller: &AuthUser, id: Uuid, request: Me
         return Err(Error::invalid("into", "a ticket cannot be merged into one of its own sub-tickets"));
     }
 
-    let moved = move_everything(&mut tx, &caller, &source, &target, now).await?;
+    let moved = move_everything(&mut tx, caller, &source, &target, now).await?;
 
     // The survivor records the merge, and keeps the merged request's words as an internal note
     // (its subject and description are searchable there too).
@@ -246,7 +246,7 @@ pub async fn merge_at(state: &AppState, caller: &AuthUser, id: Uuid, request: Me
         source.description
     );
     let note: String = note.chars().take(comments::MAX_BODY_BYTES / 4).collect();
-    let (_, mut survivor) = comments::add(&mut tx, &state, &caller, &target, &note, true, now).await?;
+    let (_, mut survivor) = comments::add(&mut tx, state, caller, &target, &note, true, now).await?;
     let merged_change = Change { field: "merged", before: None, after: Some(store::display_number(source.number)), internal: false };
     store::record(&mut tx, target.id, Some(caller.id()), now, merged_change).await?;
     survivor = store::find_in(&mut tx, survivor.id).await?.unwrap_or(survivor);
@@ -255,7 +255,7 @@ pub async fn merge_at(state: &AppState, caller: &AuthUser, id: Uuid, request: Me
     let mut pointed = source.clone();
     pointed.merged_into_id = Some(target.id);
     let pointed = store::save(&mut tx, &source, pointed, Some(caller.id()), now).await?;
-    let merged = transitions::move_to(&mut tx, &state, &pointed, Status::Closed, Some(caller.id()), now).await?;
+    let merged = transitions::move_to(&mut tx, state, &pointed, Status::Closed, Some(caller.id()), now).await?;
     crate::events::commit(tx, state).await?;
     // The moved comments come before the merge note in the survivor's room: announced first.
     state.hub.announce_moved(&moved.comment_ids).await?;
