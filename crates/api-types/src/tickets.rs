@@ -307,7 +307,8 @@ pub struct TicketListQuery {
     pub priority: Option<Priority>,
     pub requester: Option<Uuid>,
     pub tag: Option<String>,
-    /// Only tickets whose next SLA target falls due within this many seconds (or is past).
+    /// Only tickets whose next SLA target falls due within this many seconds (or is past); at
+    /// most ten years (315,360,000).
     pub breaching_within: Option<i64>,
     /// Full-text search over subjects, descriptions and comments (ranked).
     pub q: Option<String>,

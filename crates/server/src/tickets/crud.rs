@@ -329,6 +329,10 @@ fn only_active_statuses(query: &TicketListQuery) -> bool {
     !parsed.is_empty() && parsed.iter().all(|s| s.is_some_and(|s| !s.is_done()))
 }
 
+/// The furthest `breaching_within` looks ahead: ten years covers any SLA target, and keeps the
+/// instant it gives inside what dates can hold.
+const MAX_BREACHING_WITHIN_SECS: i64 = 10 * 365 * 86_400;
+
 /// The filters of a list query (shared by the queue, bulk updates and saved views).
 pub fn apply_filters(caller: &AuthUser, query: &TicketListQuery, sql: &mut DynamicSql) -> Result<()> {
     visibility_filter(caller, sql);
@@ -371,6 +375,9 @@ pub fn apply_filters(caller: &AuthUser, query: &TicketListQuery, sql: &mut Dynam
             .push(")");
     }
     if let Some(within) = query.breaching_within {
+        if within > MAX_BREACHING_WITHIN_SECS {
+            return Err(Error::invalid("breaching_within", format!("at most {MAX_BREACHING_WITHIN_SECS} seconds (ten years)")));
+        }
         let limit = Utc::now() + chrono::Duration::seconds(within.max(0));
         sql.push(" AND (t.first_response_due_at <= ").bind(Bind::Time(limit));
         sql.push(" OR t.resolution_due_at <= ").bind(Bind::Time(limit)).push(")");
