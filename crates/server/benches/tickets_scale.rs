@@ -466,8 +466,7 @@ impl Generator {
         if let Some(assignee) = assignee {
             entry(&mut self.rng, opened, "assignee", None, Some(assignee.to_string()), true);
         }
-        type Entry<'e> = dyn FnMut(&mut Rng, DateTime<Utc>, &'static str, Option<&str>, Option<String>, bool) + 'e;
-        let status_move = |rng: &mut Rng, entry: &mut Entry<'_>, at, from: &str, to: &str| {
+        let status_move = |rng: &mut Rng, entry: &mut AddEntry<'_>, at, from: &str, to: &str| {
             entry(rng, at, "status", Some(from), Some(to.to_owned()), false)
         };
         let later = opened + chrono::Duration::minutes(1);
@@ -489,6 +488,9 @@ impl Generator {
         }
     }
 }
+
+/// Adds one history entry: at, field, before, after, internal.
+type AddEntry<'a> = dyn FnMut(&mut Rng, DateTime<Utc>, &'static str, Option<&str>, Option<String>, bool) + 'a;
 
 // --- seeding --------------------------------------------------------------------------------
 

@@ -259,6 +259,7 @@ async fn reports_match_a_week_worked_out_by_hand(backend: Backend) {
 
     // Per agent and day: (assigned, replies, resolved); the team's members every day.
     let agents = supervisor.agents_report(&week(team)).await.unwrap();
+    /// (assigned, replies, resolved) per agent.
     type Day = [(Uuid, (i64, i64, i64)); 3];
     let expected: [Day; 5] = {
         let (a, b, s) = (week_data.alice, week_data.bob, week_data.sam);

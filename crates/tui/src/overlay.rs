@@ -265,7 +265,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt) {
     frame.render_widget(Clear, popup);
     let status = match (prompt.pending.is_some(), prompt.focused_multiline()) {
         (true, _) => " working… ",
-        (false, true) => " Enter new line · Alt-Enter or Ctrl-S ok · Tab next · Esc cancel ",
+        (false, true) => " Enter new line · Alt-Enter ok · Esc cancel ",
         (false, false) => " Enter ok · Esc cancel ",
     };
     let block = Block::bordered().border_type(BorderType::Rounded).title(format!(" {} ", prompt.title)).title_bottom(status);

@@ -351,7 +351,9 @@ fn draw_volume(frame: &mut Frame, area: Rect, data: &DashboardData) {
         Dataset::default().name("created").marker(Marker::Braille).graph_type(GraphType::Line).style(Style::default().fg(Color::Cyan)).data(&created),
         Dataset::default().name("resolved").marker(Marker::Dot).graph_type(GraphType::Line).style(Style::default().fg(Color::Green)).data(&resolved),
     ];
+    // The title tells the lines apart; a legend box would sit on top of the lines it explains.
     let chart = Chart::new(datasets)
+        .legend_position(None)
         .block(block)
         .x_axis(Axis::default().bounds([0.0, last]).labels([first_label, last_label]))
         .y_axis(Axis::default().bounds([0.0, top]).labels(["0".to_owned(), format!("{top:.0}")]));

@@ -637,6 +637,11 @@ impl Queues {
             header.push("Updated");
             widths.push(Constraint::Length(7));
         }
+        // What the subject column gets (the rest of the row), so a long subject ends in `…`
+        // rather than being cut mid-word without a sign.
+        let fixed: u16 = widths.iter().map(|w| if let Constraint::Length(n) = w { *n } else { 0 }).sum();
+        let spacing = u16::try_from(widths.len().saturating_sub(1)).unwrap_or(0);
+        let subject_width = usize::from(table_area.width.saturating_sub(fixed + spacing));
         let rows = tab.rows.iter().map(|ticket| {
             let mark = if tab.marked.contains(&ticket.id) { "+" } else { " " };
             let glyph = if self.viewing.contains(&ticket.id) {
@@ -656,7 +661,7 @@ impl Queues {
                 let sla = format::sla(ticket, shared.now);
                 cells.push(Cell::from(Span::styled(sla.text, sla.urgency.style())));
             }
-            cells.push(Cell::from(ticket.subject.clone()));
+            cells.push(Cell::from(format::fit(&ticket.subject, subject_width)));
             if wide && staff {
                 cells.push(Cell::from(shared.person_name(&ticket.requester, Some(ticket.requester_id))));
             }
