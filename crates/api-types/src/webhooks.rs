@@ -382,3 +382,23 @@ pub struct RuleFiredData {
     pub rule_name: String,
     pub ticket: WebhookTicket,
 }
+
+/// The webhook settings admins change at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookSettings {
+    /// Networks (CIDR) webhooks may reach although they are loopback, private, link-local or
+    /// metadata addresses, as admins set them: for receivers inside your network.
+    pub allow: Vec<String>,
+    /// The same from the server's configuration (`HDMS_WEBHOOK_ALLOW`); read only here.
+    pub configured_allow: Vec<String>,
+}
+
+/// The admins' allow-list, replaced whole. A bare address stands for itself alone (`/32`,
+/// `/128`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhookSettings {
+    pub allow: Vec<String>,
+}

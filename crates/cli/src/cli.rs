@@ -987,4 +987,29 @@ pub enum WebhooksCommand {
         /// The endpoint's id or URL.
         endpoint: String,
     },
+    /// The internal networks webhooks may reach (loopback, private, link-local and metadata
+    /// addresses are refused otherwise).
+    #[command(subcommand, after_help = examples!("hdms webhooks allow list", "hdms webhooks allow add 10.20.0.0/16"))]
+    Allow(WebhookAllowCommand),
+}
+
+#[derive(Subcommand)]
+pub enum WebhookAllowCommand {
+    /// The networks admins allowed, and those the server's configuration allows (HDMS_WEBHOOK_ALLOW).
+    #[command(after_help = examples!("hdms webhooks allow list", "hdms webhooks allow list -o json"))]
+    List,
+    /// Allow networks (CIDR, or single addresses); applies to the next attempt on every instance.
+    #[command(after_help = examples!("hdms webhooks allow add 10.20.0.0/16", "hdms webhooks allow add 192.168.5.10 fd12:3456::/48"))]
+    Add {
+        /// Networks or addresses.
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Allow networks no more (those set by the configuration stay).
+    #[command(after_help = examples!("hdms webhooks allow remove 10.20.0.0/16"))]
+    Remove {
+        /// Networks or addresses, as listed.
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
 }

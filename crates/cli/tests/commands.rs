@@ -255,3 +255,23 @@ async fn completions_man_page_and_usage_errors() {
     cli.run(&["users", "list", "--output", "yaml"], "").failure(2);
     cli.run(&["status"], "").success();
 }
+
+/// `hdms webhooks allow`: the admins' list of internal networks webhooks may reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_allow_list_add_remove() {
+    let server = TestServer::start().await;
+    let cli = Cli::new(&server);
+    cli.login_admin();
+    let empty = cli.run(&["webhooks", "allow", "list", "-o", "json"], "").success().json();
+    assert_eq!(empty, serde_json::json!({"allow": [], "configured_allow": []}));
+    let added = cli.run(&["webhooks", "allow", "add", "10.20.3.4/16", "192.168.5.10", "-o", "json"], "").success().json();
+    assert_eq!(added["allow"], serde_json::json!(["10.20.0.0/16", "192.168.5.10/32"]));
+    let table = cli.run(&["webhooks", "allow", "list", "-o", "table"], "").success();
+    assert!(table.stdout.contains("10.20.0.0/16, 192.168.5.10/32"), "{table:#?}");
+    let removed = cli.run(&["webhooks", "allow", "remove", "192.168.5.10", "-o", "json"], "").success().json();
+    assert_eq!(removed["allow"], serde_json::json!(["10.20.0.0/16"]));
+    let missing = cli.run(&["webhooks", "allow", "remove", "172.16.0.0/12"], "").failure(1);
+    assert!(missing.stderr.contains("not on the list"), "{missing:#?}");
+    let invalid = cli.run(&["webhooks", "allow", "add", "intranet"], "").failure(3);
+    assert!(invalid.stderr.contains("not a network"), "{invalid:#?}");
+}

@@ -67,3 +67,44 @@ async fn stores_a_message_and_asks_to_retry_while_the_server_is_down() {
     let down = down.failure(75);
     assert!(down.stderr.contains("hdms mailgate") || down.stderr.contains("hdms:"), "{down:#?}");
 }
+
+/// `hdms mail smtp set`: the whole account the first time (the password from stdin, never an
+/// argument, never shown back), then one option at a time with the others kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sets_the_smtp_account_option_by_option() {
+    let server = TestServer::start().await;
+    let cli = Cli::new(&server);
+    cli.login_admin();
+    cli.run(&["mail", "smtp", "show"], "").failure(1);
+    let incomplete = cli.run(&["mail", "smtp", "set", "--host", "127.0.0.1"], "").failure(2);
+    assert!(incomplete.stderr.contains("--from-address"), "{incomplete:#?}");
+
+    // Nothing listens on this port: the test fails at the connection, and says so.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let args = ["mail", "smtp", "set", "--host", "127.0.0.1", "--port", &closed, "--security", "plain", "--username", "desk",
+        "--password-stdin", "--from-address", "Support@Desk.Example.org", "--from-name", "Desk", "-o", "json"];
+    let set = cli.run(&args, "smtp secret 7\n").success();
+    let account = set.json();
+    assert_eq!(account["host"], "127.0.0.1");
+    assert_eq!(account["port"].to_string(), closed);
+    assert_eq!((account["security"].as_str(), account["username"].as_str()), (Some("plain"), Some("desk")));
+    assert_eq!((account["password_set"].as_bool(), account["from_address"].as_str()), (Some(true), Some("support@desk.example.org")));
+    assert_eq!(account["acknowledge_new_tickets"], false);
+    assert!(!set.stdout.contains("smtp secret") && !set.stderr.contains("smtp secret"));
+
+    // One option changes; the rest, the password included, stays.
+    let ack = cli.run(&["mail", "smtp", "set", "--acknowledge-new-tickets", "true", "-o", "json"], "").success().json();
+    assert_eq!((ack["acknowledge_new_tickets"].as_bool(), ack["password_set"].as_bool()), (Some(true), Some(true)));
+    assert_eq!((ack["port"].to_string(), ack["from_name"].as_str()), (closed.clone(), Some("Desk")));
+    // Another security means its usual port unless one is given.
+    let tls = cli.run(&["mail", "smtp", "set", "--security", "tls", "--clear-password", "-o", "json"], "").success().json();
+    assert_eq!((tls["security"].as_str(), tls["port"].as_u64(), tls["password_set"].as_bool()), (Some("tls"), Some(465), Some(false)));
+    let shown = cli.run(&["mail", "smtp", "show", "-o", "json"], "").success().json();
+    assert_eq!(shown, tls);
+
+    cli.run(&["mail", "smtp", "set", "--security", "plain", "--port", &closed], "").success();
+    let test = cli.run(&["mail", "smtp", "test"], "").failure(1);
+    assert!(test.stderr.contains("SMTP: connect failed"), "{test:#?}");
+    let invalid = cli.run(&["mail", "smtp", "set", "--from-address", "nope"], "").failure(3);
+    assert!(invalid.stderr.contains("from_address"), "{invalid:#?}");
+}

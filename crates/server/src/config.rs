@@ -278,6 +278,11 @@ pub struct Config {
     #[arg(long, env = "HDMS_MAIL_IMAP_TICK_MS", default_value_t = 1_000)]
     pub mail_imap_tick_ms: u64,
 
+    /// A PEM file of certificate authorities trusted for the TLS of IMAP servers, beside the
+    /// system's: for a mail server inside your network whose certificate your own CA signed.
+    #[arg(long, env = "HDMS_MAIL_CA_FILE")]
+    pub mail_ca_file: Option<PathBuf>,
+
     /// Automatic answers (acknowledgements, refusals) one address gets per 24 hours at most.
     #[arg(long, env = "HDMS_MAIL_AUTO_REPLY_LIMIT", default_value_t = 3)]
     pub mail_auto_reply_limit: u32,

@@ -18,7 +18,7 @@ use hdms_server::comms::mail::sender::Sender;
 use mail_parser::MessageParser;
 
 use common::{Backend, PASSWORD, TestServer, assert_api_error};
-use mail_support::{IMAP_PASSWORD, IMAP_USER, ImapServer, SmtpCapture, wait_until};
+use mail_support::{IMAP_PASSWORD, IMAP_USER, ImapServer, ImapTls, SmtpCapture, TestCa, wait_until};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");
 
@@ -213,7 +213,51 @@ async fn mailboxes_are_validated(backend: Backend) {
     assert_api_error(agent.mailboxes().await, 403, "forbidden");
 }
 
-backend_tests!(a_conversation_through_imap, mailboxes_are_validated);
+/// TLS from the first byte and STARTTLS against a server whose certificate the admins' own CA
+/// signed (trusted through HDMS_MAIL_CA_FILE): the check passes and mail comes in. A server
+/// that does not trust that CA fails at the TLS step, saying why, and logs in to nothing.
+async fn polls_over_tls_and_starttls(backend: Backend) {
+    let ca = TestCa::new();
+    let ca_file = ca.ca_file();
+    let server = TestServer::start_with(backend, |config| {
+        configure(config);
+        config.mail_ca_file = Some(ca_file);
+    })
+    .await;
+    let untrusting = TestServer::start_with(backend, configure).await;
+    let admin = server.admin().await;
+    let stranger = untrusting.admin().await;
+    let modes = [("TLS", ImapTls::Implicit, MailSecurity::Tls), ("STARTTLS", ImapTls::Starttls, MailSecurity::Starttls)];
+    for (n, (name, tls, security)) in modes.into_iter().enumerate() {
+        let imap = ImapServer::start_tls(tls, Some(&ca)).await;
+        let mailbox = CreateMailbox { name: name.to_owned(), imap_security: Some(security), ..polled(&imap) };
+        let refused = stranger.create_mailbox(&mailbox).await.unwrap();
+        let check = stranger.test_mailbox(refused.id).await.unwrap();
+        assert!(!check.ok && check.failed_step.as_deref() == Some("tls"), "{name}: {check:?}");
+        assert!(check.error.as_deref().unwrap_or_default().contains("certificate"), "{name}: {check:?}");
+        stranger.delete_mailbox(refused.id).await.unwrap();
+
+        let polled = admin.create_mailbox(&mailbox).await.unwrap();
+        let check = admin.test_mailbox(polled.id).await.unwrap();
+        assert!(check.ok, "{name}: {check:?}");
+        assert_eq!(check.idle, Some(true), "{name}: pymap has IDLE");
+        let raw = format!(
+            "From: Ana Lima <ana@customer.example>\r\nTo: support@desk.example.org\r\nSubject: Over {name}\r\n\
+             Message-ID: <tls-{n}@customer.example>\r\n\r\nSent to a mailbox read over {name}.\r\n"
+        );
+        imap.deliver("INBOX", raw.as_bytes()).await;
+        wait_until("the message raised a ticket", || async { ticket_count(&admin).await == n + 1 }).await;
+        let tickets = admin.list_tickets(&TicketListQuery::default()).await.unwrap().items;
+        assert!(tickets.iter().any(|t| t.subject == format!("Over {name}")), "{tickets:?}");
+        let newest = imap.flags("INBOX").await.iter().map(|(uid, _)| *uid).max();
+        wait_until("the poller records where it stands", || async { Some(mailbox_now(&admin, polled.id).await.last_uid) == newest }).await;
+        assert!(mailbox_now(&admin, polled.id).await.last_error.is_none());
+        admin.delete_mailbox(polled.id).await.unwrap();
+    }
+    assert_eq!(ticket_count(&stranger).await, 0, "the untrusting server took nothing in");
+}
+
+backend_tests!(a_conversation_through_imap, mailboxes_are_validated, polls_over_tls_and_starttls);
 
 /// Two instances share one PostgreSQL database and poll one mailbox: one holds the lease, each
 /// message becomes exactly one ticket, and when that instance stops the other takes over.
@@ -247,10 +291,26 @@ async fn two_instances_poll_one_mailbox() {
     let state = mailbox_now(&admin, mailbox.id).await;
     assert_eq!(state.last_uid as usize, imap.flags("INBOX").await.iter().map(|(uid, _)| *uid as usize).max().unwrap());
     assert!(state.last_error.is_none(), "{state:?}");
+    // Not only one ticket each (the Message-ID check would hide a second fetch): the server's
+    // log of fetches shows every UID taken out once, all under one lease.
+    let fetched = fetches(&second, mailbox.id).await;
+    let uids: std::collections::BTreeSet<i64> = fetched.iter().map(|(uid, _)| *uid).collect();
+    assert_eq!((fetched.len(), uids.len()), (MESSAGES, MESSAGES), "each message fetched once: {fetched:?}");
+    let leases: std::collections::BTreeSet<uuid::Uuid> = fetched.iter().map(|(_, lease)| *lease).collect();
+    assert_eq!(leases.len(), 1, "by one poller: {fetched:?}");
 
     // Whichever instance polls, stopping it hands the mailbox to the other.
     drop(first);
     imap.deliver("INBOX", b"From: late@customer.example\r\nSubject: After the stop\r\nMessage-ID: <late@customer.example>\r\n\r\nStill there?\r\n").await;
     let admin = second.admin().await;
     wait_until("the remaining instance polls the mailbox", || async { ticket_count(&admin).await == MESSAGES + 1 }).await;
+    let fetched = fetches(&second, mailbox.id).await;
+    let uids: std::collections::BTreeSet<i64> = fetched.iter().map(|(uid, _)| *uid).collect();
+    assert_eq!((fetched.len(), uids.len()), (MESSAGES + 1, MESSAGES + 1), "nothing fetched again on the takeover: {fetched:?}");
+}
+
+/// Every fetch the server logged for a mailbox: (UID, the lease it was fetched under).
+async fn fetches(server: &TestServer, mailbox: uuid::Uuid) -> Vec<(i64, uuid::Uuid)> {
+    hdms_server::with_db!(&server.state.db, pool => sqlx::query_as("SELECT uid, lease_token FROM mail_imap_fetches WHERE mailbox_id = $1 ORDER BY uid")
+        .bind(mailbox).fetch_all(pool).await.unwrap())
 }

@@ -167,13 +167,23 @@ async fn acknowledgements_are_rate_limited(backend: Backend) {
     use_smtp(&admin, smtp.port, true).await;
     let sender = Sender::new(server.state.clone());
     ingest(&admin, fixture("01_plain.eml")).await;
-    let second = String::from_utf8(fixture("01_plain.eml")).unwrap().replace("plain-1@", "plain-2@").replace("VPN drops", "VPN fails");
+    // The same person, however they spell their address: over the limit (1 here).
+    let second = String::from_utf8(fixture("01_plain.eml")).unwrap().replace("plain-1@", "plain-2@").replace("VPN drops", "VPN fails")
+        .replace("Ana@Customer.Example", "ANA@customer.EXAMPLE");
     ingest(&admin, second.into_bytes()).await;
     // Machine mail is never acknowledged.
     ingest(&admin, fixture("13_bulk.eml")).await;
     assert_eq!(sender.run_once(chrono::Utc::now()).await.unwrap().sent, 1);
+    assert_eq!(smtp.messages().len(), 1, "one acknowledgement per recipient and window");
+    // The limit is per recipient: someone else still gets theirs.
+    let other = String::from_utf8(fixture("01_plain.eml")).unwrap().replace("plain-1@", "plain-3@").replace("VPN drops", "Printer jams")
+        .replace("Ana Lima <Ana@Customer.Example>", "Bo Chen <bo@customer.example>");
+    ingest(&admin, other.into_bytes()).await;
+    assert_eq!(sender.run_once(chrono::Utc::now()).await.unwrap().sent, 1);
     let sent = smtp.messages();
-    assert_eq!(sent.len(), 1, "one acknowledgement per recipient and window");
+    assert_eq!(sent.len(), 2);
+    let to = header(&sent[1], "To").unwrap_or_default();
+    assert!(to.contains("bo@customer.example"), "{to}");
     assert_eq!(header(&sent[0], "Auto-Submitted").as_deref(), Some("auto-replied"));
     assert_eq!(header(&sent[0], "In-Reply-To").as_deref(), Some("<plain-1@customer.example>"));
     let parsed = MessageParser::default().parse(sent[0].as_slice()).unwrap();

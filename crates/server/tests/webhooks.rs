@@ -26,7 +26,8 @@ use hdms_api_types::client::Client;
 use hdms_api_types::tickets::{CreateComment, CreateTicket, UpdateTicket};
 use hdms_api_types::users::CreateUser;
 use hdms_api_types::webhooks::{
-    CreateWebhookEndpoint, UpdateWebhookEndpoint, WebhookDeliveryQuery, WebhookDeliveryState, WebhookEventType, WebhookMessage,
+    CreateWebhookEndpoint, UpdateWebhookEndpoint, UpdateWebhookSettings, WebhookDeliveryQuery, WebhookDeliveryState, WebhookEventType,
+    WebhookMessage, WebhookSettings,
 };
 use hdms_server::comms::sms::worker::Round;
 use hdms_server::comms::webhooks::{self, worker::Worker};
@@ -406,16 +407,133 @@ async fn internal_addresses_are_refused(backend: Backend) {
     for (id, url) in [(literal, format!("http://127.0.0.1:{}/hook", receiver.port)), (metadata, "http://169.254.169.254/".to_owned()), (private, "http://10.0.0.7/".to_owned())] {
         with_db!(&server.state.db, pool => sqlx::query("UPDATE webhook_endpoints SET url = $1 WHERE id = $2").bind(url).bind(id).execute(pool).await.unwrap().rows_affected());
     }
+    // Names whose answer is an internal address: the worker's resolver answers them as a DNS
+    // server would (the guard judges the answer like any other).
+    let (metadata_name, _) = endpoint(&admin, "http://metadata.hdms.test/latest/meta-data/", &[WebhookEventType::TicketCreated]).await;
+    let (private_name, _) = endpoint(&admin, "https://intranet.hdms.test/hook", &[WebhookEventType::TicketCreated]).await;
+    let hosts = [("metadata.hdms.test", "169.254.169.254"), ("intranet.hdms.test", "10.0.0.7")]
+        .into_iter()
+        .map(|(name, ip)| (name.to_owned(), vec![ip.parse().unwrap()]))
+        .collect();
     ticket(&admin, "Hello internal network").await;
-    let round = worker(&server).run_once(Utc::now()).await.unwrap();
-    assert_eq!(round, Round { failed: 4, ..Round::default() }, "refusals are final, not retried");
+    let round = Worker::with_hosts(server.state.clone(), hosts).unwrap().run_once(Utc::now()).await.unwrap();
+    assert_eq!(round, Round { failed: 6, ..Round::default() }, "refusals are final, not retried");
     assert!(receiver.received().is_empty(), "nothing reached the loopback receiver");
-    for (id, expected) in [(by_name, "a loopback address"), (literal, "a loopback address"), (metadata, "a cloud metadata address"), (private, "a private address")] {
+    let expected = [
+        (by_name, "a loopback address"),
+        (literal, "127.0.0.1: a loopback address"),
+        (metadata, "169.254.169.254: a cloud metadata address"),
+        (private, "10.0.0.7: a private address"),
+        (metadata_name, "169.254.169.254: a cloud metadata address"),
+        (private_name, "10.0.0.7: a private address"),
+    ];
+    for (id, expected) in expected {
         let log = admin.webhook_deliveries(id, &WebhookDeliveryQuery::default()).await.unwrap();
         let error = log[0].last_error.clone().unwrap_or_default();
         assert!(error.starts_with("refused to deliver to") && error.contains(expected), "{id}: {error}");
         assert_eq!(log[0].last_status, None);
+        let detail = admin.webhook_delivery(id, log[0].id).await.unwrap();
+        assert_eq!(detail.attempt_log.len(), 1, "one attempt, logged with its reason");
+        assert_eq!(detail.attempt_log[0].error.as_deref(), Some(error.as_str()));
     }
+}
+
+/// Admins allow internal receivers through the API (beside HDMS_WEBHOOK_ALLOW): saving and
+/// sending follow the list as it is now, on every attempt.
+async fn admins_allow_internal_networks(backend: Backend) {
+    let server = TestServer::start_with(backend, |config| config.webhook_poll_ms = HOUR_MS).await;
+    let receiver = Receiver::start().await;
+    let admin = server.admin().await;
+    let literal = format!("http://127.0.0.1:{}/hook", receiver.port);
+    let create = |url: &str| CreateWebhookEndpoint { url: url.into(), description: String::new(), events: vec![WebhookEventType::TicketCreated], enabled: None };
+    assert_api_error(admin.create_webhook(&create(&literal)).await, 422, "validation_failed");
+    assert_eq!(admin.webhook_settings().await.unwrap(), WebhookSettings { allow: vec![], configured_allow: vec![] });
+
+    let allow = UpdateWebhookSettings { allow: vec![" 127.0.0.1".into(), "10.20.3.4/16".into(), "127.0.0.1/32".into()] };
+    let set = admin.update_webhook_settings(&allow).await.unwrap();
+    assert_eq!(set.allow, ["10.20.0.0/16", "127.0.0.1/32"], "normalised, sorted, once each");
+    let (by_literal, secret) = endpoint(&admin, &literal, &[WebhookEventType::TicketCreated]).await;
+    endpoint(&admin, &receiver.url, &[WebhookEventType::TicketCreated]).await;
+    ticket(&admin, "Allowed inside").await;
+    assert_eq!(worker(&server).run_once(Utc::now()).await.unwrap(), Round { sent: 2, ..Round::default() });
+    // Queued in the order the endpoints were made: the first delivery is the literal one's.
+    let mut received = receiver.received();
+    received.sort_by_key(delivery_id);
+    verify_all(&secret, &received[..1]);
+
+    // Taken off the list: the next attempt is refused, by the same worker.
+    let worker = worker(&server);
+    admin.update_webhook_settings(&UpdateWebhookSettings { allow: vec!["10.20.0.0/16".into()] }).await.unwrap();
+    ticket(&admin, "Not any more").await;
+    assert_eq!(worker.run_once(Utc::now()).await.unwrap(), Round { failed: 2, ..Round::default() });
+    let log = admin.webhook_deliveries(by_literal, &WebhookDeliveryQuery::default()).await.unwrap();
+    assert!(log[0].last_error.as_deref().unwrap_or_default().contains("a loopback address"), "{:?}", log[0]);
+    assert_eq!(receiver.received().len(), 2);
+
+    for bad in ["intranet", "0.0.0.0/0", "10.0.0.0/33"] {
+        assert_api_error(admin.update_webhook_settings(&UpdateWebhookSettings { allow: vec![bad.into()] }).await, 422, "validation_failed");
+    }
+    let (agent, _) = server.user(Role::Agent).await;
+    assert_api_error(agent.webhook_settings().await, 403, "forbidden");
+    assert_api_error(agent.update_webhook_settings(&allow).await, 403, "forbidden");
+    assert_eq!(admin.webhook_settings().await.unwrap().allow, ["10.20.0.0/16"]);
+}
+
+/// Users made by a CSV import are announced like any other, from the import's transaction: a
+/// dry run announces nobody.
+async fn imported_users_are_announced(backend: Backend) {
+    let server = server(backend).await;
+    let receiver = Receiver::start().await;
+    let admin = server.admin().await;
+    let (_, secret) = endpoint(&admin, &receiver.url, &[WebhookEventType::UserCreated]).await;
+    let csv = "email,name,role\nada@example.com,Ada,agent\nbob@example.com,Bob,customer\n";
+    let dry = hdms_api_types::import::ImportQuery { dry_run: Some(true), ..Default::default() };
+    let report = admin.import_users(&dry, csv.as_bytes().to_vec(), Some(csv.len() as u64)).await.unwrap();
+    assert_eq!(report.created, 2);
+    assert_eq!(count_deliveries(&server).await, 0);
+    let report = admin.import_users(&Default::default(), csv.as_bytes().to_vec(), Some(csv.len() as u64)).await.unwrap();
+    assert_eq!(report.created, 2);
+    // Again: both exist, nobody new.
+    admin.import_users(&Default::default(), csv.as_bytes().to_vec(), Some(csv.len() as u64)).await.unwrap();
+    assert_eq!(worker(&server).run_once(Utc::now()).await.unwrap().sent, 2);
+    let mut emails: Vec<String> = receiver.received().iter().map(|r| r.json()["data"]["user"]["email"].as_str().unwrap().to_owned()).collect();
+    emails.sort();
+    assert_eq!(emails, ["ada@example.com", "bob@example.com"]);
+    assert!(receiver.received().iter().all(|r| r.json()["type"] == "user.created"));
+    verify_all(&secret, &receiver.received());
+}
+
+/// The SLA job's escalation (priority one step up) is a ticket change like any other: beside
+/// `ticket.sla_breached`, endpoints hear `ticket.updated` with the change.
+async fn an_escalation_is_a_ticket_update(backend: Backend) {
+    let server = server(backend).await;
+    let receiver = Receiver::start().await;
+    let admin = server.admin().await;
+    let policy = hdms_api_types::sla::SlaPolicyInput {
+        name: "Normal".into(),
+        priority: hdms_api_types::tickets::Priority::Normal,
+        category: None,
+        team_id: None,
+        first_response_secs: 3600,
+        resolution_secs: 8 * 3600,
+        warning_percent: None,
+        calendar: None,
+    };
+    admin.create_sla_policy(&policy).await.unwrap();
+    let created = ticket(&admin, "Nobody answers").await;
+    endpoint(&admin, &receiver.url, &[WebhookEventType::TicketUpdated, WebhookEventType::TicketSlaBreached]).await;
+    let later = Utc::now() + Duration::minutes(90);
+    let round = hdms_server::tickets::sla_job::run_once(&server.state, later).await.unwrap();
+    assert_eq!(round.breaches, 1);
+    assert_eq!(worker(&server).run_once(later).await.unwrap().sent, 2);
+    let of_type = |name: &str| receiver.received().iter().map(Received::json).find(|json| json["type"] == name).unwrap_or_else(|| panic!("a {name}"));
+    let breached = of_type("ticket.sla_breached");
+    assert_eq!(breached["data"]["target"], "first_response");
+    let updated = of_type("ticket.updated");
+    assert_eq!(updated["data"]["ticket"]["number"], created.number.as_str());
+    assert_eq!(updated["data"]["ticket"]["priority"], "high");
+    assert_eq!(updated["data"]["actor_id"], serde_json::Value::Null, "the system did it");
+    assert_eq!(updated["data"]["changes"], serde_json::json!([{"field": "priority", "before": "normal", "after": "high"}]));
 }
 
 async fn ping_and_redelivery(backend: Backend) {
@@ -586,6 +704,9 @@ backend_tests!(
     gives_up_when_the_schedule_runs_out,
     an_endpoint_answering_410_is_turned_off,
     internal_addresses_are_refused,
+    admins_allow_internal_networks,
+    imported_users_are_announced,
+    an_escalation_is_a_ticket_update,
     ping_and_redelivery,
     endpoints_are_managed_by_admins,
     two_instances_send_each_delivery_once,

@@ -7,7 +7,7 @@ use super::{Client, Result};
 use crate::API_PREFIX;
 use crate::webhooks::{
     CreateWebhookEndpoint, UpdateWebhookEndpoint, UpdatedWebhookEndpoint, WebhookDelivery, WebhookDeliveryDetail, WebhookDeliveryQuery,
-    WebhookEndpoint, WebhookEndpointWithSecret,
+    UpdateWebhookSettings, WebhookEndpoint, WebhookEndpointWithSecret, WebhookSettings,
 };
 
 impl Client {
@@ -48,5 +48,14 @@ impl Client {
     /// Sends a `webhook.ping` now and answers with what came of it.
     pub async fn ping_webhook(&self, id: Uuid) -> Result<WebhookDeliveryDetail> {
         self.send(self.request(Method::POST, &format!("{API_PREFIX}/webhooks/{id}/ping"))?).await
+    }
+
+    pub async fn webhook_settings(&self) -> Result<WebhookSettings> {
+        self.get(&format!("{API_PREFIX}/settings/webhooks")).await
+    }
+
+    /// Replaces the admins' allow-list of internal networks webhooks may reach.
+    pub async fn update_webhook_settings(&self, update: &UpdateWebhookSettings) -> Result<WebhookSettings> {
+        self.with_body(Method::PUT, &format!("{API_PREFIX}/settings/webhooks"), update).await
     }
 }

@@ -9,7 +9,7 @@ use hdms_api_types::client::{Client, ClientError};
 use hdms_api_types::credentials::{self, Session, Target};
 use hdms_api_types::mail::{
     AfterProcessing, CreateMailbox, FailingAddress, InboundResult, MailDisposition, MailFailure, MailSecurity, MailServerCheck, Mailbox,
-    SmtpSettings, UnknownSenders, UpdateMailbox,
+    SmtpSettings, UnknownSenders, UpdateMailbox, UpdateSmtpSettings,
 };
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ pub enum MailCommand {
     #[command(subcommand, after_help = "Examples:\n  hdms mail mailboxes list\n  echo \"$IMAP_PASSWORD\" | hdms mail mailboxes add Support --address support@example.com --imap-host imap.example.com --imap-user support --imap-password-stdin\n  hdms mail mailboxes test Support")]
     Mailboxes(Box<MailboxesCommand>),
     /// The SMTP account mail goes out through.
-    #[command(subcommand, after_help = "Examples:\n  hdms mail smtp show\n  hdms mail smtp test")]
+    #[command(subcommand, after_help = "Examples:\n  hdms mail smtp show\n  echo \"$SMTP_PASSWORD\" | hdms mail smtp set --host smtp.example.com --security starttls --username desk --password-stdin --from-address support@example.com\n  hdms mail smtp test")]
     Smtp(SmtpCommand),
     /// Mail that could not be taken in, and retrying it.
     #[command(subcommand, after_help = "Examples:\n  hdms mail failed list\n  hdms mail failed list --ids | hdms mail failed retry -")]
@@ -139,9 +139,92 @@ pub enum SmtpCommand {
     /// Show the SMTP account (the password is never shown).
     #[command(after_help = "Examples:\n  hdms mail smtp show")]
     Show,
+    /// Set the SMTP account; options not given keep their value (--host and --from-address are
+    /// needed the first time).
+    #[command(after_help = "Examples:\n  echo \"$SMTP_PASSWORD\" | hdms mail smtp set --host smtp.example.com --security starttls --username desk --password-stdin --from-address support@example.com\n  hdms mail smtp set --from-name \"Example Support\" --acknowledge-new-tickets true")]
+    Set(Box<SmtpArgs>),
     /// Connect to the SMTP server, start TLS as set and log in; says which step fails and why.
     #[command(after_help = "Examples:\n  hdms mail smtp test")]
     Test,
+}
+
+#[derive(Args)]
+pub struct SmtpArgs {
+    /// The SMTP server.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Default 465 with --security tls, 587 with starttls, 25 with plain (when the security
+    /// changes or on first setup; else the port stays).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// tls (from the first byte), starttls (required, never downgraded), or plain (a relay on
+    /// the same host only).
+    #[arg(long, value_parser = ["tls", "starttls", "plain"])]
+    pub security: Option<String>,
+    /// The user to log in as; `""` for a server that needs no login.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Read the password from stdin's first line (never give it as an argument).
+    #[arg(long, conflicts_with = "clear_password")]
+    pub password_stdin: bool,
+    /// Remove the stored password.
+    #[arg(long)]
+    pub clear_password: bool,
+    /// The From address of mail that did not come in through a mailbox with its own address.
+    #[arg(long)]
+    pub from_address: Option<String>,
+    /// The name shown with the From address; `""` removes it.
+    #[arg(long)]
+    pub from_name: Option<String>,
+    /// Acknowledge tickets raised by mail with an automatic answer (rate limited per recipient,
+    /// HDMS_MAIL_AUTO_REPLY_LIMIT).
+    #[arg(long)]
+    pub acknowledge_new_tickets: Option<bool>,
+}
+
+impl SmtpArgs {
+    /// The full account the PUT takes: these options over the current account (if any).
+    fn merge(self, current: Option<SmtpSettings>) -> CliResult<UpdateSmtpSettings> {
+        let security = match (self.security.as_deref().and_then(MailSecurity::parse), &current) {
+            (Some(security), _) => security,
+            (None, Some(current)) => current.security,
+            (None, None) => MailSecurity::Starttls,
+        };
+        let default_port = match security {
+            MailSecurity::Tls => 465,
+            MailSecurity::Starttls => 587,
+            MailSecurity::Plain => 25,
+        };
+        let port = match (self.port, &current) {
+            (Some(port), _) => port,
+            (None, Some(current)) if current.security == security => current.port,
+            _ => default_port,
+        };
+        let password = if self.clear_password {
+            Some(String::new())
+        } else if self.password_stdin {
+            Some(crate::commands::auth::read_password(true, "")?)
+        } else {
+            None
+        };
+        let needed = |what: &str| CliError::usage(format!("no SMTP account is set yet: give --{what}"));
+        Ok(UpdateSmtpSettings {
+            host: match self.host {
+                Some(host) => host,
+                None => current.as_ref().map(|c| c.host.clone()).ok_or_else(|| needed("host"))?,
+            },
+            port,
+            security,
+            username: self.username.or_else(|| current.as_ref().and_then(|c| c.username.clone())),
+            password,
+            from_address: match self.from_address {
+                Some(address) => address,
+                None => current.as_ref().map(|c| c.from_address.clone()).ok_or_else(|| needed("from-address"))?,
+            },
+            from_name: self.from_name.or_else(|| current.as_ref().and_then(|c| c.from_name.clone())),
+            acknowledge_new_tickets: self.acknowledge_new_tickets.or(current.map(|c| c.acknowledge_new_tickets)).unwrap_or(false),
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -322,6 +405,24 @@ pub async fn run(session: Session, output: Output, command: MailCommand) -> CliR
         MailCommand::Mailboxes(command) => run_mailboxes(session, output, *command).await,
         MailCommand::Smtp(SmtpCommand::Show) => {
             let settings = session.call(|client| async move { client.smtp_settings().await }).await?;
+            output.one(&settings)
+        }
+        MailCommand::Smtp(SmtpCommand::Set(args)) => {
+            // 404: nothing set yet, so the options must give a whole account.
+            let current = session
+                .call(|client| async move {
+                    match client.smtp_settings().await {
+                        Ok(current) => Ok(Some(current)),
+                        Err(err) if err.status().is_some_and(|s| s.as_u16() == 404) => Ok(None),
+                        Err(err) => Err(err),
+                    }
+                })
+                .await?;
+            let update = args.merge(current)?;
+            let settings = session.call(|client| {
+                let update = update.clone();
+                async move { client.set_smtp_settings(&update).await }
+            }).await?;
             output.one(&settings)
         }
         MailCommand::Smtp(SmtpCommand::Test) => {

@@ -2,11 +2,11 @@
 
 use hdms_api_types::webhooks::{
     CreateWebhookEndpoint, UpdateWebhookEndpoint, WebhookAttempt, WebhookDelivery, WebhookDeliveryDetail, WebhookDeliveryQuery,
-    WebhookDeliveryState, WebhookEndpoint, WebhookEndpointWithSecret,
+    UpdateWebhookSettings, WebhookDeliveryState, WebhookEndpoint, WebhookEndpointWithSecret, WebhookSettings,
 };
 use uuid::Uuid;
 
-use crate::cli::WebhooksCommand;
+use crate::cli::{WebhookAllowCommand, WebhooksCommand};
 use crate::commands::{args_or_stdin, parse_id};
 use crate::exit::{CliError, CliResult};
 use crate::output::human::{ago, yes_no};
@@ -88,6 +88,52 @@ pub async fn run(session: Session, output: Output, command: WebhooksCommand) -> 
             }
             Ok(())
         }
+        WebhooksCommand::Allow(command) => allow(&session, &output, command).await,
+    }
+}
+
+/// The allow-list is one setting, replaced whole: read it, change it, write it back.
+async fn allow(session: &Session, output: &Output, command: WebhookAllowCommand) -> CliResult {
+    let settings = session.call(|client| async move { client.webhook_settings().await }).await?;
+    let mut allow = settings.allow.clone();
+    match command {
+        WebhookAllowCommand::List => return output.one(&settings),
+        WebhookAllowCommand::Add { networks } => allow.extend(networks),
+        WebhookAllowCommand::Remove { networks } => {
+            for network in networks {
+                // As listed (`10.20.0.0/16`), or a single address without its `/32`.
+                let before = allow.len();
+                allow.retain(|listed| listed != network.trim() && listed.split('/').next() != Some(network.trim()));
+                if allow.len() == before {
+                    let configured = settings.configured_allow.iter().any(|c| c == network.trim());
+                    let why = if configured { "it is set by the server's configuration (HDMS_WEBHOOK_ALLOW)" } else { "it is not on the list" };
+                    return Err(CliError::failure(format!("cannot remove {network}: {why}")));
+                }
+            }
+        }
+    }
+    let update = UpdateWebhookSettings { allow };
+    let updated = session.call(|client| {
+        let update = update.clone();
+        async move { client.update_webhook_settings(&update).await }
+    }).await?;
+    output.one(&updated)
+}
+
+impl Record for WebhookSettings {
+    const FIELDS: &'static [&'static str] = &["allow", "configured_allow"];
+
+    fn id(&self) -> String {
+        self.allow.join(",")
+    }
+}
+
+impl Tabular for WebhookSettings {
+    const COLUMNS: &'static [Column] = &[Column::whole("allowed by admins"), Column::whole("allowed by the configuration")];
+
+    fn row(&self, _layout: &Layout) -> Vec<Cell> {
+        let list = |nets: &[String]| if nets.is_empty() { "none".to_owned() } else { nets.join(", ") };
+        vec![Cell::new(list(&self.allow), Tone::Strong), Cell::new(list(&self.configured_allow), Tone::Muted)]
     }
 }
 

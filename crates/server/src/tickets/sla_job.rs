@@ -121,6 +121,10 @@ async fn handle(state: &AppState, id: Uuid, target: Target, event: Event, now: D
         let change = Change { field: "priority", before: Some(ticket.priority.to_string()), after: Some(raised.to_string()), internal: false };
         store::record(&mut tx, id, None, now, change).await?;
         hooked.priority = raised;
+        hooked.updated_at = now;
+        // The escalation is a change of the ticket like any other (by the system: no actor).
+        let changed = crate::comms::webhooks::events::change("priority", Some(&ticket.priority.to_string()), Some(&raised.to_string()));
+        crate::comms::webhooks::events::ticket_updated(&mut tx, &hooked, None, vec![changed], now).await?;
     }
     if event == Event::Breach {
         let (name, due_at) = match target {

@@ -86,34 +86,120 @@ pub const IMAP_PASSWORD: &str = "imap secret 42";
 /// `pymap` with its in-memory backend on a free loopback port: one account
 /// ([`IMAP_USER`], [`IMAP_PASSWORD`]) with an empty INBOX; IDLE, MOVE and UIDPLUS.
 pub struct ImapServer {
-    _process: Process,
+    _processes: Vec<Process>,
     pub port: u16,
+    /// Without TLS from the first byte (the same as `port` unless TLS is from the first byte).
+    plain_port: u16,
+    /// The CA to trust for STARTTLS on `plain_port`, when pymap has it.
+    starttls_ca: Option<PathBuf>,
 }
 
-pub type TestSession = async_imap::Session<TcpStream>;
+pub type TestSession = hdms_server::comms::mail::imap::ImapSession;
+
+/// A certificate authority of the test's own and a certificate it signed for `localhost` and
+/// `127.0.0.1`, made with the `openssl` CLI (PEM files in a temporary directory).
+pub struct TestCa {
+    dir: tempfile::TempDir,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        let dir = tempfile::tempdir().unwrap();
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl").args(args).current_dir(dir.path()).output().expect("the openssl CLI (installed by .ci/run)");
+            assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        };
+        openssl(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "2", "-subj", "/CN=hdms test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
+        openssl(&["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+        std::fs::write(
+            dir.path().join("server.ext"),
+            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .unwrap();
+        openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext"]);
+        TestCa { dir }
+    }
+
+    /// The authority's certificate: what a client must trust.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn server_files(&self) -> (PathBuf, PathBuf) {
+        (self.dir.path().join("server.pem"), self.dir.path().join("server.key"))
+    }
+}
+
+/// How an [`ImapServer`] takes connections.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ImapTls {
+    /// Plain, no TLS offered.
+    None,
+    /// STARTTLS (pymap's own TLS), logging in only after it.
+    Starttls,
+    /// TLS from the first byte: `socat` with OpenSSL in front of a plain pymap (which has no
+    /// implicit TLS of its own).
+    Implicit,
+}
 
 impl ImapServer {
     pub async fn start() -> ImapServer {
-        let port = free_port();
-        let child = quiet(
-            Command::new("python3")
-                .args(["-c", "import sys; from pymap.main import main; sys.exit(main())"])
-                .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--no-tls", "dict"])
-                .args(["--demo-user", IMAP_USER, "--demo-password", IMAP_PASSWORD]),
-        )
-        .spawn()
-        .expect("pymap (installed by .ci/run)");
-        let server = ImapServer { _process: Process(child), port };
-        wait_until("the IMAP server accepts connections", || async { TcpStream::connect(("127.0.0.1", port)).await.is_ok() }).await;
-        server
+        ImapServer::start_tls(ImapTls::None, None).await
+    }
+
+    /// With TLS by a certificate `ca` signed for `localhost` and `127.0.0.1`. `port` is then
+    /// where clients connect with that TLS; [`ImapServer::deliver`] and the other helpers
+    /// use a plain port of their own.
+    pub async fn start_tls(tls: ImapTls, ca: Option<&TestCa>) -> ImapServer {
+        let plain_port = free_port();
+        let mut pymap = Command::new("python3");
+        pymap.args(["-c", "import sys; from pymap.main import main; sys.exit(main())"]).args(["--host", "127.0.0.1", "--port", &plain_port.to_string()]);
+        match (tls, ca) {
+            (ImapTls::Starttls, Some(ca)) => {
+                let (cert, key) = ca.server_files();
+                pymap.arg("--cert").arg(cert).arg("--key").arg(key);
+            }
+            _ => {
+                pymap.arg("--no-tls");
+            }
+        }
+        pymap.args(["dict", "--demo-user", IMAP_USER, "--demo-password", IMAP_PASSWORD]);
+        let child = quiet(&mut pymap).spawn().expect("pymap (installed by .ci/run)");
+        let mut processes = vec![Process(child)];
+        wait_until("the IMAP server accepts connections", || async { TcpStream::connect(("127.0.0.1", plain_port)).await.is_ok() }).await;
+        let port = match (tls, ca) {
+            (ImapTls::Implicit, Some(ca)) => {
+                let port = free_port();
+                let (cert, key) = ca.server_files();
+                let listen = format!("OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={},key={}", cert.display(), key.display());
+                let child = quiet(Command::new("socat").arg(listen).arg(format!("TCP:127.0.0.1:{plain_port}"))).spawn().expect("socat (installed by .ci/run)");
+                processes.push(Process(child));
+                wait_until("the TLS front accepts connections", || async { TcpStream::connect(("127.0.0.1", port)).await.is_ok() }).await;
+                port
+            }
+            _ => plain_port,
+        };
+        let starttls_ca = ca.filter(|_| tls == ImapTls::Starttls).map(TestCa::ca_file);
+        ImapServer { _processes: processes, port, plain_port, starttls_ca }
     }
 
     /// A session of our own on the account, as a mail client would have.
     pub async fn session(&self) -> TestSession {
-        let tcp = TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
-        let mut client = async_imap::Client::new(tcp);
-        client.read_response().await.unwrap().expect("a greeting");
-        client.login(IMAP_USER, IMAP_PASSWORD).await.map_err(|(e, _)| e).expect("log in to pymap")
+        // With STARTTLS configured, pymap lets nobody log in before it.
+        let (security, ca_file) = match &self.starttls_ca {
+            Some(ca_file) => (hdms_api_types::mail::MailSecurity::Starttls, Some(ca_file.as_path())),
+            None => (hdms_api_types::mail::MailSecurity::Plain, None),
+        };
+        let account = hdms_server::comms::mail::imap::Account {
+            host: "127.0.0.1".to_owned(),
+            port: self.plain_port,
+            security,
+            user: IMAP_USER.to_owned(),
+            password: IMAP_PASSWORD.to_owned(),
+            folder: "INBOX".to_owned(),
+        };
+        hdms_server::comms::mail::imap::connect(&account, ca_file).await.unwrap_or_else(|f| panic!("log in to pymap: {f}"))
     }
 
     /// Drops a message into a folder, as a mail server delivering it would.

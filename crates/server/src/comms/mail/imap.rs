@@ -17,7 +17,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_imap::Session;
@@ -47,6 +48,8 @@ const LEASE: Duration = Duration::from_secs(90);
 const RENEW: Duration = Duration::from_secs(30);
 /// Longest wait before a failed mailbox is tried again (its poll interval, up to this).
 const MAX_RETRY: Duration = Duration::from_secs(300);
+/// How long the log of who fetched what is kept.
+const FETCH_LOG_DAYS: i64 = 30;
 
 /// What an IMAP mailbox logs in to. No `Debug` that could print the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -98,24 +101,45 @@ async fn timed<T, E: fmt::Display>(step: &'static str, work: impl Future<Output 
     }
 }
 
-fn tls_config() -> std::result::Result<Arc<rustls::ClientConfig>, String> {
-    static CONFIG: OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            use rustls_platform_verifier::BuilderVerifierExt;
-            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-            rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
-                .with_platform_verifier()
-                .map(|builder| Arc::new(builder.with_no_client_auth()))
-                .map_err(|e| format!("cannot load the platform's certificate verifier: {e}"))
-        })
-        .clone()
+/// The TLS client setup: the platform's verifier, with the certificate authorities of
+/// `ca_file` (`HDMS_MAIL_CA_FILE`) trusted too. Made once per file and kept: the verifier reads
+/// the system's roots when made.
+fn tls_config(ca_file: Option<&Path>) -> std::result::Result<Arc<rustls::ClientConfig>, String> {
+    type Configs = Mutex<HashMap<Option<PathBuf>, Arc<rustls::ClientConfig>>>;
+    static CONFIGS: OnceLock<Configs> = OnceLock::new();
+    let mut configs = CONFIGS.get_or_init(Configs::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(config) = configs.get(&ca_file.map(Path::to_owned)) {
+        return Ok(config.clone());
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let extra_roots = match ca_file {
+        Some(path) => {
+            use rustls::pki_types::pem::PemObject;
+            let roots = rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+                .map_err(|e| format!("cannot read the CA certificates in {} (HDMS_MAIL_CA_FILE): {e}", path.display()))?;
+            if roots.is_empty() {
+                return Err(format!("{} (HDMS_MAIL_CA_FILE) holds no certificate", path.display()));
+            }
+            roots
+        }
+        None => Vec::new(),
+    };
+    let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())
+        .map_err(|e| format!("cannot load the platform's certificate verifier: {e}"))?;
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous() // not dangerous: the platform's verifier, with extra roots
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    let config = Arc::new(config);
+    configs.insert(ca_file.map(Path::to_owned), config.clone());
+    Ok(config)
 }
 
-async fn start_tls(host: &str, tcp: TcpStream) -> std::result::Result<Box<dyn Transport>, Failed> {
-    let config = tls_config().map_err(|message| Failed { step: "tls", message })?;
+async fn start_tls(host: &str, tcp: TcpStream, ca_file: Option<&Path>) -> std::result::Result<Box<dyn Transport>, Failed> {
+    let config = tls_config(ca_file).map_err(|message| Failed { step: "tls", message })?;
     let name = rustls::pki_types::ServerName::try_from(host.to_owned())
         .map_err(|e| Failed { step: "tls", message: format!("'{host}' cannot be checked against a certificate: {e}") })?;
     let tls = timed("tls", tokio_rustls::TlsConnector::from(config).connect(name, tcp)).await?;
@@ -123,10 +147,11 @@ async fn start_tls(host: &str, tcp: TcpStream) -> std::result::Result<Box<dyn Tr
 }
 
 /// Connects (TLS from the first byte, or STARTTLS, never falling back to plain), logs in.
-pub async fn connect(account: &Account) -> std::result::Result<ImapSession, Failed> {
+/// `ca_file`: extra certificate authorities to trust (`HDMS_MAIL_CA_FILE`).
+pub async fn connect(account: &Account, ca_file: Option<&Path>) -> std::result::Result<ImapSession, Failed> {
     let tcp = timed("connect", TcpStream::connect((account.host.as_str(), account.port))).await?;
     let stream: Box<dyn Transport> = match account.security {
-        MailSecurity::Tls => start_tls(&account.host, tcp).await?,
+        MailSecurity::Tls => start_tls(&account.host, tcp, ca_file).await?,
         MailSecurity::Plain => Box::new(tcp),
         MailSecurity::Starttls => {
             let mut client = async_imap::Client::new(tcp);
@@ -134,7 +159,7 @@ pub async fn connect(account: &Account) -> std::result::Result<ImapSession, Fail
             timed("tls", client.run_command_and_check_ok("STARTTLS", None))
                 .await
                 .map_err(|f| Failed { step: "tls", message: format!("the server refused STARTTLS ({})", f.message) })?;
-            start_tls(&account.host, client.into_inner()).await?
+            start_tls(&account.host, client.into_inner(), ca_file).await?
         }
     };
     let mut client = async_imap::Client::new(stream);
@@ -157,9 +182,9 @@ async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug>(client:
 }
 
 /// What `POST /mail/mailboxes/{id}/test` answers: connect, log in, open the folder.
-pub async fn check(account: &Account) -> MailServerCheck {
+pub async fn check(account: &Account, ca_file: Option<&Path>) -> MailServerCheck {
     let failed = |f: Failed| MailServerCheck { ok: false, failed_step: Some(f.step.to_owned()), error: Some(f.message), idle: None, messages: None };
-    let mut session = match connect(account).await {
+    let mut session = match connect(account, ca_file).await {
         Ok(session) => session,
         Err(f) => return failed(f),
     };
@@ -230,6 +255,11 @@ async fn claim(state: &AppState, id: Uuid, token: Uuid, now: DateTime<Utc>) -> R
                        WHERE id = $3 AND deleted_at IS NULL AND imap_host IS NOT NULL AND (lease_until IS NULL OR lease_until < $4)";
     let claimed = with_db!(&state.db, pool => sqlx::query(SQL).bind(token).bind(later(now, LEASE)).bind(id).bind(now)
         .execute(pool).await?.rows_affected());
+    if claimed == 1 {
+        const PRUNE: &str = "DELETE FROM mail_imap_fetches WHERE mailbox_id = $1 AND fetched_at < $2";
+        with_db!(&state.db, pool => sqlx::query(PRUNE).bind(id).bind(now - chrono::Duration::days(FETCH_LOG_DAYS))
+            .execute(pool).await?.rows_affected());
+    }
     Ok(claimed == 1)
 }
 
@@ -290,7 +320,7 @@ impl Poller {
 
     /// Connects, then polls and waits in turn until told to stop or something fails.
     async fn serve(&self, row: &MailboxRow, account: &Account) -> Stop {
-        let mut session = match connect(account).await {
+        let mut session = match connect(account, self.state.config.mail_ca_file.as_deref()).await {
             Ok(session) => session,
             Err(failed) => return Stop::Failed(failed.to_string()),
         };
@@ -386,6 +416,7 @@ impl Poller {
             }
             let raw = timed("fetch", fetch(session, uid)).await.map_err(failed)?;
             if let Some(raw) = raw {
+                self.log_fetch(at.uid_validity, uid).await?;
                 let result = ingest::ingest_sized(&self.state, raw, &policy).await?;
                 tracing::debug!(mailbox = %row.name, uid, disposition = result.disposition.as_str(), "polled mail taken in");
             }
@@ -413,6 +444,14 @@ impl Poller {
             at.last_uid = i64::from(uid);
             self.record(at).await?;
         }
+        Ok(())
+    }
+
+    /// Notes that this lease's holder took `uid` out of the mailbox (`mail_imap_fetches`).
+    async fn log_fetch(&self, uid_validity: Option<i64>, uid: u32) -> Result<()> {
+        const SQL: &str = "INSERT INTO mail_imap_fetches (mailbox_id, uid_validity, uid, lease_token, fetched_at) VALUES ($1, $2, $3, $4, $5)";
+        with_db!(&self.state.db, pool => sqlx::query(SQL).bind(self.id).bind(uid_validity).bind(i64::from(uid)).bind(self.token).bind(Utc::now())
+            .execute(pool).await?.rows_affected());
         Ok(())
     }
 

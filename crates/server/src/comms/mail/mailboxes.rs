@@ -296,7 +296,7 @@ async fn delete_mailbox(State(state): State<AppState>, _caller: Authorized<can::
 async fn test_mailbox(State(state): State<AppState>, _caller: Authorized<can::ManageMail>, AppPath(id): AppPath<Uuid>) -> Result<AppJson<MailServerCheck>> {
     let row = found(&state.db, id).await?;
     let account = row.imap().ok_or_else(|| Error::invalid("imap_host", "this mailbox has no IMAP account to test (it is fed by hdms mailgate only)"))?;
-    Ok(AppJson(imap::check(&account).await))
+    Ok(AppJson(imap::check(&account, state.config.mail_ca_file.as_deref()).await))
 }
 
 fn trimmed(value: &mut Option<String>) {

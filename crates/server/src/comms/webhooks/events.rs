@@ -14,6 +14,8 @@ use super::{enqueue, queue_for, subscribers, ticket};
 use crate::db::Tx;
 use crate::error::Result;
 use crate::tickets::store::{self, TicketRow};
+use crate::users::store::user_columns;
+use crate::with_tx;
 
 pub async fn ticket_created(tx: &mut Tx, row: &TicketRow, actor: Option<Uuid>, now: DateTime<Utc>) -> Result<()> {
     let data = TicketEventData { ticket: ticket(row), actor_id: actor };
@@ -60,6 +62,35 @@ pub async fn approval_decided(tx: &mut Tx, row: &TicketRow, approval: Approval, 
 pub async fn user_created(tx: &mut Tx, user: &User, now: DateTime<Utc>) -> Result<()> {
     let data = UserEventData { user: user.clone() };
     enqueue(tx, &WebhookMessage::UserCreated { timestamp: now, data }, now).await.map(drop)
+}
+
+/// Users made in bulk (a CSV import), in its transaction: the rows are read back only when an
+/// endpoint listens, a statement's worth at a time.
+pub async fn users_created(tx: &mut Tx, ids: &[Uuid], now: DateTime<Utc>) -> Result<()> {
+    const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id IN (");
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let endpoints = subscribers(tx, WebhookEventType::UserCreated).await?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    for chunk in ids.chunks(500) {
+        let rows: Vec<crate::users::store::UserRow> = with_tx!(tx, conn => {
+            let mut find = sqlx::QueryBuilder::new(SQL);
+            let mut listed = find.separated(", ");
+            for id in chunk {
+                listed.push_bind(*id);
+            }
+            find.push(") ORDER BY id");
+            find.build_query_as().fetch_all(&mut *conn).await?
+        });
+        for row in rows {
+            let data = UserEventData { user: User::from(row) };
+            queue_for(tx, &endpoints, &WebhookMessage::UserCreated { timestamp: now, data }, now).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A history entry as webhooks carry it.

@@ -5,10 +5,13 @@
 //! names inside the client's DNS resolver ([`GuardedResolver`]), after resolution and on every
 //! attempt (the webhook client keeps no idle connections), so the address checked is the one
 //! connected to and a name that changes its answer (DNS rebinding) is caught. An allow-list
-//! (`HDMS_WEBHOOK_ALLOW`) admits internal receivers.
+//! admits internal receivers: the configured one (`HDMS_WEBHOOK_ALLOW`) and the one admins set
+//! at run time (`PUT /api/v1/settings/webhooks`, kept in the database so every instance applies
+//! it; the worker reloads it on each pass).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, RwLock};
 
 use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -43,21 +46,29 @@ static FORBIDDEN: LazyLock<Vec<(IpNet, &'static str)>> = LazyLock::new(|| {
 
 /// Why a delivery may not go to an address.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("refused to deliver to {address}: {reason} (allow it with HDMS_WEBHOOK_ALLOW)")]
+#[error("refused to deliver to {address}: {reason} (an admin can allow it: hdms webhooks allow add)")]
 pub struct Refused {
     pub address: IpAddr,
     pub reason: &'static str,
 }
 
 /// The addresses webhooks may reach.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Guard {
-    allow: Vec<IpNet>,
+    /// From the configuration (`HDMS_WEBHOOK_ALLOW`).
+    configured: Vec<IpNet>,
+    /// Set by admins through the API; replaced whole when it changes.
+    admitted: RwLock<Arc<Vec<IpNet>>>,
 }
 
 impl Guard {
-    pub fn new(allow: Vec<IpNet>) -> Guard {
-        Guard { allow }
+    pub fn new(configured: Vec<IpNet>, admitted: Vec<IpNet>) -> Guard {
+        Guard { configured, admitted: RwLock::new(Arc::new(admitted)) }
+    }
+
+    /// Replaces the admins' allow-list (read anew from the database).
+    pub fn admit(&self, admitted: Vec<IpNet>) {
+        *self.admitted.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(admitted);
     }
 
     pub fn check(&self, address: IpAddr) -> Result<(), Refused> {
@@ -66,7 +77,8 @@ impl Guard {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
             v4 => v4,
         };
-        if self.allow.iter().any(|net| net.contains(&address)) {
+        let admitted = self.admitted.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if self.configured.iter().chain(admitted.iter()).any(|net| net.contains(&address)) {
             return Ok(());
         }
         match FORBIDDEN.iter().find(|(net, _)| net.contains(&address)) {
@@ -85,23 +97,32 @@ impl Guard {
     }
 }
 
-/// The webhook client's resolver: the system's answer, less the addresses the guard refuses;
-/// an error naming the refusal when none is left.
+/// Names answered without asking the system's resolver, like `/etc/hosts` (a test's seam for
+/// names that lead to internal networks; reqwest's own overrides would bypass the guard).
+pub type Hosts = HashMap<String, Vec<IpAddr>>;
+
+/// The webhook client's resolver: the system's answer (or the [`Hosts`] entry), less the
+/// addresses the guard refuses; an error naming the refusal when none is left.
 pub struct GuardedResolver {
     guard: Arc<Guard>,
+    hosts: Arc<Hosts>,
 }
 
 impl GuardedResolver {
-    pub fn new(guard: Arc<Guard>) -> GuardedResolver {
-        GuardedResolver { guard }
+    pub fn new(guard: Arc<Guard>, hosts: Hosts) -> GuardedResolver {
+        GuardedResolver { guard, hosts: Arc::new(hosts) }
     }
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let guard = self.guard.clone();
+        let hosts = self.hosts.clone();
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let found: Vec<SocketAddr> = match hosts.get(&name.as_str().to_ascii_lowercase()) {
+                Some(addresses) => addresses.iter().map(|ip| SocketAddr::new(*ip, 0)).collect(),
+                None => tokio::net::lookup_host((name.as_str(), 0)).await?.collect(),
+            };
             let mut refused = None;
             let allowed: Vec<SocketAddr> = found
                 .into_iter()
@@ -147,8 +168,13 @@ mod tests {
         for address in ["93.184.215.14", "2606:4700::1111", "172.32.0.1"] {
             assert!(guard.check(address.parse().unwrap()).is_ok(), "{address} is public");
         }
-        let guard = Guard::new(vec!["127.0.0.0/8".parse().unwrap()]);
+        let guard = Guard::new(vec!["127.0.0.0/8".parse().unwrap()], Vec::new());
         assert!(guard.check("127.0.0.1".parse().unwrap()).is_ok());
+        assert!(guard.check("10.0.0.1".parse().unwrap()).is_err());
+        guard.admit(vec!["10.0.0.0/24".parse().unwrap()]);
+        assert!(guard.check("10.0.0.1".parse().unwrap()).is_ok());
+        assert!(guard.check("10.0.1.1".parse().unwrap()).is_err());
+        guard.admit(Vec::new());
         assert!(guard.check("10.0.0.1".parse().unwrap()).is_err());
     }
 

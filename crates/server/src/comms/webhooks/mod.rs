@@ -10,6 +10,7 @@
 pub mod events;
 pub mod guard;
 pub mod routes;
+pub mod settings;
 pub mod store;
 pub mod worker;
 
@@ -25,7 +26,7 @@ use crate::tickets::store::{TicketRow, display_number};
 use crate::with_tx;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    routes::router()
+    routes::router().merge(settings::router())
 }
 
 /// Queues `message` for every enabled endpoint subscribed to its type; each is sent once `tx`
@@ -129,11 +130,11 @@ impl utoipa::Modify for WebhookDocs {
 
         let events: [(&str, &str, &str); 7] = [
             ("ticket.created", "TicketEventData", "A ticket was raised (by a person, by mail, as a sub-ticket)."),
-            ("ticket.updated", "TicketUpdatedData", "A ticket's fields, status, assignee, team or tags changed; `changes` lists what."),
+            ("ticket.updated", "TicketUpdatedData", "A ticket's fields, status, assignee, team or tags changed (the SLA job's escalation too, with no actor); `changes` lists what."),
             ("comment.created", "CommentEventData", "A public reply or an internal note was added to a ticket."),
             ("ticket.sla_breached", "SlaBreachedData", "A ticket missed its first-response or resolution target."),
             ("approval.decided", "ApprovalDecidedData", "An approval was approved or rejected."),
-            ("user.created", "UserEventData", "A user account was made (by an admin, or for a new email sender)."),
+            ("user.created", "UserEventData", "A user account was made (by an admin, a CSV import, or for a new email sender)."),
             ("webhook.ping", "PingData", "Sent by `POST /api/v1/webhooks/{id}/ping` only, to test a receiver."),
         ];
         let mut paths = PathsBuilder::new();

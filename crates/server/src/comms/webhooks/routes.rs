@@ -36,7 +36,7 @@ const MAX_DESCRIPTION_CHARS: usize = 500;
 
 /// A URL hdms can deliver to: http or https, a host, no credentials in it, and not an address
 /// the guard refuses (names are checked on each attempt, after they are resolved).
-fn check_url(state: &AppState, url: &str) -> Result<String> {
+async fn check_url(state: &AppState, url: &str) -> Result<String> {
     let url = url.trim();
     if url.chars().count() > MAX_URL_CHARS {
         return Err(Error::invalid("url", format!("a URL is at most {MAX_URL_CHARS} characters")));
@@ -51,7 +51,8 @@ fn check_url(state: &AppState, url: &str) -> Result<String> {
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(Error::invalid("url", "put no credentials in the URL: receivers check the signature instead"));
     }
-    Guard::new(state.config.webhook_allow.clone()).check_url(&parsed).map_err(|refused| Error::invalid("url", refused.to_string()))?;
+    let guard = Guard::new(state.config.webhook_allow.clone(), super::settings::admitted(&state.db).await?);
+    guard.check_url(&parsed).map_err(|refused| Error::invalid("url", refused.to_string()))?;
     Ok(parsed.to_string())
 }
 
@@ -89,7 +90,7 @@ async fn create_endpoint(
     caller: Authorized<can::ManageWebhooks>,
     AppJson(request): AppJson<CreateWebhookEndpoint>,
 ) -> Result<(StatusCode, AppJson<WebhookEndpointWithSecret>)> {
-    let url = check_url(&state, &request.url)?;
+    let url = check_url(&state, &request.url).await?;
     let events = check_events(&request.events)?;
     let description = check_description(&request.description)?;
     let secret = store::new_secret();
@@ -124,7 +125,10 @@ async fn update_endpoint(
     AppPath(id): AppPath<Uuid>,
     AppJson(request): AppJson<UpdateWebhookEndpoint>,
 ) -> Result<AppJson<UpdatedWebhookEndpoint>> {
-    let url = request.url.as_deref().map(|url| check_url(&state, url)).transpose()?;
+    let url = match request.url.as_deref() {
+        Some(url) => Some(check_url(&state, url).await?),
+        None => None,
+    };
     let events = request.events.as_deref().map(check_events).transpose()?;
     let description = request.description.as_deref().map(check_description).transpose()?;
     let secret = request.rotate_secret.then(store::new_secret);

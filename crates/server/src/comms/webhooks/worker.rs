@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::background::Background;
 use crate::comms::sms::worker::Round;
-use crate::comms::webhooks::guard::{Guard, GuardedResolver, refusal_in};
+use crate::comms::webhooks::guard::{Guard, GuardedResolver, Hosts, refusal_in};
 use crate::comms::webhooks::message_id;
 use crate::error::Result;
 use crate::state::AppState;
@@ -94,7 +94,14 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(state: AppState) -> anyhow::Result<Worker> {
-        let guard = Arc::new(Guard::new(state.config.webhook_allow.clone()));
+        Worker::with_hosts(state, Hosts::new())
+    }
+
+    /// A worker whose resolver answers these names itself (tests: names that lead to
+    /// internal networks), the guard judging them as any other.
+    pub fn with_hosts(state: AppState, hosts: Hosts) -> anyhow::Result<Worker> {
+        // The admins' list is loaded on each pass.
+        let guard = Arc::new(Guard::new(state.config.webhook_allow.clone(), Vec::new()));
         let client = reqwest::Client::builder()
             .user_agent(concat!("hdms-webhooks/", env!("CARGO_PKG_VERSION")))
             .timeout(state.config.webhook_timeout())
@@ -104,7 +111,7 @@ impl Worker {
             .no_proxy()
             // No idle connections: every attempt resolves and is checked anew.
             .pool_max_idle_per_host(0)
-            .dns_resolver(GuardedResolver::new(guard.clone()))
+            .dns_resolver(GuardedResolver::new(guard.clone(), hosts))
             .build()?;
         Ok(Worker { state, client, guard })
     }
@@ -117,6 +124,7 @@ impl Worker {
 
     async fn pass(&self, now: DateTime<Utc>, cancel: Option<&CancellationToken>) -> Result<Round> {
         let mut round = Round::default();
+        self.guard.admit(super::settings::admitted(&self.state.db).await?);
         round.failed += self.expire_abandoned(now).await?;
         loop {
             if cancel.is_some_and(CancellationToken::is_cancelled) {
@@ -294,6 +302,7 @@ impl Worker {
         let message = hdms_api_types::webhooks::WebhookMessage::Ping { timestamp: now, data: hdms_api_types::webhooks::PingData { endpoint_id } };
         let payload = serde_json::to_string(&message).map_err(anyhow::Error::from)?;
         let (id, token) = (Uuid::now_v7(), Uuid::now_v7());
+        self.guard.admit(super::settings::admitted(&self.state.db).await?);
         // Stored already claimed by this instance, so no worker takes it meanwhile.
         const SQL: &str = "INSERT INTO webhook_deliveries (id, endpoint_id, event_type, payload, state, attempts, cycle_attempts, max_attempts, \
                            next_attempt_at, claimed_until, claim_token, created_at) VALUES ($1, $2, $3, $4, 'sending', 1, 1, 1, $5, $6, $7, $5)";

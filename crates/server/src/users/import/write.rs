@@ -11,10 +11,10 @@ use uuid::Uuid;
 
 use super::read::ValidRow;
 use super::list_errors;
-use crate::db::{Db, WriteTurn};
+use crate::db::Db;
 use crate::error::Result;
 use crate::users::invites;
-use crate::with_db;
+use crate::with_tx;
 
 /// Rows per INSERT statement: large enough that per-statement costs vanish, small enough to stay
 /// far below SQLite's 32,766 bound parameters ([`INSERT_PARAMETERS`] a row).
@@ -93,31 +93,6 @@ impl Existing {
             && self.phone == row.phone
             && self.locale == row.locale
             && self.external_id == row.external_id
-    }
-}
-
-/// Opens a transaction that takes the write lock at once: on SQLite a deferred transaction that
-/// reads first and writes later can fail to upgrade its lock while another writer holds it. It
-/// waits for the process's turn to write first, as `Db::begin` does; the turn is held as long
-/// as the second value lives.
-trait BeginWrite {
-    type Db: sqlx::Database;
-    async fn begin_write(&self) -> Result<(sqlx::Transaction<'static, Self::Db>, Option<WriteTurn>), sqlx::Error>;
-}
-
-impl BeginWrite for sqlx::SqlitePool {
-    type Db = sqlx::Sqlite;
-    async fn begin_write(&self) -> Result<(sqlx::Transaction<'static, sqlx::Sqlite>, Option<WriteTurn>), sqlx::Error> {
-        let turn = crate::db::take_write_turn(self).await;
-        Ok((self.begin_with("BEGIN IMMEDIATE").await?, Some(turn)))
-    }
-}
-
-impl BeginWrite for sqlx::PgPool {
-    type Db = sqlx::Postgres;
-    async fn begin_write(&self) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, Option<WriteTurn>), sqlx::Error> {
-        let turn = crate::db::take_pg_write_turn(self).await;
-        Ok((self.begin().await?, Some(turn)))
     }
 }
 
@@ -247,8 +222,8 @@ macro_rules! try_bind_each {
 
 /// Arguments with room for `count` values, for the pool's backend: binding 5,500 values one by
 /// one into a growing list copies it a dozen times over.
-fn reserved_arguments<DB: sqlx::Database>(_: &sqlx::Pool<DB>, count: usize) -> <DB as sqlx::Database>::Arguments {
-    let mut arguments = <DB as sqlx::Database>::Arguments::default();
+fn reserved_arguments<C: sqlx::Connection>(_: &C, count: usize) -> <C::Database as sqlx::Database>::Arguments {
+    let mut arguments = <<C::Database as sqlx::Database>::Arguments as Default>::default();
     sqlx::Arguments::reserve(&mut arguments, count, 0);
     arguments
 }
@@ -270,8 +245,11 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
     let now = Utc::now();
     let mut invitations: Vec<Invitation> = Vec::new();
     let mut sent_in_chunk = 0;
-    with_db!(db, pool => {
-        let (mut tx, _turn) = pool.begin_write().await?;
+    let mut created_users: Vec<Uuid> = Vec::new();
+    // `Db::begin` takes the write lock at once (on SQLite a deferred transaction that reads
+    // first and writes later can fail to upgrade its lock while another writer holds it).
+    let mut tx = db.begin().await?;
+    with_tx!(&mut tx, conn => {
         for batch in chunk.chunks(STATEMENT_ROWS) {
             // This batch's invitations, each with the phone it goes to.
             let mut batch_invitations: Vec<(Invitation, Option<String>)> = Vec::new();
@@ -285,7 +263,7 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                     emails.push_bind(&row.email);
                 }
                 find.push(")");
-                find.build_query_as().fetch_all(&mut *tx).await?
+                find.build_query_as().fetch_all(&mut *conn).await?
             } else {
                 Vec::new()
             };
@@ -296,14 +274,14 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
             if !plan.inserts.is_empty() {
                 // Built from constants and numbers only.
                 let sql = sqlx::AssertSqlSafe(insert_users_sql(plan.inserts.len(), db));
-                let mut insert = sqlx::query_with(sql, reserved_arguments(pool, plan.inserts.len() * INSERT_PARAMETERS));
+                let mut insert = sqlx::query_with(sql, reserved_arguments(&*conn, plan.inserts.len() * INSERT_PARAMETERS));
                 for (id, row, invite) in &plan.inserts {
                     let invite_hash = invite.as_ref().map(|invite| &invite.digest);
                     let invite_expires_at = invite.as_ref().map(|invite| invite.expires_at);
                     try_bind_each!(insert, *id, &row.email, &row.name, row.role.as_str(), &row.phone, &row.locale,
                         &row.external_id, invite_hash, invite_expires_at, now, now);
                 }
-                let inserted = insert.execute(&mut *tx).await?.rows_affected();
+                let inserted = insert.execute(&mut *conn).await?.rows_affected();
                 // Which rows met an existing email matters only when some did: on a first
                 // import none do, and no row has to come back.
                 let created: std::collections::HashSet<Uuid> = if inserted == plan.inserts.len() as u64 {
@@ -315,7 +293,7 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                         ids.push_bind(*id);
                     }
                     find.push(")");
-                    find.build_query_scalar().fetch_all(&mut *tx).await?.into_iter().collect()
+                    find.build_query_scalar().fetch_all(&mut *conn).await?.into_iter().collect()
                 };
                 for (id, row, invite) in plan.inserts {
                     if !created.contains(&id) {
@@ -334,6 +312,7 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                         continue;
                     }
                     written.created += 1;
+                    created_users.push(id);
                     if let Some(team) = row.team {
                         joins.push((team, id));
                     }
@@ -355,7 +334,7 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                     .bind(&row.external_id)
                     .bind(now)
                     .bind(*id)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
             }
             let mut reinvites = plan.reinvites;
@@ -370,7 +349,7 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                     emails.push_bind(&row.email);
                 }
                 find.push(")");
-                let waiting: Vec<(Uuid, String, Option<String>)> = find.build_query_as().fetch_all(&mut *tx).await?;
+                let waiting: Vec<(Uuid, String, Option<String>)> = find.build_query_as().fetch_all(&mut *conn).await?;
                 for (id, email, phone) in waiting {
                     let Some(row) = existing_without_update.iter().find(|row| row.email == email) else { continue };
                     if options.invites.for_phone(phone.as_deref()) {
@@ -381,7 +360,7 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                 }
             }
             for (id, row, phone, invite) in reinvites {
-                sqlx::query(REINVITE).bind(&invite.digest).bind(invite.expires_at).bind(id).execute(&mut *tx).await?;
+                sqlx::query(REINVITE).bind(&invite.digest).bind(invite.expires_at).bind(id).execute(&mut *conn).await?;
                 batch_invitations.push((
                     Invitation { user_id: id, email: row.email.clone(), token: invite.token, expires_at: invite.expires_at },
                     phone,
@@ -393,7 +372,7 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                     values.push_bind(*team).push_bind(*user).push_bind(now);
                 });
                 join.push(JOIN_CONFLICT);
-                join.build().execute(&mut *tx).await?;
+                join.build().execute(&mut *conn).await?;
             }
             if options.invites.send {
                 let texts: Vec<(Uuid, &Invitation, &str, String)> = batch_invitations
@@ -414,18 +393,20 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
                             .push_bind(now)
                             .push_bind(now);
                     });
-                    outbox.build().execute(&mut *tx).await?;
+                    outbox.build().execute(&mut *conn).await?;
                     sent_in_chunk += texts.len() as u64;
                 }
             }
             invitations.extend(batch_invitations.into_iter().map(|(invitation, _)| invitation));
         }
-        if options.dry_run {
-            tx.rollback().await?;
-        } else {
-            tx.commit().await?;
-        }
     });
+    if options.dry_run {
+        drop(tx); // rolled back
+    } else {
+        // `user.created` for each new user, sent once this commits.
+        crate::comms::webhooks::events::users_created(&mut tx, &created_users, now).await?;
+        tx.commit().await?;
+    }
     // Like every count of a dry run, what would have been sent.
     written.invitations_sent += sent_in_chunk;
     // Invitations of a dry run were never stored: they would not work.
