@@ -169,6 +169,13 @@ pub fn refresh_deadlines(t: &mut TicketRow, policy: Option<&Policy>) {
     }
 }
 
+/// Business time banked when a clock stops, in whole seconds rounded up: rounding down (as
+/// `num_seconds` does) made the used time shown drop by the fraction, so the remaining time went
+/// up by a second at a pause (found by `the_clock_never_runs_backwards`).
+fn whole_seconds(elapsed: Duration) -> i64 {
+    elapsed.num_seconds() + i64::from(elapsed.subsec_nanos() > 0)
+}
+
 /// Starts or stops the clock to match the ticket's status, then refreshes deadlines. Call
 /// after any change of status, policy or met targets.
 pub fn align_clock(t: &mut TicketRow, policy: Option<&Policy>, now: DateTime<Utc>) {
@@ -176,7 +183,7 @@ pub fn align_clock(t: &mut TicketRow, policy: Option<&Policy>, now: DateTime<Utc
     match (t.sla_running_since, should_run) {
         (Some(since), false) => {
             if let Some(policy) = policy {
-                t.sla_used_secs += policy.calendar.business_time_between(since, now).num_seconds();
+                t.sla_used_secs += whole_seconds(policy.calendar.business_time_between(since, now));
             }
             t.sla_running_since = None;
         }
@@ -190,7 +197,7 @@ pub fn align_clock(t: &mut TicketRow, policy: Option<&Policy>, now: DateTime<Utc
 /// already used.
 pub fn switch_policy(t: &mut TicketRow, from: Option<&Policy>, to: Option<&Policy>, now: DateTime<Utc>) {
     if let (Some(from), Some(since)) = (from, t.sla_running_since) {
-        t.sla_used_secs += from.calendar.business_time_between(since, now).num_seconds();
+        t.sla_used_secs += whole_seconds(from.calendar.business_time_between(since, now));
         t.sla_running_since = Some(now);
     }
     t.sla_policy_id = to.map(|p| p.id);
@@ -458,5 +465,91 @@ mod tests {
         assert_eq!(choose(&policies, Priority::Normal, Some("billing"), None).unwrap().id, by_category.id);
         assert_eq!(choose(&policies, Priority::Normal, Some("other"), Some(team)).unwrap().id, general.id);
         assert!(choose(&policies, Priority::Urgent, None, None).is_none());
+    }
+
+    /// One step of a ticket's life: time passes, a move of the lifecycle table is made (the
+    /// `n`th of those open from the current status, by whoever may), the policy changes, or the
+    /// first response is given.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Wait(i64),
+        Move(usize),
+        SwitchPolicy,
+        Respond,
+    }
+
+    fn steps() -> impl proptest::strategy::Strategy<Value = Vec<Step>> {
+        use proptest::prelude::*;
+        let step = prop_oneof![
+            // Up to three days, to the millisecond: nights, weekends and sub-second remainders.
+            4 => (0i64..3 * 24 * 3_600_000).prop_map(Step::Wait),
+            3 => any::<usize>().prop_map(Step::Move),
+            1 => Just(Step::SwitchPolicy),
+            1 => Just(Step::Respond),
+        ];
+        proptest::collection::vec(step, 1..80)
+    }
+
+    proptest::proptest! {
+        /// However a ticket moves, pauses, resumes and changes policy, the business time it has
+        /// used never decreases, stands still while paused or done, never exceeds real time, and
+        /// the remaining seconds shown never go up under one policy.
+        #[test]
+        fn the_clock_never_runs_backwards(start_ms in 1_767_225_600_000i64..1_798_761_600_000, steps in steps()) {
+            use crate::tickets::lifecycle::MOVES;
+            let office = office_policy(4 * 3600, 40 * 3600);
+            let always = Policy { id: Uuid::now_v7(), calendar: BusinessCalendar::always(), ..office_policy(3600, 8 * 3600) };
+            let created = DateTime::from_timestamp_millis(start_ms).unwrap();
+            let mut now = created;
+            let mut policy = &office;
+            let mut t = ticket(now, policy);
+            let mut last_used = used(&t, policy, now);
+            let mut last_remaining = view(&t, Some(policy), now).unwrap().resolution.remaining_secs;
+            for step in steps {
+                let paused = t.sla_running_since.is_none();
+                let mut same_policy = true;
+                match step {
+                    Step::Wait(ms) => now += Duration::milliseconds(ms),
+                    Step::Move(n) => {
+                        let open: Vec<_> = MOVES.iter().filter(|m| m.from == t.status).collect();
+                        if !open.is_empty() {
+                            let to = open[n % open.len()].to;
+                            // As transitions::move_to does.
+                            match to {
+                                Status::Resolved => t.resolved_at = Some(now),
+                                Status::Closed => t.closed_at = Some(now),
+                                Status::Open | Status::InProgress if t.status == Status::Resolved => t.resolved_at = None,
+                                _ => {}
+                            }
+                            t.status = to;
+                            align_clock(&mut t, Some(policy), now);
+                        }
+                    }
+                    Step::SwitchPolicy => {
+                        let to = if policy.id == office.id { &always } else { &office };
+                        switch_policy(&mut t, Some(policy), Some(to), now);
+                        policy = to;
+                        same_policy = false;
+                    }
+                    Step::Respond => {
+                        t.first_responded_at.get_or_insert(now);
+                        refresh_deadlines(&mut t, Some(policy));
+                    }
+                }
+                let used_now = used(&t, policy, now);
+                proptest::prop_assert!(used_now >= last_used, "used went from {} to {} ms at {now} ({:?})", last_used.num_milliseconds(), used_now.num_milliseconds(), t.status);
+                if paused && matches!(step, Step::Wait(_)) {
+                    proptest::prop_assert_eq!(used_now, last_used, "the clock ran while paused or done");
+                }
+                // Rounding up a paused clock to whole seconds may add at most a second per pause.
+                proptest::prop_assert!(used_now <= (now - created) + Duration::seconds(80), "used {} s in {} s", used_now.num_seconds(), (now - created).num_seconds());
+                let remaining = view(&t, Some(policy), now).unwrap().resolution.remaining_secs;
+                if same_policy && let (Some(before), Some(after)) = (last_remaining, remaining) {
+                    proptest::prop_assert!(after <= before, "remaining went up from {before} to {after} s");
+                }
+                last_used = used_now;
+                last_remaining = remaining;
+            }
+        }
     }
 }
