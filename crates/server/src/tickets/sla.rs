@@ -140,10 +140,14 @@ pub fn find(policies: &[Policy], id: Option<Uuid>) -> Option<&Policy> {
     id.and_then(|id| policies.iter().find(|p| p.id == id))
 }
 
-/// Business time the ticket has used so far.
+/// Business time the ticket has used so far, in whole seconds as it is banked when the clock
+/// stops. Counting the running part to the nanosecond made a pause take back the fraction it
+/// banks no more of, so the remaining time shown went up by a second (found by
+/// `the_clock_never_runs_backwards`); rounding the banked time up instead would pull the due
+/// time in at a pause.
 fn used(t: &TicketRow, policy: &Policy, now: DateTime<Utc>) -> Duration {
-    let running = t.sla_running_since.map_or(Duration::zero(), |since| policy.calendar.business_time_between(since, now));
-    Duration::seconds(t.sla_used_secs) + running
+    let running = t.sla_running_since.map_or(0, |since| policy.calendar.business_time_between(since, now).num_seconds());
+    Duration::seconds(t.sla_used_secs + running)
 }
 
 fn share(target: Duration, percent: i64) -> Duration {
@@ -169,13 +173,6 @@ pub fn refresh_deadlines(t: &mut TicketRow, policy: Option<&Policy>) {
     }
 }
 
-/// Business time banked when a clock stops, in whole seconds rounded up: rounding down (as
-/// `num_seconds` does) made the used time shown drop by the fraction, so the remaining time went
-/// up by a second at a pause (found by `the_clock_never_runs_backwards`).
-fn whole_seconds(elapsed: Duration) -> i64 {
-    elapsed.num_seconds() + i64::from(elapsed.subsec_nanos() > 0)
-}
-
 /// Starts or stops the clock to match the ticket's status, then refreshes deadlines. Call
 /// after any change of status, policy or met targets.
 pub fn align_clock(t: &mut TicketRow, policy: Option<&Policy>, now: DateTime<Utc>) {
@@ -183,7 +180,7 @@ pub fn align_clock(t: &mut TicketRow, policy: Option<&Policy>, now: DateTime<Utc
     match (t.sla_running_since, should_run) {
         (Some(since), false) => {
             if let Some(policy) = policy {
-                t.sla_used_secs += whole_seconds(policy.calendar.business_time_between(since, now));
+                t.sla_used_secs += policy.calendar.business_time_between(since, now).num_seconds();
             }
             t.sla_running_since = None;
         }
@@ -197,7 +194,7 @@ pub fn align_clock(t: &mut TicketRow, policy: Option<&Policy>, now: DateTime<Utc
 /// already used.
 pub fn switch_policy(t: &mut TicketRow, from: Option<&Policy>, to: Option<&Policy>, now: DateTime<Utc>) {
     if let (Some(from), Some(since)) = (from, t.sla_running_since) {
-        t.sla_used_secs += whole_seconds(from.calendar.business_time_between(since, now));
+        t.sla_used_secs += from.calendar.business_time_between(since, now).num_seconds();
         t.sla_running_since = Some(now);
     }
     t.sla_policy_id = to.map(|p| p.id);
