@@ -108,7 +108,7 @@ fn measure(runtime: &tokio::runtime::Runtime, hdms: &Path, rows: usize) -> anyho
 
     // The real server, in this process, on its own data directory.
     let (url, token) = runtime.block_on(async {
-        let mut config = Config::defaults();
+        let mut config = Config::defaults().without_rate_limits();
         config.data_dir = dir.path().join("server");
         config.admin_email = Some(EMAIL.to_owned());
         config.admin_password = Some(PASSWORD.to_owned());

@@ -372,7 +372,7 @@ async fn serve_in_process(config: Config) -> anyhow::Result<InProcess> {
 
 async fn hdms_fan_out(setup: Setup, subscribers: usize, messages: usize) -> anyhow::Result<Latency> {
     let data_dir = tempfile::tempdir()?;
-    let mut config = Config::defaults();
+    let mut config = Config::defaults().without_rate_limits();
     config.data_dir = data_dir.path().to_path_buf();
     config.admin_email = Some(EMAIL.to_owned());
     config.admin_password = Some(PASSWORD.to_owned());

@@ -43,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Vec::new();
     for backend in ["sqlite", "postgres"] {
         let data_dir = tempfile::tempdir()?;
-        let mut config = Config::defaults();
+        let mut config = Config::defaults().without_rate_limits();
         config.data_dir = data_dir.path().to_path_buf();
         config.admin_email = Some(EMAIL.to_owned());
         config.admin_password = Some(PASSWORD.to_owned());

@@ -1075,7 +1075,7 @@ async fn main() -> anyhow::Result<()> {
         }
         eprintln!("{backend}: starting the server");
         let data_dir = std::env::temp_dir().join(format!("hdms_bench_tickets_{}_{backend}", std::process::id()));
-        let mut config = Config::defaults();
+        let mut config = Config::defaults().without_rate_limits();
         config.data_dir = data_dir.clone();
         config.admin_email = Some(ADMIN_EMAIL.to_owned());
         config.admin_password = Some(PASSWORD.to_owned());

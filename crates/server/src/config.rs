@@ -338,6 +338,15 @@ impl Config {
         Config::parse_from(["hdms-server"])
     }
 
+    /// Turns every request and websocket message rate limit off: for benchmarks, which drive
+    /// one server far harder than any one person or address should.
+    pub fn without_rate_limits(mut self) -> Self {
+        self.rate_limit_per_second = 0;
+        self.rate_limit_per_address_per_second = 0;
+        self.ws_messages_per_second = 0;
+        self
+    }
+
     pub fn access_token_ttl(&self) -> Duration {
         Duration::from_secs(self.access_token_ttl_secs)
     }

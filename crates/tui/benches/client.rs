@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
 
 /// Server mode: serves `data_dir` on a loopback port, printed on stdout, until stdin closes.
 async fn serve(data_dir: std::path::PathBuf) -> anyhow::Result<()> {
-    let mut config = hdms_server::config::Config::defaults();
+    let mut config = hdms_server::config::Config::defaults().without_rate_limits();
     config.data_dir = data_dir;
     config.jwt_secret = Some("tui-bench-secret-tui-bench-secret-0123456".to_owned());
     config.admin_email = Some(ADMIN_EMAIL.to_owned());
