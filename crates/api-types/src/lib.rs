@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod files;
 pub mod notifications;
 pub mod page;
+pub mod rules;
 pub mod sla;
 pub mod sms;
 pub mod teams;

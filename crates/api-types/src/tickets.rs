@@ -371,6 +371,9 @@ pub struct HistoryEntry {
     pub before: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
+    /// The automation rule that made the change, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<Uuid>,
 }
 
 /// A move the caller may make now.
@@ -581,6 +584,9 @@ pub struct FieldChanges {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::double_option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Uuid>))]
     pub assignee_id: Option<Option<Uuid>>,
+    /// Gives the ticket to its team's next agent in turn (after `team_id`, if both are given).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub round_robin: bool,
 }
 
 impl FieldChanges {
@@ -611,12 +617,44 @@ pub struct TicketActions {
     /// A status move, checked against the lifecycle table; a ticket already there is left as is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transition: Option<Status>,
+    /// People to add to the ticket's watchers (they must be able to see it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watchers: Vec<Uuid>,
+    /// Tell people or roles, through each one's chosen channels (in-app, SMS, email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyAction>,
+    /// Queue a `rule.fired` delivery to this webhook endpoint (whatever events it subscribes to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_id: Option<Uuid>,
 }
 
 impl TicketActions {
     pub fn is_empty(&self) -> bool {
-        self.set.as_ref().is_none_or(FieldChanges::is_empty) && self.reply.is_none() && self.transition.is_none()
+        self.set.as_ref().is_none_or(FieldChanges::is_empty)
+            && self.reply.is_none()
+            && self.transition.is_none()
+            && self.watchers.is_empty()
+            && self.notify.is_none()
+            && self.webhook_id.is_none()
     }
+}
+
+/// A notification to people and roles; `title` and `body` take placeholders.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NotifyAction {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<Uuid>,
+    /// Everyone active with these roles (`supervisor`, `admin`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<crate::Role>,
+    /// The ticket's assignee, if any.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub assignee: bool,
+    pub title: String,
+    #[serde(default)]
+    pub body: String,
 }
 
 /// Change many tickets at once: a list of ids or a filter (at most 1,000 tickets per call).

@@ -254,6 +254,10 @@ pub enum WebhookMessage {
     /// Sent by `POST /webhooks/{id}/ping` only, whatever the endpoint subscribes to.
     #[serde(rename = "webhook.ping")]
     Ping { timestamp: DateTime<Utc>, data: PingData },
+    /// Sent by an automation rule's "call a webhook" action to the endpoint it names, whatever
+    /// the endpoint subscribes to.
+    #[serde(rename = "rule.fired")]
+    RuleFired { timestamp: DateTime<Utc>, data: RuleFiredData },
 }
 
 impl WebhookMessage {
@@ -266,13 +270,17 @@ impl WebhookMessage {
             WebhookMessage::TicketSlaBreached { .. } => WebhookEventType::TicketSlaBreached,
             WebhookMessage::ApprovalDecided { .. } => WebhookEventType::ApprovalDecided,
             WebhookMessage::UserCreated { .. } => WebhookEventType::UserCreated,
-            WebhookMessage::Ping { .. } => return None,
+            WebhookMessage::Ping { .. } | WebhookMessage::RuleFired { .. } => return None,
         })
     }
 
     /// The `type` on the wire.
     pub fn type_name(&self) -> &'static str {
-        self.event_type().map_or("webhook.ping", WebhookEventType::as_str)
+        match self {
+            WebhookMessage::Ping { .. } => "webhook.ping",
+            WebhookMessage::RuleFired { .. } => "rule.fired",
+            other => other.event_type().map_or("webhook.ping", WebhookEventType::as_str),
+        }
     }
 }
 
@@ -364,6 +372,15 @@ pub struct UserEventData {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PingData {
     pub endpoint_id: Uuid,
+}
+
+/// A rule acted on a ticket (its actions ran in the same transaction as this delivery's queueing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RuleFiredData {
+    pub rule_id: Uuid,
+    pub rule_name: String,
+    pub ticket: WebhookTicket,
 }
 
 /// The webhook settings admins change at run time.

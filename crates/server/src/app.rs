@@ -43,6 +43,7 @@ use crate::{comms, files, tickets, users};
         (name = "notifications", description = "Your notifications"),
         (name = "mail", description = "The email channel: mail in, failed mail, bouncing addresses"),
         (name = "webhooks", description = "Outgoing webhooks: endpoints, their delivery log, redelivery, ping"),
+        (name = "rules", description = "Automation rules: triggers, conditions, actions; dry runs"),
         (name = "live", description = "The websocket: live chat, presence, notifications, live queues"),
         (name = "ops", description = "Health, readiness, metrics and this document"),
     )
@@ -62,7 +63,7 @@ impl Modify for BearerAuth {
 }
 
 fn routes() -> OpenApiRouter<AppState> {
-    let api = OpenApiRouter::new().merge(users::router()).merge(tickets::router()).merge(comms::router()).merge(files::router()).merge(ops::api_router());
+    let api = OpenApiRouter::new().merge(users::router()).merge(tickets::router()).merge(comms::router()).merge(files::router()).merge(crate::rules::router()).merge(ops::api_router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(API_PREFIX, api)
         .merge(ops::router())

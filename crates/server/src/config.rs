@@ -87,6 +87,11 @@ pub struct Config {
     #[arg(long, env = "HDMS_SLA_CHECK_INTERVAL", default_value_t = 30)]
     pub sla_check_interval_secs: u64,
 
+    /// How often the rules job checks time rules ("in pending_customer for 5 days"), in seconds.
+    /// Each run looks at a bounded batch of tickets per rule and goes on from there next time.
+    #[arg(long, env = "HDMS_RULES_CHECK_INTERVAL", default_value_t = 60)]
+    pub rules_check_interval_secs: u64,
+
     /// Realtime events a websocket connection may fall behind by before it is told to resync.
     #[arg(long, env = "HDMS_WS_BACKLOG", default_value_t = 4096)]
     pub ws_backlog: usize,

@@ -38,8 +38,24 @@ macro_rules! with_db {
 /// A write transaction on either backend; helpers take `&mut Tx` and use [`with_tx!`]. It holds
 /// its turn to write (see [`take_turn`]) until it ends.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, WriteTurn),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>, WriteTurn),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, TxContext),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>, TxContext),
+}
+
+/// What a transaction carries beside its connection: its turn to write, and what the change
+/// it makes has said so far (see [`crate::events`]): the events automation rules look at, the
+/// rule acting now (its history entries name it), the channel the change came by.
+pub struct TxContext {
+    _turn: WriteTurn,
+    pub(crate) events: Vec<crate::events::Event>,
+    pub(crate) rule: Option<uuid::Uuid>,
+    pub(crate) channel: crate::events::Channel,
+}
+
+impl TxContext {
+    fn new(turn: WriteTurn) -> TxContext {
+        TxContext { _turn: turn, events: Vec::new(), rule: None, channel: crate::events::Channel::Web }
+    }
 }
 
 /// Runs `$body` with `$conn` bound to the transaction's connection (`&mut` to the concrete
@@ -61,10 +77,26 @@ macro_rules! with_tx {
 }
 
 impl Tx {
+    /// Commits as is. Changes to tickets commit through [`crate::events::commit`] instead, which
+    /// runs the automation rules first.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(tx, _turn) => tx.commit().await,
-            Tx::Postgres(tx, _turn) => tx.commit().await,
+            Tx::Sqlite(tx, _context) => tx.commit().await,
+            Tx::Postgres(tx, _context) => tx.commit().await,
+        }
+    }
+
+    pub(crate) fn context(&mut self) -> &mut TxContext {
+        match self {
+            Tx::Sqlite(_, context) | Tx::Postgres(_, context) => context,
+        }
+    }
+
+    /// Runs `sql` (a SAVEPOINT statement) on the transaction's connection.
+    pub(crate) async fn savepoint(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx, _) => sqlx::query(sql).execute(&mut **tx).await.map(drop),
+            Tx::Postgres(tx, _) => sqlx::query(sql).execute(&mut **tx).await.map(drop),
         }
     }
 }
@@ -78,11 +110,11 @@ impl Db {
         Ok(match self {
             Db::Sqlite(pool) => {
                 let turn = take_write_turn(pool).await;
-                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
+                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, TxContext::new(turn))
             }
             Db::Postgres(pool) => {
                 let turn = take_pg_write_turn(pool).await;
-                Tx::Postgres(pool.begin().await?, turn)
+                Tx::Postgres(pool.begin().await?, TxContext::new(turn))
             }
         })
     }

@@ -11,8 +11,10 @@ pub mod comms;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod files;
 pub mod http;
+pub mod rules;
 pub mod state;
 pub mod tickets;
 pub mod users;
@@ -62,6 +64,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     let db = state.db.clone();
     let attachment_worker = files::worker::spawn(state.clone());
     let sla_job = tickets::sla_job::spawn(state.clone());
+    let rules_job = rules::job::spawn(state.clone());
     let sms_worker = comms::sms::worker::spawn(state.clone())?;
     let mail_sender = comms::mail::sender::spawn(state.clone());
     let mail_poller = comms::mail::imap::spawn(state.clone());
@@ -73,6 +76,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     attachment_worker.stop().await;
     sla_job.stop().await;
+    rules_job.stop().await;
     sms_worker.stop().await;
     mail_sender.stop().await;
     mail_poller.stop().await;

@@ -364,6 +364,7 @@ async fn macros_apply_through_the_usual_checks(backend: Backend) {
         set: Some(FieldChanges { priority: Some(Priority::Urgent), add_tags: vec!["vip".into()], ..Default::default() }),
         reply: Some(ReplyAction { body: "Escalated to second line".into(), internal: true }),
         transition: Some(Status::InProgress),
+        ..Default::default()
     };
     let input = MacroInput { name: "Escalate".into(), actions: escalate.clone(), shared: true };
     assert_api_error(agent.create_macro(&input).await, 403, "forbidden");

@@ -131,6 +131,7 @@ fn ticket_history_tab() {
         field: "status".to_owned(),
         before: Some("new".to_owned()),
         after: Some("open".to_owned()),
+        rule_id: None,
     }];
     update(&mut state, Event::Answer { id, answer: Ok(Answer::History(entries)) });
     snapshot("ticket_history", &mut state);

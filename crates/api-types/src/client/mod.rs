@@ -14,6 +14,7 @@ mod mail;
 mod sms;
 mod live;
 mod notifications;
+mod rules;
 mod ticket_tools;
 mod tickets;
 mod users;

@@ -23,6 +23,8 @@ pub enum Kind {
     Mention,
     NewReply,
     ImportFinished,
+    /// An automation rule's notification, or a rule that failed and was turned off (admins).
+    Rule,
 }
 
 impl Kind {
@@ -37,6 +39,7 @@ impl Kind {
             Kind::Mention => "mention",
             Kind::NewReply => "new_reply",
             Kind::ImportFinished => "import_finished",
+            Kind::Rule => "rule",
         }
     }
 
@@ -50,6 +53,7 @@ impl Kind {
         Kind::SlaBreach,
         Kind::ImportFinished,
         Kind::AttachmentInfected,
+        Kind::Rule,
     ];
 
     pub fn parse(name: &str) -> Option<Kind> {

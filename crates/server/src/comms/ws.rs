@@ -259,7 +259,7 @@ impl Connection {
         let mut tx = self.state.db.begin().await?;
         let ticket = store::load_for_write(&mut tx, ticket_id, None).await?;
         let (comment, _) = comments::add(&mut tx, &self.state, &self.user, &ticket, body, internal, now).await?;
-        tx.commit().await?;
+        crate::events::commit(tx, &self.state).await?;
         self.state.hub.ring();
         if let Some(last) = self.rooms.get_mut(&ticket_id) {
             *last = (*last).max(comment.seq);

@@ -136,6 +136,8 @@ permission_table! {
         "Configure mailboxes and the SMTP account; list and retry failed mail; clear bouncing addresses";
     ManageWebhooks = "webhooks.manage", [Admin],
         "Register, change and delete webhook endpoints; read their delivery log, redeliver, ping";
+    ManageRules = "rules.manage", [Admin],
+        "Create, change, turn on and off, delete and dry-run automation rules";
 }
 
 /// Actions no route needs by itself: a handler checks them on top of its route's action, for

@@ -233,7 +233,7 @@ async fn request_approval(
     let mut tx = state.db.begin().await?;
     let ticket = store::load_for_write(&mut tx, id, None).await?;
     let (approval_id, _) = open(&mut tx, &state, &ticket, &request, caller.id(), now).await?;
-    tx.commit().await?;
+    crate::events::commit(tx, &state).await?;
     Ok((StatusCode::CREATED, AppJson(approval(&state.db, approval_id).await?)))
 }
 
@@ -353,13 +353,13 @@ async fn decide(
             mine.comment = comment.map(str::to_owned);
             mine.decided_at = Some(now);
         }
-        crate::comms::webhooks::events::approval_decided(&mut tx, &ticket, decided, now).await?;
+        crate::events::approval_decided(&mut tx, &ticket, decided, now).await?;
         let title = format!("{} was {label}", store::display_number(ticket.number));
         let notice = Notice { kind: Kind::ApprovalDecided, ticket_id: Some(ticket.id), title: &title, body: &reason };
         let told: Vec<Uuid> = current.requested_by.into_iter().chain([ticket.requester_id]).collect();
         notifications::notify(&mut tx, &told, &notice, now).await?;
     }
-    tx.commit().await?;
+    crate::events::commit(tx, &state).await?;
     Ok(AppJson(approval(&state.db, id).await?))
 }
 

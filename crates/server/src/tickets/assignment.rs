@@ -88,7 +88,7 @@ async fn assign(
     let mut tx = state.db.begin().await?;
     let before = store::load_for_write(&mut tx, id, request.version).await?;
     let after = assign_in(&mut tx, &state, &caller, &before, &request, now).await?;
-    tx.commit().await?;
+    let after = crate::events::commit_ticket(tx, &state, after).await?;
     Ok(AppJson(api::ticket(&state.db, after).await?))
 }
 
@@ -162,7 +162,7 @@ async fn claim_next(State(state): State<AppState>, caller: Authorized<can::Assig
             after.assignee_id = Some(caller.id());
             match store::save(&mut tx, &before, after, Some(caller.id()), now).await {
                 Ok(claimed) => {
-                    tx.commit().await?;
+                    let claimed = crate::events::commit_ticket(tx, &state, claimed).await?;
                     return Ok(AppJson(api::ticket(&state.db, claimed).await?));
                 }
                 Err(Error::Conflict { .. }) => continue,

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::response::IntoResponse;
 use chrono::Utc;
-use hdms_api_types::tickets::{AssignRequest, BulkItemResult, BulkResult, BulkUpdate, TicketActions, TicketListQuery, UpdateTicket};
+use hdms_api_types::tickets::{BulkItemResult, BulkResult, BulkUpdate, TicketActions, TicketListQuery};
 use hdms_api_types::{ApiError, ErrorBody};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,11 +15,11 @@ use uuid::Uuid;
 use crate::db::{Bind, DynamicSql};
 use crate::error::{Error, Result};
 use crate::http::extract::AppJson;
-use crate::http::permissions::{Action, Authorized, can};
+use crate::http::permissions::{Authorized, can};
 use crate::state::AppState;
 use crate::tickets::store::{self, TicketRow};
 use crate::tickets::visibility::visible_ticket;
-use crate::tickets::{assignment, comments, crud, search, transitions};
+use crate::tickets::{actions, crud, search};
 use crate::users::auth::AuthUser;
 use crate::{bind_all, with_db};
 
@@ -30,90 +30,15 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(bulk_update))
 }
 
-/// Checks what can be checked once for every ticket (so a bad request fails as a whole, with
-/// a 422, rather than once per ticket).
-pub async fn check_actions(state: &AppState, actions: &TicketActions) -> Result<()> {
-    if actions.is_empty() {
-        return Err(Error::invalid("set", "nothing to do: give field changes (`set`), a `reply` or a `transition`"));
-    }
-    if let Some(set) = &actions.set {
-        if let Some(category) = &set.category {
-            crud::category(Some(category))?;
-        }
-        if let Some(tags) = &set.tags {
-            crud::tags(tags)?;
-        }
-        crud::tags(&set.add_tags).map_err(|e| relabel(e, "add_tags"))?;
-        crud::tags(&set.remove_tags).map_err(|e| relabel(e, "remove_tags"))?;
-        if let Some(team) = set.team_id {
-            crud::live_team(&state.db, team).await?;
-        }
-    }
-    if let Some(reply) = &actions.reply {
-        let body = reply.body.trim();
-        if body.is_empty() || body.len() > comments::MAX_BODY_BYTES {
-            return Err(Error::invalid("reply.body", format!("must be 1 to {} bytes", comments::MAX_BODY_BYTES)));
-        }
-    }
-    Ok(())
-}
-
-fn relabel(error: Error, field: &str) -> Error {
-    match error {
-        Error::Validation { message, .. } => Error::invalid(field, message),
-        other => other,
-    }
-}
-
-/// Applies `actions` to one ticket in its own transaction, in this order: field changes (as
-/// `PATCH /tickets/{id}` and `POST /tickets/{id}/assign` would), the reply (as
-/// `POST /tickets/{id}/comments`), the status move (as `POST /tickets/{id}/transitions`; a
-/// ticket already in that status is left as is). Either all of it happens or none.
+/// Applies `actions` to one ticket in its own transaction (see [`actions::apply`]), then the
+/// automation rules the change triggers. Either all of it happens or none.
 pub async fn apply_actions(state: &AppState, caller: &AuthUser, id: Uuid, version: Option<i64>, actions: &TicketActions) -> Result<TicketRow> {
     visible_ticket(&state.db, caller, id).await?;
     let now = Utc::now();
     let mut tx = state.db.begin().await?;
-    let mut current = store::load_for_write(&mut tx, id, version).await?;
-    if let Some(set) = actions.set.as_ref().filter(|s| !s.is_empty()) {
-        let retags = set.tags.is_some() || !set.add_tags.is_empty() || !set.remove_tags.is_empty();
-        if set.priority.is_some() || set.category.is_some() || retags {
-            caller.require(Action::UpdateTickets)?;
-            let tags = if retags {
-                let mut tags = match &set.tags {
-                    Some(tags) => crud::tags(tags)?,
-                    None => store::tags_in(&mut tx, id).await?,
-                };
-                tags.extend(crud::tags(&set.add_tags)?);
-                let remove = crud::tags(&set.remove_tags)?;
-                tags.retain(|t| !remove.contains(t));
-                Some(tags)
-            } else {
-                None
-            };
-            let update = UpdateTicket { priority: set.priority, category: set.category.clone(), tags, ..UpdateTicket::default() };
-            current = crud::edit(&mut tx, state, caller, &current, &update, now).await?;
-        }
-        let request = AssignRequest {
-            assignee_id: set.assignee_id.filter(|a| *a != current.assignee_id),
-            team_id: set.team_id.filter(|t| Some(*t) != current.team_id),
-            round_robin: false,
-            version: None,
-        };
-        if request.assignee_id.is_some() || request.team_id.is_some() {
-            caller.require(Action::AssignTickets)?;
-            current = assignment::assign_in(&mut tx, state, caller, &current, &request, now).await?;
-        }
-    }
-    if let Some(reply) = &actions.reply {
-        caller.require(Action::CommentTickets)?;
-        current = comments::add(&mut tx, state, caller, &current, &reply.body, reply.internal, now).await?.1;
-    }
-    if let Some(to) = actions.transition.filter(|to| *to != current.status) {
-        caller.require(Action::TransitionTickets)?;
-        current = transitions::apply(&mut tx, state, caller, &current, to, now).await?;
-    }
-    tx.commit().await?;
-    Ok(current)
+    let current = store::load_for_write(&mut tx, id, version).await?;
+    let current = actions::apply(&mut tx, state, caller, &current, actions, now).await?;
+    crate::events::commit_ticket(tx, state, current).await
 }
 
 /// The error as the single-ticket route would have answered it (internal errors are logged
@@ -170,7 +95,7 @@ async fn bulk_update(
     caller: Authorized<can::UpdateTickets>,
     AppJson(request): AppJson<BulkUpdate>,
 ) -> Result<AppJson<BulkResult>> {
-    let actions = TicketActions { set: request.set, reply: request.reply, transition: request.transition };
+    let actions = TicketActions { set: request.set, reply: request.reply, transition: request.transition, ..TicketActions::default() };
     let ids = match (request.ids, request.filter) {
         (Some(_), Some(_)) => return Err(Error::invalid("ids", "give either ids or a filter, not both")),
         (None, None) => return Err(Error::invalid("ids", "give the tickets: ids or a filter")),
@@ -186,7 +111,7 @@ async fn bulk_update(
         }
         (None, Some(filter)) => matching(&state, &caller, &filter).await?,
     };
-    check_actions(&state, &actions).await?;
+    actions::check(&state, &actions, actions::Use::Bulk).await?;
     let mut results = Vec::with_capacity(ids.len());
     for id in ids {
         let version = request.versions.get(&id).copied();

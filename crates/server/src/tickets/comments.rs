@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use hdms_api_types::ApiError;
 use hdms_api_types::Role;
+use hdms_api_types::rules::CommentSource;
 use hdms_api_types::tickets::{Comment, CreateComment, PersonSummary, Status};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -89,7 +90,16 @@ pub async fn add_with(
         current = transitions::move_to(tx, state, &current, Status::Open, Some(caller.id()), now).await?;
     }
     notices::comment_added(tx, caller, &current, &comment, now).await?;
-    crate::comms::webhooks::events::comment_created(tx, &current, &comment, now).await?;
+    let source = if crate::events::acting_rule(tx).is_some() {
+        CommentSource::System
+    } else if crate::events::channel(tx) == crate::events::Channel::Email {
+        CommentSource::Email
+    } else if is_staff(caller) {
+        CommentSource::Agent
+    } else {
+        CommentSource::Customer
+    };
+    crate::events::comment_added(tx, &current, &comment, source, now).await?;
     crate::comms::mail::outbound::queue_reply(tx, state, caller, &current, &comment, now).await?;
     Ok((comment, current))
 }
@@ -111,7 +121,7 @@ async fn create_comment(
     let mut tx = state.db.begin().await?;
     let ticket = store::load_for_write(&mut tx, id, None).await?;
     let (comment, _) = add(&mut tx, &state, &caller, &ticket, &request.body, request.internal, now).await?;
-    tx.commit().await?;
+    crate::events::commit(tx, &state).await?;
     state.hub.ring();
     Ok((StatusCode::CREATED, AppJson(comment)))
 }

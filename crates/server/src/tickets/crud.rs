@@ -151,7 +151,12 @@ pub async fn insert_ticket_at(
     let created = Change { field: "created", before: None, after: Some(store::display_number(ticket.number)), internal: false };
     store::record(tx, ticket.id, Some(caller.id()), now, created).await?;
     // Before the category rule, whose move to `pending_approval` is a `ticket.updated` after it.
-    crate::comms::webhooks::events::ticket_created(tx, &ticket, Some(caller.id()), now).await?;
+    crate::events::ticket_created(tx, &ticket, Some(caller.id()), now).await?;
+    let channel = crate::events::channel(tx);
+    if channel != crate::events::Channel::Web {
+        with_tx!(tx, conn => sqlx::query("UPDATE tickets SET channel = $1 WHERE id = $2")
+            .bind(channel.as_str()).bind(ticket.id).execute(&mut *conn).await?.rows_affected());
+    }
     with_tx!(tx, conn => sqlx::query("INSERT INTO ticket_watchers (ticket_id, user_id) VALUES ($1, $2)")
         .bind(ticket.id).bind(requester_id).execute(&mut *conn).await?.rows_affected());
     approvals::apply_category_rule(tx, state, ticket, now).await
@@ -169,7 +174,7 @@ async fn create_ticket(
 ) -> Result<(StatusCode, AppJson<Ticket>)> {
     let mut tx = state.db.begin().await?;
     let ticket = insert_ticket(&mut tx, &state, &caller, request, None).await?;
-    tx.commit().await?;
+    let ticket = crate::events::commit_ticket(tx, &state, ticket).await?;
     Ok((StatusCode::CREATED, AppJson(api::ticket(&state.db, ticket).await?)))
 }
 
@@ -506,7 +511,7 @@ async fn update_ticket(
     let mut tx = state.db.begin().await?;
     let before = store::load_for_write(&mut tx, id, Some(version)).await?;
     let after = edit(&mut tx, &state, &caller, &before, &update, now).await?;
-    tx.commit().await?;
+    let after = crate::events::commit_ticket(tx, &state, after).await?;
     Ok(AppJson(api::ticket(&state.db, after).await?))
 }
 
@@ -554,7 +559,7 @@ async fn set_deleted(state: &AppState, caller: &AuthUser, id: Uuid, deleted: boo
     let mut after = before.clone();
     after.deleted_at = deleted.then_some(now);
     let after = store::save(&mut tx, &before, after, Some(caller.id()), now).await?;
-    tx.commit().await?;
+    crate::events::commit(tx, state).await?;
     Ok(after)
 }
 
@@ -600,7 +605,7 @@ async fn create_subticket(
     let child = insert_ticket(&mut tx, &state, &caller, request, Some(&parent)).await?;
     let change = Change { field: "subticket", before: None, after: Some(store::display_number(child.number)), internal: false };
     store::record(&mut tx, parent.id, Some(caller.id()), Utc::now(), change).await?;
-    tx.commit().await?;
+    let child = crate::events::commit_ticket(tx, &state, child).await?;
     Ok((StatusCode::CREATED, AppJson(api::ticket(&state.db, child).await?)))
 }
 
@@ -630,6 +635,7 @@ struct HistoryRow {
     field: String,
     before: Option<String>,
     after: Option<String>,
+    rule_id: Option<Uuid>,
 }
 
 /// Every change to the ticket: who, when, which field, before and after. Customers do not see
@@ -640,12 +646,12 @@ struct HistoryRow {
     responses((status = 200, body = Vec<HistoryEntry>), (status = 404, body = ApiError)))]
 async fn history(State(state): State<AppState>, caller: Authorized<can::ReadTickets>, AppPath(id): AppPath<Uuid>) -> Result<AppJson<Vec<HistoryEntry>>> {
     visible_ticket(&state.db, &caller, id).await?;
-    const SQL: &str = "SELECT id, actor_id, at, field, before, after FROM ticket_history \
+    const SQL: &str = "SELECT id, actor_id, at, field, before, after, rule_id FROM ticket_history \
                        WHERE ticket_id = $1 AND ($2 OR NOT internal) ORDER BY id";
     let rows: Vec<HistoryRow> = with_db!(&state.db, pool => sqlx::query_as(SQL).bind(id).bind(is_staff(&caller)).fetch_all(pool).await?);
     Ok(AppJson(
         rows.into_iter()
-            .map(|r| HistoryEntry { id: r.id, actor_id: r.actor_id, at: r.at, field: r.field, before: r.before, after: r.after })
+            .map(|r| HistoryEntry { id: r.id, actor_id: r.actor_id, at: r.at, field: r.field, before: r.before, after: r.after, rule_id: r.rule_id })
             .collect(),
     ))
 }

@@ -111,7 +111,7 @@ async fn create_link(
         Err(err) => return Err(err.into()),
     }
     record_both(&mut tx, &caller, &from, &to, describe(&from, request.kind, &to), true, now).await?;
-    tx.commit().await?;
+    crate::events::commit(tx, &state).await?;
     Ok((StatusCode::CREATED, AppJson(row.view(&to)?)))
 }
 
@@ -175,6 +175,6 @@ async fn delete_link(
     let (Some(from), Some(to)) = (from, to) else { return Err(Error::NotFound { what: "link" }) };
     with_tx!(&mut tx, conn => sqlx::query("DELETE FROM ticket_links WHERE id = $1").bind(link_id).execute(&mut *conn).await?.rows_affected());
     record_both(&mut tx, &caller, &from, &to, describe(&from, row.kind()?, &to), false, now).await?;
-    tx.commit().await?;
+    crate::events::commit(tx, &state).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -256,7 +256,7 @@ pub async fn merge_at(state: &AppState, caller: &AuthUser, id: Uuid, request: Me
     pointed.merged_into_id = Some(target.id);
     let pointed = store::save(&mut tx, &source, pointed, Some(caller.id()), now).await?;
     let merged = transitions::move_to(&mut tx, state, &pointed, Status::Closed, Some(caller.id()), now).await?;
-    tx.commit().await?;
+    crate::events::commit(tx, state).await?;
     // The moved comments come before the merge note in the survivor's room: announced first.
     state.hub.announce_moved(&moved.comment_ids).await?;
     state.hub.ring();

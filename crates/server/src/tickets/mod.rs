@@ -1,5 +1,6 @@
 //! The tickets domain: lifecycle, conversation, sub-tickets, approvals, SLA, queues, search.
 
+pub mod actions;
 pub mod api;
 pub mod approvals;
 pub mod assignment;
@@ -13,6 +14,7 @@ pub mod merge;
 pub mod ratings;
 pub mod metrics;
 pub mod notices;
+pub mod placeholders;
 pub mod replies;
 pub mod reports;
 pub mod search;

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::http::extract::{AppJson, AppPath};
 use crate::http::permissions::{Action, Authorized, can};
 use crate::state::AppState;
-use crate::tickets::{api, bulk, comments};
+use crate::tickets::{actions, api, bulk, comments, placeholders};
 use crate::users::auth::AuthUser;
 use crate::with_db;
 
@@ -43,6 +43,7 @@ fn reply_body(raw: &str) -> Result<String> {
     if body.is_empty() || body.len() > comments::MAX_BODY_BYTES {
         return Err(Error::invalid("body", format!("must be 1 to {} bytes", comments::MAX_BODY_BYTES)));
     }
+    placeholders::check("body", body)?;
     Ok(body.to_owned())
 }
 
@@ -235,7 +236,7 @@ async fn create_macro(
     AppJson(input): AppJson<MacroInput>,
 ) -> Result<(StatusCode, AppJson<Macro>)> {
     let name = name(&input.name)?;
-    bulk::check_actions(&state, &input.actions).await?;
+    actions::check(&state, &input.actions, actions::Use::Macro).await?;
     let row = MacroRow {
         id: Uuid::now_v7(),
         owner_id: owner_for(&caller, input.shared)?,
@@ -276,7 +277,7 @@ async fn update_macro(
         row.name = name(n)?;
     }
     if let Some(actions) = &update.actions {
-        bulk::check_actions(&state, actions).await?;
+        actions::check(&state, actions, actions::Use::Macro).await?;
         row.actions = actions_text(actions)?;
     }
     if let Some(shared) = update.shared.filter(|s| *s != row.owner_id.is_none()) {

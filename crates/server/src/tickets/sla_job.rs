@@ -109,6 +109,9 @@ async fn handle(state: &AppState, id: Uuid, target: Target, event: Event, now: D
         Event::Breach => (Kind::SlaBreach, "sla_breach", format!("{}: {what} target breached", store::display_number(ticket.number))),
     };
     store::record(&mut tx, id, None, now, Change { field, before: None, after: Some(what.to_owned()), internal: true }).await?;
+    if event == Event::Warning {
+        crate::events::sla_warning(&mut tx, &ticket);
+    }
     let mut hooked = ticket.clone();
     if event == Event::Breach && ticket.priority.raised() != ticket.priority {
         // Escalation: one step up. The claim above made this instance the only one here.
@@ -128,11 +131,11 @@ async fn handle(state: &AppState, id: Uuid, target: Target, event: Event, now: D
             Target::FirstResponse => ("first_response", ticket.first_response_due_at),
             Target::Resolution => ("resolution", ticket.resolution_due_at),
         };
-        crate::comms::webhooks::events::sla_breached(&mut tx, &hooked, name, due_at, now).await?;
+        crate::events::sla_breached(&mut tx, &hooked, name, due_at, now).await?;
     }
     let people = audience(&mut tx, &ticket, event).await?;
     notifications::notify(&mut tx, &people, &Notice { kind, ticket_id: Some(id), title: &title, body: &ticket.subject }, now).await?;
-    tx.commit().await?;
+    crate::events::commit(tx, state).await?;
     Ok(true)
 }
 
@@ -148,7 +151,7 @@ async fn auto_close(state: &AppState, now: DateTime<Utc>) -> Result<usize> {
         };
         match move_to(&mut tx, state, &ticket, Status::Closed, None, now).await {
             Ok(_) => {
-                tx.commit().await?;
+                crate::events::commit(tx, state).await?;
                 closed += 1;
             }
             // Someone changed it meanwhile (reopened, or another instance closed it).

@@ -198,7 +198,7 @@ pub async fn save(tx: &mut Tx, before: &TicketRow, mut after: TicketRow, actor: 
     for change in changes {
         record(tx, before.id, actor, now, change).await?;
     }
-    webhooks::events::ticket_updated(tx, &after, actor, hooked, now).await?;
+    crate::events::ticket_updated(tx, &after, actor, hooked, now).await?;
     Ok(after)
 }
 
@@ -246,8 +246,11 @@ fn diff(before: &TicketRow, after: &TicketRow) -> Vec<Change> {
 /// Records a change in the ticket's history, and tells the live queues (every change to a
 /// ticket passes here; on SQLite the queue feed reads the history table itself).
 pub async fn record(tx: &mut Tx, ticket_id: Uuid, actor: Actor, at: DateTime<Utc>, change: Change) -> Result<()> {
-    const SQL: &str = "INSERT INTO ticket_history (id, ticket_id, actor_id, at, field, before, after, internal) \
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    const SQL: &str = "INSERT INTO ticket_history (id, ticket_id, actor_id, at, field, before, after, internal, rule_id) \
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    // A rule's change is the rule's, not the person's its actions run as.
+    let rule = crate::events::acting_rule(tx);
+    let actor = if rule.is_some() { None } else { actor };
     // Who saw the ticket before a change of team or assignee, so they hear it left.
     let was = match change.field {
         "team" | "assignee" => change.before.as_deref().and_then(|before| before.parse().ok()),
@@ -256,7 +259,7 @@ pub async fn record(tx: &mut Tx, ticket_id: Uuid, actor: Actor, at: DateTime<Utc
     let signal = Signal::Ticket { ticket_id, field: change.field.to_owned(), was };
     with_tx!(tx, conn => sqlx::query(SQL)
         .bind(Uuid::now_v7()).bind(ticket_id).bind(actor).bind(at).bind(change.field)
-        .bind(change.before).bind(change.after).bind(change.internal)
+        .bind(change.before).bind(change.after).bind(change.internal).bind(rule)
         .execute(&mut *conn).await?.rows_affected());
     hub::signal(tx, &signal).await
 }
@@ -268,7 +271,7 @@ pub async fn set_tags(tx: &mut Tx, ticket_id: Uuid, before: &[String], after: &[
     }
     write_tags(tx, ticket_id, before, after, actor, now).await?;
     let change = webhooks::events::change("tags", Some(&before.join(",")), Some(&after.join(",")));
-    webhooks::events::ticket_updated_by_id(tx, ticket_id, actor, vec![change], now).await
+    crate::events::ticket_updated_by_id(tx, ticket_id, actor, vec![change], now).await
 }
 
 /// [`set_tags`] without the webhook: for a ticket being created, whose `ticket.created` carries

@@ -127,7 +127,7 @@ async fn transition(
     if after.status != request.to || after.status == before.status {
         after = apply(&mut tx, &state, &caller, &after, request.to, now).await?;
     }
-    tx.commit().await?;
+    let after = crate::events::commit_ticket(tx, &state, after).await?;
     state.hub.ring();
     Ok(AppJson(api::ticket(&state.db, after).await?))
 }

@@ -6,13 +6,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use hdms_api_types::tickets::Watcher;
 use hdms_api_types::{ApiError, Role};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::db::Tx;
 use crate::error::{Error, Result};
 use crate::http::extract::{AppJson, AppPath};
 use crate::http::permissions::{Action, Authorized, can};
@@ -64,19 +65,25 @@ async fn list_watchers(State(state): State<AppState>, caller: Authorized<can::Wa
     ))]
 async fn watch(State(state): State<AppState>, caller: Authorized<can::WatchTickets>, AppPath((id, user_id)): AppPath<(Uuid, Uuid)>) -> Result<StatusCode> {
     let ticket = visible_ticket(&state.db, &caller, id).await?;
-    let name = if user_id == caller.id() { None } else { Some(other_watcher(&state, &caller, &ticket, user_id).await?) };
-    const SQL: &str = "INSERT INTO ticket_watchers (ticket_id, user_id) VALUES ($1, $2) ON CONFLICT (ticket_id, user_id) DO NOTHING";
     let mut tx = state.db.begin().await?;
-    let added = with_tx!(&mut tx, conn => sqlx::query(SQL).bind(id).bind(user_id).execute(&mut *conn).await?.rows_affected());
-    if added > 0 {
-        // The caller's own name came with their credential.
-        let me: &AuthUser = &caller;
-        let who = name.unwrap_or_else(|| me.user.name.clone());
-        let change = Change { field: "watcher", before: None, after: Some(who), internal: true };
-        store::record(&mut tx, id, Some(caller.id()), Utc::now(), change).await?;
-    }
+    add(&mut tx, &state, &caller, &ticket, user_id, Utc::now()).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Adds a watcher inside `tx`: the caller themselves, or (staff) someone who can see the ticket.
+/// Shared by the route and the `watchers` action of macros and rules.
+pub async fn add(tx: &mut Tx, state: &AppState, caller: &AuthUser, ticket: &TicketRow, user_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+    let name = if user_id == caller.id() { None } else { Some(other_watcher(state, caller, ticket, user_id).await?) };
+    const SQL: &str = "INSERT INTO ticket_watchers (ticket_id, user_id) VALUES ($1, $2) ON CONFLICT (ticket_id, user_id) DO NOTHING";
+    let added = with_tx!(tx, conn => sqlx::query(SQL).bind(ticket.id).bind(user_id).execute(&mut *conn).await?.rows_affected());
+    if added > 0 {
+        // The caller's own name came with their credential.
+        let who = name.unwrap_or_else(|| caller.user.name.clone());
+        let change = Change { field: "watcher", before: None, after: Some(who), internal: true };
+        store::record(tx, ticket.id, Some(caller.id()), now, change).await?;
+    }
+    Ok(())
 }
 
 /// Stop following a ticket (`user_id` yourself), or, staff, remove someone. Not watching is not

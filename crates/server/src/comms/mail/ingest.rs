@@ -416,6 +416,7 @@ async fn raise(
         requester_id: None,
     };
     let mut tx = state.db.begin().await?;
+    crate::events::set_channel(&mut tx, crate::events::Channel::Email);
     let ticket = match crud::insert_ticket(&mut tx, state, author, request, None).await {
         Ok(ticket) => ticket,
         Err(Error::Validation { message, .. }) => return Ok(Taken::Failed(format!("cannot raise a ticket from it: {message}"))),
@@ -433,7 +434,7 @@ async fn raise(
     let Some((tx, message_row_id)) = record_or_duplicate(tx, &new, now).await? else {
         return raced(state, &mail.message_id).await.map(Taken::Done);
     };
-    tx.commit().await?;
+    crate::events::commit(tx, state).await?;
     state.hub.ring();
     attach_files(state, mail, author, &ticket, message_row_id).await?;
     let mut answer = result(MailDisposition::TicketCreated, Some(&mail.message_id), None);
@@ -449,6 +450,7 @@ async fn append(state: &AppState, mail: &Inbound, sha256: &str, policy: &Policy,
     let automatic = mail.automatic.is_some();
     let body = reply_text(mail, !mail.attachments.is_empty());
     let mut tx = state.db.begin().await?;
+    crate::events::set_channel(&mut tx, crate::events::Channel::Email);
     let current = tickets::load_for_write(&mut tx, ticket.id, None).await?;
     let (comment, current) = comments::add_with(&mut tx, state, author, &current, &body, false, !automatic, now).await?;
     if !automatic && current.status == Status::Resolved && current.requester_id == author.id() {
@@ -469,7 +471,7 @@ async fn append(state: &AppState, mail: &Inbound, sha256: &str, policy: &Policy,
     let Some((tx, message_row_id)) = record_or_duplicate(tx, &new, now).await? else {
         return raced(state, &mail.message_id).await.map(Taken::Done);
     };
-    tx.commit().await?;
+    crate::events::commit(tx, state).await?;
     state.hub.ring();
     attach_files(state, mail, author, ticket, message_row_id).await?;
     let mut answer = result(MailDisposition::CommentAdded, Some(&mail.message_id), None);
@@ -585,7 +587,7 @@ async fn bounced(state: &AppState, mail: &Inbound, bounce: &crate::comms::mail::
     let Some((tx, _)) = record_or_duplicate(tx, &new, now).await? else {
         return raced(state, &mail.message_id).await;
     };
-    tx.commit().await?;
+    crate::events::commit(tx, state).await?;
     tracing::info!(failed = ?bounce.failed, ticket_id = ?ticket_id, "bounce recorded");
     let mut answer = result(MailDisposition::Bounce, Some(&mail.message_id), None);
     answer.automatic = mail.automatic.clone();
