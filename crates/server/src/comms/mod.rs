@@ -5,6 +5,7 @@ pub mod hub;
 pub mod inbox;
 pub mod mail;
 pub mod notifications;
+pub mod outbox;
 pub mod preferences;
 pub mod queue_feed;
 pub mod sms;

@@ -1,8 +1,8 @@
-//! The mail sender: drains `mail_outbox` through the SMTP account, the way the SMS worker
-//! drains its outbox. Every instance runs one; due rows are claimed with a conditional UPDATE
-//! that takes a lease, so each message is handed to the SMTP server by one instance. A temporary
+//! The mail sender: drains `mail_outbox` through the SMTP account, with the
+//! [`outbox`](crate::comms::outbox) loop SMS and webhooks use. Every instance runs one; due rows
+//! are claimed with a lease, so each message is handed to the SMTP server by one instance. A temporary
 //! SMTP failure (4xx, a connection that drops) is retried after a doubling delay
-//! ([`backoff`], shared with SMS) until `HDMS_MAIL_MAX_ATTEMPTS`; a permanent one (5xx, an
+//! ([`backoff`](crate::comms::outbox::backoff), shared with SMS) until `HDMS_MAIL_MAX_ATTEMPTS`; a permanent one (5xx, an
 //! address that cannot be written) fails the message at once with the reason. Every attempt is
 //! recorded in `mail_attempts`. Delivery is at least once: a sender that dies mid-send leaves
 //! its lease to run out, and the Message-ID is the same on every attempt.
@@ -15,25 +15,25 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::Mutex;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::background::Background;
 use crate::comms::mail::robots::LOOP_HEADER;
 use crate::comms::mail::outbound;
 use crate::comms::mail::smtp::{self, Account};
-use crate::comms::sms::worker::{Round, backoff};
+use crate::comms::outbox::{self, Outbox, Recorded, Round, backoff};
 use crate::error::Result;
 use crate::state::AppState;
-use crate::{with_db, with_tx};
+use crate::{claim_sql, with_tx};
 
 /// Messages claimed (and sent concurrently, over the pool) at a time.
 const BATCH: i64 = 8;
 /// How long a claim holds a message: well beyond one SMTP conversation.
 const LEASE: Duration = Duration::from_secs(300);
 
+/// A claimed message.
 #[derive(Debug, sqlx::FromRow)]
-struct Claimed {
+pub struct Claimed {
     id: Uuid,
     kind: String,
     automatic: bool,
@@ -49,7 +49,7 @@ struct Claimed {
 }
 
 /// Why one attempt failed.
-struct Failure {
+pub struct Failure {
     message: String,
     permanent: bool,
     code: Option<u16>,
@@ -72,7 +72,7 @@ impl Sender {
 
     /// Sends everything due by `now`; nothing while no SMTP account is set (the mail waits).
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Round> {
-        self.pass(now, None).await
+        outbox::pass(self, now, None).await
     }
 
     async fn current_transport(&self) -> Result<Option<Connected>> {
@@ -83,62 +83,29 @@ impl Sender {
         }
         Ok(cached.clone())
     }
+}
 
-    async fn pass(&self, now: DateTime<Utc>, cancel: Option<&CancellationToken>) -> Result<Round> {
-        let mut round = Round::default();
-        let Some((account, transport)) = self.current_transport().await? else { return Ok(round) };
-        loop {
-            if cancel.is_some_and(CancellationToken::is_cancelled) {
-                break;
-            }
-            let token = Uuid::now_v7();
-            let claimed = self.claim(token, now).await?;
-            if claimed.is_empty() {
-                break;
-            }
-            let outcomes = futures::future::join_all(claimed.iter().map(|row| {
-                let transport = &transport;
-                let account = &account;
-                async move {
-                    let started = Utc::now();
-                    let outcome = self.send(transport, account, row).await;
-                    (row, started, outcome)
-                }
-            }))
-            .await;
-            for (row, started, outcome) in outcomes {
-                match self.record(row, token, started, now, outcome).await {
-                    Ok(Some(Recorded::Sent)) => round.sent += 1,
-                    Ok(Some(Recorded::Retry)) => round.retried += 1,
-                    Ok(Some(Recorded::Failed)) => round.failed += 1,
-                    Ok(None) => {}
-                    Err(err) => tracing::error!(error = %err, mail_id = %row.id, "cannot record a mail attempt; its lease will run out and it is tried again"),
-                }
-            }
-        }
-        Ok(round)
+impl Outbox for Sender {
+    type Pass = Connected;
+    type Row = Claimed;
+    type Outcome = std::result::Result<u16, Failure>;
+    const WHAT: &'static str = "mail";
+
+    async fn begin(&self, _now: DateTime<Utc>, _round: &mut Round) -> Result<Option<Connected>> {
+        self.current_transport().await
     }
 
     async fn claim(&self, token: Uuid, now: DateTime<Utc>) -> Result<Vec<Claimed>> {
-        // As for SMS: the outer WHERE repeats the subquery's conditions, which PostgreSQL
-        // re-checks on each row once locked, so of two racing instances only one gets a row.
-        const SQL: &str = "UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1, claimed_until = $1, claim_token = $2 \
-            WHERE id IN ( \
-                SELECT id FROM mail_outbox \
-                WHERE state IN ('pending', 'sending') AND next_attempt_at <= $3 \
-                  AND (claimed_until IS NULL OR claimed_until < $3) AND attempts < $4 \
-                ORDER BY next_attempt_at, id LIMIT $5) \
-              AND state IN ('pending', 'sending') AND (claimed_until IS NULL OR claimed_until < $3) AND attempts < $4 \
-            RETURNING id, kind, automatic, message_id, from_address, to_address, cc_addresses, subject, in_reply_to, references_ids, body, attempts";
-        let max = i32::try_from(self.state.config.mail_max_attempts).unwrap_or(i32::MAX);
-        let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::MAX);
-        let mut rows: Vec<Claimed> = with_db!(&self.state.db, pool => sqlx::query_as(SQL)
-            .bind(now + lease).bind(token).bind(now).bind(max).bind(BATCH).fetch_all(pool).await?);
-        rows.sort_by_key(|row| row.id);
-        Ok(rows)
+        const SQL: &str = claim_sql!("mail_outbox",
+            "id, kind, automatic, message_id, from_address, to_address, cc_addresses, subject, in_reply_to, references_ids, body, attempts");
+        outbox::claim_rows(&self.state.db, SQL, outbox::after(now, LEASE), token, now, self.state.config.mail_max_attempts, BATCH).await
     }
 
-    async fn send(&self, transport: &AsyncSmtpTransport<Tokio1Executor>, account: &Account, row: &Claimed) -> std::result::Result<u16, Failure> {
+    fn id(row: &Claimed) -> Uuid {
+        row.id
+    }
+
+    async fn send(&self, (account, transport): &Connected, row: &Claimed) -> Self::Outcome {
         let message = build(&self.state.config.mail_domain, account, row)
             .map_err(|message| Failure { message, permanent: true, code: None })?;
         match transport.send(message).await {
@@ -152,7 +119,7 @@ impl Sender {
         }
     }
 
-    async fn record(&self, row: &Claimed, token: Uuid, started: DateTime<Utc>, now: DateTime<Utc>, outcome: std::result::Result<u16, Failure>) -> Result<Option<Recorded>> {
+    async fn record(&self, row: &Claimed, token: Uuid, started: DateTime<Utc>, now: DateTime<Utc>, outcome: Self::Outcome) -> Result<Option<Recorded>> {
         let finished = Utc::now();
         let (recorded, code, error) = match &outcome {
             Ok(code) => (Recorded::Sent, Some(*code), None),
@@ -180,7 +147,7 @@ impl Sender {
             }
             Recorded::Retry => {
                 let delay = backoff(self.state.config.mail_retry_base(), row.attempts);
-                let retry_at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                let retry_at = outbox::after(now, delay);
                 const SQL: &str = "UPDATE mail_outbox SET state = 'pending', next_attempt_at = $1, last_error = $2, claimed_until = NULL, claim_token = NULL \
                                    WHERE id = $3 AND claim_token = $4";
                 with_tx!(&mut tx, conn => sqlx::query(SQL).bind(retry_at).bind(&error).bind(row.id).bind(token).execute(&mut *conn).await?.rows_affected())
@@ -188,7 +155,6 @@ impl Sender {
         };
         tx.commit().await?;
         if updated == 0 {
-            tracing::warn!(mail_id = %row.id, "a mail attempt outlived its lease; the message was taken over");
             return Ok(None);
         }
         match (&outcome, recorded) {
@@ -198,13 +164,6 @@ impl Sender {
         }
         Ok(Some(recorded))
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Recorded {
-    Sent,
-    Retry,
-    Failed,
 }
 
 fn mailbox(address: &str, name: Option<&str>) -> std::result::Result<Mailbox, String> {
@@ -248,22 +207,8 @@ fn build(domain: &str, account: &Account, row: &Claimed) -> std::result::Result<
     builder.body(row.body.clone()).map_err(|e| format!("cannot build the message: {e}"))
 }
 
-/// Starts the sender. Stopping it stops claiming, lets the attempts in flight finish and record
-/// their outcome, and waits for it to end.
+/// Starts the sender (see [`outbox::spawn`]).
 pub fn spawn(state: AppState) -> Background {
-    let sender = Sender::new(state);
-    Background::spawn(|stopped| async move {
-        let poll = sender.state.config.mail_poll().max(Duration::from_millis(10));
-        loop {
-            tokio::select! {
-                () = stopped.cancelled() => break,
-                () = tokio::time::sleep(poll) => {}
-            }
-            match sender.pass(Utc::now(), Some(&stopped)).await {
-                Ok(round) if round != Round::default() => tracing::debug!(?round, "mail sender round"),
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "mail sender round failed; retrying next round"),
-            }
-        }
-    })
+    let poll = state.config.mail_poll();
+    outbox::spawn(Sender::new(state), poll)
 }

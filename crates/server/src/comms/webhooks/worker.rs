@@ -1,8 +1,7 @@
 //! The webhook worker: drains `webhook_deliveries`.
 //!
-//! Every instance runs one. Due rows are claimed as SMS and mail are (a conditional UPDATE that
-//! takes a lease, its conditions re-checked by PostgreSQL on each locked row), so with several
-//! instances each attempt is made by one of them. Each attempt POSTs the stored payload, signed
+//! Every instance runs one, on the [`outbox`](crate::comms::outbox) loop SMS and mail use: due
+//! rows are claimed with a lease, so with several instances each attempt is made by one of them. Each attempt POSTs the stored payload, signed
 //! per the Standard Webhooks spec, through a client that follows no redirect, gives up after
 //! the configured timeout (15 s) and connects only where the [`guard`](super::guard) allows.
 //! A 2xx answer delivers; 410 Gone fails the delivery and turns the endpoint off; any other
@@ -16,11 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::background::Background;
-use crate::comms::sms::worker::Round;
+use crate::comms::outbox::{self, Outbox, Recorded, Round};
 use crate::comms::webhooks::guard::{Guard, GuardedResolver, Hosts, refusal_in};
 use crate::comms::webhooks::message_id;
 use crate::error::Result;
@@ -48,8 +46,9 @@ const BATCH: i64 = 16;
 /// How much of a receiver's answer the log keeps.
 pub const BODY_CAP: usize = 4096;
 
+/// A claimed delivery, with its endpoint's URL and secret.
 #[derive(Debug, sqlx::FromRow)]
-struct Claimed {
+pub struct Claimed {
     id: Uuid,
     endpoint_id: Uuid,
     url: String,
@@ -62,26 +61,19 @@ struct Claimed {
 
 /// What the receiver answered.
 #[derive(Debug)]
-struct Answer {
+pub struct Answer {
     status: u16,
     body: String,
     retry_after: Option<Duration>,
 }
 
 #[derive(Debug)]
-enum Outcome {
+pub enum Outcome {
     Answered(Answer),
     /// The guard refused every address the URL leads to.
     Refused(String),
     /// No answer: connection error, timeout, bad URL.
     NoAnswer(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Recorded {
-    Delivered,
-    Retry,
-    Failed,
 }
 
 /// Delivers webhooks through one HTTP client.
@@ -119,39 +111,7 @@ impl Worker {
     /// Sends everything due by `now` (attempts that fail are rescheduled after `now`, so a pass
     /// ends), then returns what it did.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Round> {
-        self.pass(now, None).await
-    }
-
-    async fn pass(&self, now: DateTime<Utc>, cancel: Option<&CancellationToken>) -> Result<Round> {
-        let mut round = Round::default();
-        self.guard.admit(super::settings::admitted(&self.state.db).await?);
-        round.failed += self.expire_abandoned(now).await?;
-        loop {
-            if cancel.is_some_and(CancellationToken::is_cancelled) {
-                break;
-            }
-            let token = Uuid::now_v7();
-            let claimed = self.claim(token, now).await?;
-            if claimed.is_empty() {
-                break;
-            }
-            let outcomes = futures::future::join_all(claimed.iter().map(|row| async move {
-                let started = Utc::now();
-                let outcome = self.send(row).await;
-                (row, started, outcome)
-            }))
-            .await;
-            for (row, started, outcome) in outcomes {
-                match self.record(row, token, started, now, outcome).await {
-                    Ok(Some(Recorded::Delivered)) => round.sent += 1,
-                    Ok(Some(Recorded::Retry)) => round.retried += 1,
-                    Ok(Some(Recorded::Failed)) => round.failed += 1,
-                    Ok(None) => {}
-                    Err(err) => tracing::error!(error = %err, delivery_id = %row.id, "cannot record a webhook attempt; its lease will run out and it is tried again"),
-                }
-            }
-        }
-        Ok(round)
+        outbox::pass(self, now, None).await
     }
 
     /// Rows whose last allowed attempt never reported back (its worker stopped mid-send).
@@ -163,10 +123,10 @@ impl Worker {
         Ok(usize::try_from(expired).unwrap_or(0))
     }
 
-    async fn claim(&self, token: Uuid, now: DateTime<Utc>) -> Result<Vec<Claimed>> {
-        // As for SMS and mail: the outer WHERE repeats the subquery's conditions, which
-        // PostgreSQL re-checks on each row once locked, so of two racing instances only one
-        // gets a row. Deliveries of a turned-off endpoint wait until it is turned on again.
+    async fn claim_due(&self, token: Uuid, now: DateTime<Utc>) -> Result<Vec<Claimed>> {
+        // As claim_sql! for SMS and mail, with each delivery's own attempt budget for this
+        // cycle, and joined to its endpoint: deliveries of a turned-off endpoint wait until it
+        // is turned on again.
         const CLAIM: &str = "UPDATE webhook_deliveries SET state = 'sending', attempts = attempts + 1, cycle_attempts = cycle_attempts + 1, \
                 claimed_until = $1, claim_token = $2 \
             WHERE id IN ( \
@@ -196,7 +156,7 @@ impl Worker {
     }
 
     /// One attempt: the signed POST, and what came of it.
-    async fn send(&self, row: &Claimed) -> Outcome {
+    async fn attempt(&self, row: &Claimed) -> Outcome {
         let url = match url::Url::parse(&row.url) {
             Ok(url) => url,
             Err(err) => return Outcome::NoAnswer(format!("the endpoint's URL cannot be read: {err}")),
@@ -234,11 +194,11 @@ impl Worker {
         Outcome::Answered(Answer { status, body, retry_after })
     }
 
-    async fn record(&self, row: &Claimed, token: Uuid, started: DateTime<Utc>, now: DateTime<Utc>, outcome: Outcome) -> Result<Option<Recorded>> {
+    async fn record_attempt(&self, row: &Claimed, token: Uuid, started: DateTime<Utc>, now: DateTime<Utc>, outcome: Outcome) -> Result<Option<Recorded>> {
         let finished = Utc::now();
         let out_of_attempts = row.cycle_attempts >= row.max_attempts;
         let (recorded, status, body, error, retry_after) = match &outcome {
-            Outcome::Answered(a) if (200..300).contains(&a.status) => (Recorded::Delivered, Some(a.status), Some(&a.body), None, None),
+            Outcome::Answered(a) if (200..300).contains(&a.status) => (Recorded::Sent, Some(a.status), Some(&a.body), None, None),
             Outcome::Answered(a) if a.status == 410 => {
                 (Recorded::Failed, Some(a.status), Some(&a.body), Some("the endpoint answered 410 Gone and was turned off".to_owned()), None)
             }
@@ -252,7 +212,7 @@ impl Worker {
         let status = status.map(i32::from);
         let mut tx = self.state.db.begin().await?;
         let updated = match recorded {
-            Recorded::Delivered => {
+            Recorded::Sent => {
                 const SQL: &str = "UPDATE webhook_deliveries SET state = 'delivered', delivered_at = $1, last_status = $2, last_error = NULL, \
                                    claimed_until = NULL, claim_token = NULL WHERE id = $3 AND claim_token = $4";
                 with_tx!(&mut tx, conn => sqlx::query(SQL).bind(finished).bind(status).bind(row.id).bind(token).execute(&mut *conn).await?.rows_affected())
@@ -275,7 +235,7 @@ impl Worker {
                                SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $2)";
         with_tx!(&mut tx, conn => sqlx::query(ATTEMPT)
             .bind(Uuid::now_v7()).bind(row.id).bind(row.attempts).bind(started).bind(finished)
-            .bind(recorded == Recorded::Delivered).bind(status).bind(body.map(String::as_str)).bind(&error)
+            .bind(recorded == Recorded::Sent).bind(status).bind(body.map(String::as_str)).bind(&error)
             .execute(&mut *conn).await?.rows_affected());
         let gone = matches!(&outcome, Outcome::Answered(a) if a.status == 410);
         if gone && updated > 0 {
@@ -285,11 +245,10 @@ impl Worker {
         }
         tx.commit().await?;
         if updated == 0 {
-            tracing::warn!(delivery_id = %row.id, "a webhook attempt outlived its lease; the delivery was taken over");
             return Ok(None);
         }
         match recorded {
-            Recorded::Delivered => tracing::info!(delivery_id = %row.id, endpoint_id = %row.endpoint_id, attempt = row.attempts, status, "webhook delivered"),
+            Recorded::Sent => tracing::info!(delivery_id = %row.id, endpoint_id = %row.endpoint_id, attempt = row.attempts, status, "webhook delivered"),
             Recorded::Retry => tracing::warn!(delivery_id = %row.id, endpoint_id = %row.endpoint_id, attempt = row.attempts, error, "webhook attempt failed; will retry"),
             Recorded::Failed => tracing::warn!(delivery_id = %row.id, endpoint_id = %row.endpoint_id, attempt = row.attempts, error, "webhook failed; giving up"),
         }
@@ -313,8 +272,8 @@ impl Worker {
         tx.commit().await?;
         let row = self.claimed(token).await?.into_iter().next().ok_or(crate::error::Error::NotFound { what: "webhook endpoint" })?;
         let started = Utc::now();
-        let outcome = self.send(&row).await;
-        self.record(&row, token, started, now, outcome).await?;
+        let outcome = self.attempt(&row).await;
+        self.record_attempt(&row, token, started, now, outcome).await?;
         Ok(id)
     }
 }
@@ -370,24 +329,39 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// Starts the worker. Stopping it stops claiming, lets the attempts in flight finish and record
-/// their outcome (bounded by the timeout), and waits for it to end.
+impl Outbox for Worker {
+    type Pass = ();
+    type Row = Claimed;
+    type Outcome = Outcome;
+    const WHAT: &'static str = "webhook";
+
+    async fn begin(&self, now: DateTime<Utc>, round: &mut Round) -> Result<Option<()>> {
+        self.guard.admit(super::settings::admitted(&self.state.db).await?);
+        round.failed += self.expire_abandoned(now).await?;
+        Ok(Some(()))
+    }
+
+    async fn claim(&self, token: Uuid, now: DateTime<Utc>) -> Result<Vec<Claimed>> {
+        self.claim_due(token, now).await
+    }
+
+    async fn send(&self, _: &(), row: &Claimed) -> Outcome {
+        self.attempt(row).await
+    }
+
+    async fn record(&self, row: &Claimed, token: Uuid, started: DateTime<Utc>, now: DateTime<Utc>, outcome: Outcome) -> Result<Option<Recorded>> {
+        self.record_attempt(row, token, started, now, outcome).await
+    }
+
+    fn id(row: &Claimed) -> Uuid {
+        row.id
+    }
+}
+
+/// Starts the worker (see [`outbox::spawn`]).
 pub fn spawn(state: AppState) -> anyhow::Result<Background> {
-    let worker = Worker::new(state)?;
-    Ok(Background::spawn(|stopped| async move {
-        let poll = worker.state.config.webhook_poll().max(Duration::from_millis(10));
-        loop {
-            tokio::select! {
-                () = stopped.cancelled() => break,
-                () = tokio::time::sleep(poll) => {}
-            }
-            match worker.pass(Utc::now(), Some(&stopped)).await {
-                Ok(round) if round != Round::default() => tracing::debug!(?round, "webhook worker round"),
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "webhook worker round failed; retrying next round"),
-            }
-        }
-    }))
+    let poll = state.config.webhook_poll();
+    Ok(outbox::spawn(Worker::new(state)?, poll))
 }
 
 #[cfg(test)]
