@@ -247,6 +247,13 @@ pub enum Command {
         "hdms webhooks deliveries 0193e0a1-0000-7000-8000-000000000000 --state failed",
     ))]
     Webhooks(WebhooksCommand),
+    /// Automation rules: triggers, conditions, actions; dry runs (admins).
+    #[command(subcommand, after_help = examples!(
+        "hdms rules list",
+        "hdms rules create --file urgent.json",
+        "hdms rules test 'Resolve stale' --ticket HD-1042",
+    ))]
+    Rules(crate::commands::rules::RulesCommand),
     /// Print a shell completion script.
     #[command(after_help = examples!("hdms completions bash > /etc/bash_completion.d/hdms", "hdms completions zsh > ~/.zfunc/_hdms"))]
     Completions {

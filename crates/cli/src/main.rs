@@ -61,5 +61,6 @@ async fn run(cli: Cli) -> CliResult {
         Command::Mail(command) => commands::mail::run(Session::open(target()?).await?, output, command).await,
         Command::Mailgate(args) => commands::mail::mailgate(target(), args).await,
         Command::Webhooks(command) => commands::webhooks::run(Session::open(target()?).await?, output, command).await,
+        Command::Rules(command) => commands::rules::run(Session::open(target()?).await?, output, command).await,
     }
 }

@@ -275,3 +275,47 @@ async fn webhooks_allow_list_add_remove() {
     let invalid = cli.run(&["webhooks", "allow", "add", "intranet"], "").failure(3);
     assert!(invalid.stderr.contains("not a network"), "{invalid:#?}");
 }
+
+/// `hdms rules`: from a JSON file on stdin and from flags, the table and JSON, a dry run that
+/// changes nothing, turning off and on, deleting; the server's 422 for an unknown placeholder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_from_a_file_and_flags_and_a_dry_run() {
+    let server = TestServer::start().await;
+    let cli = Cli::new(&server);
+    cli.login_admin();
+    let ticket = cli.run(&["tickets", "create", "--subject", "Fire", "--description", "Smoke", "--priority", "urgent", "-o", "json"], "").success().json();
+    let number = ticket["number"].as_str().unwrap().to_owned();
+
+    let file = r#"{"name": "Urgent note", "trigger": {"on": "ticket_created"},
+        "conditions": {"all": [{"field": "priority", "op": "is", "value": "urgent"}]},
+        "actions": {"set": {"add_tags": ["hot"]}, "reply": {"body": "Seen {{ ticket.number }}", "internal": true}}}"#;
+    let created = cli.run(&["rules", "create", "--file", "-", "-o", "json"], file).success().json();
+    assert_eq!(created["name"], "Urgent note");
+    let flagged = cli
+        .run(&["rules", "create", "--name", "Stale", "--on", "time", "--when", "status is pending_customer", "--when", "in_status after 5d",
+            "--actions", r#"{"transition": "resolved"}"#, "-o", "json"], "")
+        .success()
+        .json();
+    assert_eq!(flagged["conditions"]["all"][1], serde_json::json!({"field": "in_status", "op": "after", "value": "5d"}));
+
+    let table = cli.run(&["rules", "list", "-o", "table"], "").success();
+    assert!(table.stdout.contains("Urgent note") && table.stdout.contains("priority is urgent") && table.stdout.contains("in_status after 5d"), "{table:#?}");
+
+    let dry = cli.run(&["rules", "test", "Urgent note", "--ticket", &number, "-o", "json"], "").success().json();
+    assert_eq!(dry["matched"][0]["number"], number.as_str());
+    let human = cli.run(&["rules", "test", "Urgent note", "-o", "table"], "").success();
+    assert!(human.stdout.contains("would act on 1") && human.stdout.contains("tags: hot") && human.stdout.contains("Seen HD-"), "{human:#?}");
+    let after = cli.run(&["tickets", "show", &number, "-o", "json"], "").success().json();
+    assert!(after["tags"].as_array().is_none_or(|tags| tags.is_empty()), "the dry run changed nothing: {after}");
+
+    let off = cli.run(&["rules", "disable", "Stale", "-o", "json"], "").success().json();
+    assert_eq!(off["enabled"], false);
+    cli.run(&["rules", "update", "Stale", "--position", "9", "-o", "json"], "").success();
+    assert_eq!(cli.run(&["rules", "show", "Stale", "-o", "json"], "").success().json()["position"], 9);
+    cli.run(&["rules", "delete", "Stale"], "").success();
+    cli.run(&["rules", "show", "Stale"], "").failure(1);
+
+    let bad = cli.run(&["rules", "create", "--name", "Bad", "--on", "ticket_created", "--actions", r#"{"reply": {"body": "{{ ticket.owner }}"}}"#], "").failure(3);
+    assert!(bad.stderr.contains("ticket.owner"), "{bad:#?}");
+    cli.run(&["rules", "create", "--name", "Bad", "--on", "never", "--actions", "{}"], "").failure(2);
+}

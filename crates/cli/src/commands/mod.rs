@@ -7,6 +7,7 @@ pub mod import;
 pub mod mail;
 pub mod names;
 pub mod reports;
+pub mod rules;
 pub mod sla;
 pub mod teams;
 pub mod tickets;

@@ -256,7 +256,17 @@ async fn test_rule(
         const CHANGES: &str = "SELECT field, before, after FROM ticket_history WHERE ticket_id = $1 AND rule_id = $2 AND at = $3 ORDER BY id";
         let rows: Vec<(String, Option<String>, Option<String>)> =
             with_tx!(&mut tx, conn => sqlx::query_as(CHANGES).bind(ticket.id).bind(rule.id).bind(now).fetch_all(&mut *conn).await?);
-        let changes = rows.into_iter().map(|(field, before, after)| RuleTestChange { field, before, after }).collect();
+        let mut changes = Vec::new();
+        for (field, before, mut after) in rows {
+            // A reply or note is recorded by its id: show what it would say.
+            if matches!(field.as_str(), "reply" | "internal_note")
+                && let Some(id) = after.as_deref().and_then(|a| Uuid::parse_str(a).ok())
+            {
+                const BODY: &str = "SELECT body FROM comments WHERE id = $1";
+                after = with_tx!(&mut tx, conn => sqlx::query_scalar(BODY).bind(id).fetch_optional(&mut *conn).await?).or(after);
+            }
+            changes.push(RuleTestChange { field, before, after });
+        }
         result.matched.push(RuleTestTicket { ticket_id: ticket.id, number: tickets::display_number(ticket.number), subject: ticket.subject, changes, error });
         if result.matched.last().is_some_and(|m| m.error.is_some()) {
             // The rule is "turned off" in this transaction: the rest would not run either.
