@@ -252,6 +252,23 @@ impl Db {
     }
 }
 
+impl Db {
+    /// A setting admins changed at run time (`admin_settings`), if one was stored: kept in the
+    /// database so every instance applies the same.
+    pub async fn admin_setting(&self, name: &str) -> Result<Option<String>, sqlx::Error> {
+        const SQL: &str = "SELECT value FROM admin_settings WHERE name = $1";
+        Ok(with_db!(self, pool => sqlx::query_scalar(SQL).bind(name).fetch_optional(pool).await?))
+    }
+
+    /// Stores a setting admins changed, with who changed it and when.
+    pub async fn set_admin_setting(&self, name: &str, value: &str, by: uuid::Uuid, at: chrono::DateTime<chrono::Utc>) -> Result<(), sqlx::Error> {
+        const SQL: &str = "INSERT INTO admin_settings (name, value, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
+                           ON CONFLICT (name) DO UPDATE SET value = $2, updated_by = $3, updated_at = $4";
+        with_db!(self, pool => sqlx::query(SQL).bind(name).bind(value).bind(by).bind(at).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+}
+
 /// Whether an error is a unique-constraint violation (both backends report it).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())

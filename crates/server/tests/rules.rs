@@ -525,6 +525,31 @@ async fn time_rule_acts_once_with_two_instances(backend: Backend) {
     let _: Option<Rule> = None;
 }
 
+/// Rules reacting to rules' changes: a chain goes 3 rounds deep and stops there; a rule's own
+/// note is a comment by `system`; tags come off and people are assigned by id too.
+async fn chains_stop_at_their_depth(backend: Backend) {
+    let server = server(backend).await;
+    let admin = server.admin().await;
+    let (agent, agent_user) = server.user(Role::Agent).await;
+    let tag_added = |tag: &str| all(vec![cond(F::Tags, Op::ChangedTo, tag)]);
+    admin.create_rule(&rule("t1", updated(&["subject"]), RuleConditions::default(), add_tag("t1"))).await.unwrap();
+    admin.create_rule(&rule("t2", updated(&["tags"]), tag_added("t1"), add_tag("t2"))).await.unwrap();
+    admin.create_rule(&rule("t3", updated(&["tags"]), tag_added("t2"), add_tag("t3"))).await.unwrap();
+    admin.create_rule(&rule("t4", updated(&["tags"]), tag_added("t3"), add_tag("t4"))).await.unwrap();
+    let t = agent.create_ticket(&new_ticket("Chain")).await.unwrap();
+    let after = update(&agent, &t, UpdateTicket { subject: Some("Chain!".into()), ..UpdateTicket::default() }).await;
+    assert_eq!(after.tags, ["t1", "t2", "t3"], "three rounds, then the chain stops");
+
+    let note = TicketActions { reply: Some(ReplyAction { body: "Triaged automatically".into(), internal: true }), ..TicketActions::default() };
+    admin.create_rule(&rule("note", RuleTrigger::TicketCreated, RuleConditions::default(), note)).await.unwrap();
+    let by_system = RuleTrigger::CommentAdded { internal: None, by: vec![CommentSource::System] };
+    let take = set(FieldChanges { assignee_id: Some(Some(agent_user.id)), remove_tags: vec!["new".into()], ..FieldChanges::default() });
+    admin.create_rule(&rule("take", by_system, RuleConditions::default(), take)).await.unwrap();
+    let t = agent.create_ticket(&CreateTicket { tags: vec!["new".into(), "keep".into()], ..new_ticket("Noted") }).await.unwrap();
+    assert_eq!(t.assignee_id, Some(agent_user.id));
+    assert_eq!(t.tags, ["keep"]);
+}
+
 backend_tests!(
     crud_order_and_save_time_checks,
     created_trigger_runs_actions_in_the_change_as_the_rule,
@@ -536,4 +561,5 @@ backend_tests!(
     dry_run_changes_nothing,
     time_rules_act_once,
     time_rule_acts_once_with_two_instances,
+    chains_stop_at_their_depth,
 );

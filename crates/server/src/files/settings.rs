@@ -14,7 +14,6 @@ use crate::error::Result;
 use crate::http::extract::AppJson;
 use crate::http::permissions::{Authorized, can};
 use crate::state::AppState;
-use crate::with_db;
 
 const UNSCANNED_POLICY: &str = "attachments.unscanned_policy";
 
@@ -31,8 +30,7 @@ fn configured_policy(config: &Config) -> UnscannedPolicy {
 
 /// The policy in force: the admin's choice if one was made, else the configured default.
 pub async fn unscanned_policy(db: &Db, config: &Config) -> Result<UnscannedPolicy> {
-    const SQL: &str = "SELECT value FROM admin_settings WHERE name = $1";
-    let stored: Option<String> = with_db!(db, pool => sqlx::query_scalar(SQL).bind(UNSCANNED_POLICY).fetch_optional(pool).await?);
+    let stored = db.admin_setting(UNSCANNED_POLICY).await?;
     Ok(stored.as_deref().and_then(UnscannedPolicy::parse).unwrap_or_else(|| configured_policy(config)))
 }
 
@@ -63,16 +61,7 @@ async fn update_settings(
     caller: Authorized<can::ManageAttachmentSettings>,
     AppJson(update): AppJson<UpdateAttachmentSettings>,
 ) -> Result<AppJson<AttachmentSettings>> {
-    const SQL: &str = "INSERT INTO admin_settings (name, value, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
-                       ON CONFLICT (name) DO UPDATE SET value = $2, updated_by = $3, updated_at = $4";
-    with_db!(&state.db, pool => sqlx::query(SQL)
-        .bind(UNSCANNED_POLICY)
-        .bind(update.unscanned_policy.as_str())
-        .bind(caller.id())
-        .bind(Utc::now())
-        .execute(pool)
-        .await?
-        .rows_affected());
+    state.db.set_admin_setting(UNSCANNED_POLICY, update.unscanned_policy.as_str(), caller.id(), Utc::now()).await?;
     tracing::info!(policy = update.unscanned_policy.as_str(), admin = %caller.id(), "unscanned-file policy changed");
     Ok(AppJson(current(&state).await?))
 }

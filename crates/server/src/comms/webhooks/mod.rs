@@ -125,10 +125,10 @@ impl utoipa::Modify for WebhookDocs {
                 <$t as ToSchema>::schemas(&mut schemas);
             )*};
         }
-        register!(WebhookMessage, TicketEventData, TicketUpdatedData, CommentEventData, SlaBreachedData, ApprovalDecidedData, UserEventData, PingData);
+        register!(WebhookMessage, TicketEventData, TicketUpdatedData, CommentEventData, SlaBreachedData, ApprovalDecidedData, UserEventData, PingData, RuleFiredData);
         components.schemas.extend(schemas);
 
-        let events: [(&str, &str, &str); 7] = [
+        let events: [(&str, &str, &str); 8] = [
             ("ticket.created", "TicketEventData", "A ticket was raised (by a person, by mail, as a sub-ticket)."),
             ("ticket.updated", "TicketUpdatedData", "A ticket's fields, status, assignee, team or tags changed (the SLA job's escalation too, with no actor); `changes` lists what."),
             ("comment.created", "CommentEventData", "A public reply or an internal note was added to a ticket."),
@@ -136,6 +136,7 @@ impl utoipa::Modify for WebhookDocs {
             ("approval.decided", "ApprovalDecidedData", "An approval was approved or rejected."),
             ("user.created", "UserEventData", "A user account was made (by an admin, a CSV import, or for a new email sender)."),
             ("webhook.ping", "PingData", "Sent by `POST /api/v1/webhooks/{id}/ping` only, to test a receiver."),
+            ("rule.fired", "RuleFiredData", "Sent by an automation rule's \"call a webhook\" action, to the endpoint it names only (docs/rules.md)."),
         ];
         let mut paths = PathsBuilder::new();
         for (name, data, description) in events {

@@ -16,7 +16,6 @@ use crate::error::{Error, Result};
 use crate::http::extract::AppJson;
 use crate::http::permissions::{Authorized, can};
 use crate::state::AppState;
-use crate::with_db;
 
 const ALLOW: &str = "webhooks.allow";
 /// Entries in the admins' list; receivers inside a network are a handful of ranges.
@@ -29,8 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The admins' allow-list (empty until one is set). Entries that no longer parse are skipped:
 /// they were checked when saved.
 pub async fn admitted(db: &Db) -> Result<Vec<IpNet>> {
-    const SQL: &str = "SELECT value FROM admin_settings WHERE name = $1";
-    let stored: Option<String> = with_db!(db, pool => sqlx::query_scalar(SQL).bind(ALLOW).fetch_optional(pool).await?);
+    let stored = db.admin_setting(ALLOW).await?;
     Ok(stored.iter().flat_map(|v| v.split(',')).filter_map(|net| net.trim().parse().ok()).collect())
 }
 
@@ -85,9 +83,7 @@ async fn update_settings(
     networks.sort_unstable();
     networks.dedup();
     let value = networks.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
-    const SQL: &str = "INSERT INTO admin_settings (name, value, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
-                       ON CONFLICT (name) DO UPDATE SET value = $2, updated_by = $3, updated_at = $4";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(ALLOW).bind(&value).bind(caller.id()).bind(Utc::now()).execute(pool).await?.rows_affected());
+    state.db.set_admin_setting(ALLOW, &value, caller.id(), Utc::now()).await?;
     tracing::info!(allow = value, admin = %caller.id(), "webhook allow-list changed");
     Ok(AppJson(current(&state).await?))
 }
