@@ -1,0 +1,250 @@
+//! Faults: the server process killed with SIGKILL during a CSV import and during live chat,
+//! then restarted on the same data directory; and SQLite under many concurrent writers. What was
+//! committed survives, nothing is half-written, and clients carry on by themselves.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestServer};
+use hdms_api_types::Role;
+use hdms_api_types::client::{Client, Live};
+use hdms_api_types::import::ImportQuery;
+use hdms_api_types::tickets::{CreateComment, CreateTicket};
+use hdms_api_types::users::CreateUser;
+use hdms_api_types::ws::{ClientMessage, ServerMessage};
+use sqlx::Connection;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_hdms-server");
+const ADMIN_EMAIL: &str = "admin@example.com";
+const ADMIN_PASSWORD: &str = "correct horse battery staple";
+/// Long enough for anything on loopback; only reached when something is broken.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A server process on a fixed loopback port, so clients find it again after a restart.
+struct Process {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process {
+    fn start(data_dir: &Path, port: u16) -> Process {
+        let mut child = Command::new(BINARY)
+            .args(["--bind", &format!("127.0.0.1:{port}"), "--log-format", "json", "--data-dir"])
+            .arg(data_dir)
+            .env("HDMS_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("HDMS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("HDMS_UNSCANNED_POLICY", "allow")
+            .env("HDMS_RATE_LIMIT_PER_SECOND", "0")
+            .env("HDMS_RATE_LIMIT_PER_ADDRESS_PER_SECOND", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        loop {
+            let line = lines.next().expect("the server logs that it listens").unwrap();
+            log.lock().unwrap().push(line.clone());
+            if line.contains("hdms-server listening") {
+                break;
+            }
+        }
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Process { child, url: format!("http://127.0.0.1:{port}"), log }
+    }
+
+    /// SIGKILL: no shutdown, no flush, no cleanup.
+    fn kill_9(mut self) -> Vec<String> {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn admin(url: &str) -> Client {
+    let client = Client::new(url).unwrap();
+    client.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
+    client
+}
+
+async fn person(admin: &Client, url: &str, role: Role, email: &str) -> Client {
+    let password = "a long enough password";
+    admin
+        .create_user(&CreateUser { email: email.into(), name: email.into(), role, phone: None, password: Some(password.into()) })
+        .await
+        .unwrap();
+    let client = Client::new(url).unwrap();
+    client.login(email, password).await.unwrap();
+    client
+}
+
+async fn count_users(data_dir: &Path) -> i64 {
+    let url = format!("sqlite:{}?mode=ro", data_dir.join("hdms.sqlite3").display());
+    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&mut connection).await.unwrap()
+}
+
+/// A CSV import of 30,000 people is killed after its first 10,000-row chunk committed. After a
+/// restart the database holds whole chunks only, and running the same import again completes it
+/// with every person exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_an_import_keeps_whole_chunks_and_a_rerun_completes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let server = Process::start(&data, port);
+    let client = admin(&server.url).await;
+    let mut csv = String::from("email,name,role\n");
+    for n in 0..30_000 {
+        csv.push_str(&format!("person{n}@example.com,Person {n},customer\n"));
+    }
+    let length = csv.len() as u64;
+    let importing = {
+        let (client, csv) = (client.clone(), csv.clone());
+        tokio::spawn(async move { client.import_users(&ImportQuery::default(), csv, Some(length)).await })
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while count_users(&data).await <= 1 {
+        assert!(Instant::now() < deadline, "no chunk was ever committed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.kill_9();
+    let interrupted = importing.await.unwrap();
+    let committed = count_users(&data).await - 1;
+    assert_eq!(committed % 10_000, 0, "only whole chunks are kept ({committed} people)");
+    eprintln!("killed during the import: {committed} of 30000 people committed; the client got {:?}", interrupted.map(|r| r.created));
+
+    let server = Process::start(&data, port);
+    let client = admin(&server.url).await;
+    let report = client.import_users(&ImportQuery::default(), csv, Some(length)).await.unwrap();
+    assert_eq!(report.created as i64, 30_000 - committed, "{report:?}");
+    assert_eq!(report.skipped as i64, committed);
+    drop(server);
+    assert_eq!(count_users(&data).await, 30_001, "everyone once, and the admin");
+}
+
+/// Messages of one room as they arrive, until `bodies` have all been seen.
+async fn receive(live: &mut Live, expected: &[String]) -> i64 {
+    let mut seen = Vec::new();
+    let mut last_seq = 0;
+    let wait = async {
+        while !expected.iter().all(|body| seen.contains(body)) {
+            match live.next().await.expect("the connection stays up") {
+                ServerMessage::Message { seq, comment, .. } => {
+                    assert!(seq > last_seq, "messages arrive in order, once");
+                    last_seq = seq;
+                    seen.push(comment.body);
+                }
+                _ => continue,
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, wait).await.expect("every message arrives");
+    last_seq
+}
+
+/// Chat while the server is killed: the connected client sees its connection drop, reconnects
+/// once the server is back on the same address, resumes from the last message it had, and gets
+/// the ones sent while it was away. Nothing committed before the kill is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_chat_loses_nothing_and_the_client_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let server = Process::start(&data, port);
+    let admin = admin(&server.url).await;
+    let customer = person(&admin, &server.url, Role::Customer, "customer@example.com").await;
+    let agent = person(&admin, &server.url, Role::Agent, "agent@example.com").await;
+    let ticket = customer.create_ticket(&CreateTicket { subject: "Chat".into(), description: "d".into(), ..Default::default() }).await.unwrap();
+    let mut live = customer.connect_live().await.unwrap();
+    live.send(&ClientMessage::Subscribe { ticket_id: ticket.id, after_seq: None }).await.unwrap();
+    let before: Vec<String> = (0..5).map(|n| format!("before the kill {n}")).collect();
+    for body in &before {
+        agent.comment(ticket.id, &CreateComment { body: body.clone(), internal: false }).await.unwrap();
+    }
+    let last_seq = receive(&mut live, &before).await;
+
+    server.kill_9();
+    let dropped = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if live.next().await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(dropped.is_ok(), "the client notices the server is gone");
+
+    let server = Process::start(&data, port);
+    // Tokens survive the restart (sessions and the signing key are in the database).
+    let after: Vec<String> = (0..3).map(|n| format!("after the restart {n}")).collect();
+    for body in &after {
+        agent.comment(ticket.id, &CreateComment { body: body.clone(), internal: false }).await.unwrap();
+    }
+    let mut live = customer.connect_live().await.expect("the client reconnects");
+    live.send(&ClientMessage::Subscribe { ticket_id: ticket.id, after_seq: Some(last_seq) }).await.unwrap();
+    receive(&mut live, &after).await;
+    let bodies: Vec<String> = customer.list_comments(ticket.id).await.unwrap().into_iter().map(|c| c.body).collect();
+    for body in before.iter().chain(&after) {
+        assert_eq!(bodies.iter().filter(|b| *b == body).count(), 1, "{body} is kept once");
+    }
+    drop(server);
+}
+
+/// Many writers at once on SQLite: every write succeeds; `database is locked` (503
+/// `database_unavailable`) never reaches a client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_under_many_concurrent_writers_never_answers_locked() {
+    let server = TestServer::start_with(Backend::Sqlite, |config| {
+        config.rate_limit_per_second = 0;
+        config.rate_limit_per_address_per_second = 0;
+    })
+    .await;
+    let mut writers = Vec::new();
+    for w in 0..24 {
+        let (client, _) = server.user(if w % 2 == 0 { Role::Customer } else { Role::Agent }).await;
+        writers.push(tokio::spawn(async move {
+            for n in 0..15 {
+                let ticket = client
+                    .create_ticket(&CreateTicket { subject: format!("w{w} n{n}"), description: "x".into(), ..Default::default() })
+                    .await
+                    .map_err(|err| format!("writer {w} ticket {n}: {err}"))?;
+                client
+                    .comment(ticket.id, &CreateComment { body: "and a reply".into(), internal: false })
+                    .await
+                    .map_err(|err| format!("writer {w} comment {n}: {err}"))?;
+            }
+            Ok::<(), String>(())
+        }));
+    }
+    let mut failures = Vec::new();
+    for writer in writers {
+        if let Err(failure) = writer.await.unwrap() {
+            failures.push(failure);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
