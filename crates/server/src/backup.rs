@@ -80,6 +80,7 @@ pub async fn backup(config: &Config, target: &Path) -> anyhow::Result<Manifest> 
         .await
         .context("cannot snapshot the database")?;
     source.close().await;
+    release_claims(&snapshot).await?;
 
     let copy = SqlitePoolOptions::new()
         .max_connections(1)
@@ -216,6 +217,28 @@ pub async fn restore(config: &Config, source: &Path) -> anyhow::Result<Manifest>
         Ok(manifest)
     })
     .await?
+}
+
+/// The claims and leases the running server held when the snapshot was taken. They belong to
+/// its workers, which a restored deployment does not have: kept, they would hold that work
+/// (an attachment's scan, a message to send, a mailbox to poll) until they lapsed, minutes
+/// later. Released, the restored server's workers take the work up at once (a message the old
+/// server was sending in that instant may then go out twice: sent at least once).
+const RELEASE_CLAIMS: [&str; 5] = [
+    "UPDATE attachment_blobs SET claim_token = NULL, claimed_until = NULL WHERE claim_token IS NOT NULL",
+    "UPDATE sms_outbox SET claim_token = NULL, claimed_until = NULL WHERE claim_token IS NOT NULL",
+    "UPDATE mail_outbox SET claim_token = NULL, claimed_until = NULL WHERE claim_token IS NOT NULL",
+    "UPDATE webhook_deliveries SET claim_token = NULL, claimed_until = NULL WHERE claim_token IS NOT NULL",
+    "UPDATE mail_mailboxes SET lease_token = NULL, lease_until = NULL WHERE lease_token IS NOT NULL",
+];
+
+async fn release_claims(snapshot: &Path) -> anyhow::Result<()> {
+    let copy = SqlitePoolOptions::new().max_connections(1).connect_with(SqliteConnectOptions::new().filename(snapshot)).await?;
+    for sql in RELEASE_CLAIMS {
+        sqlx::query(sql).execute(&copy).await.with_context(|| format!("cannot release the snapshot's claims ({sql})"))?;
+    }
+    copy.close().await;
+    Ok(())
 }
 
 /// Renames, or copies where the two are on different file systems (a storage directory or

@@ -60,6 +60,19 @@ async fn a_backup_under_writes_restores_every_ticket_comment_and_attachment() {
         contents.insert(attachment.id, content);
     }
 
+    // One file is in the worker's hands as the snapshot is taken (claimed for minutes, not
+    // processed yet): the restored server must not inherit that claim.
+    let in_hand = *contents.keys().next().unwrap();
+    let hdms_server::db::Db::Sqlite(pool) = &server.state.db else { unreachable!("a SQLite server") };
+    sqlx::query(
+        "UPDATE attachment_blobs SET claim_token = randomblob(16), claimed_until = '2999-01-01T00:00:00Z', scan_state = 'pending', processed = 0 \
+         WHERE sha256 = (SELECT sha256 FROM attachments WHERE id = $1)",
+    )
+    .bind(in_hand)
+    .execute(pool)
+    .await
+    .unwrap();
+
     // Writers keep creating tickets with comments and files while the backup runs.
     let writing = Arc::new(AtomicBool::new(true));
     let mut writers = Vec::new();
