@@ -63,6 +63,7 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let db = state.db.clone();
     let attachment_worker = files::worker::spawn(state.clone());
+    let upload_sweep = files::sweep::spawn(state.clone());
     let sla_job = tickets::sla_job::spawn(state.clone());
     let rules_job = rules::job::spawn(state.clone());
     let sms_worker = comms::sms::worker::spawn(state.clone())?;
@@ -74,6 +75,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     let limits = http::connections::Limits { header_read_timeout: state.config.header_read_timeout(), max_header_bytes: state.config.max_header_bytes };
     http::connections::serve(listener, app::router(state), limits, shutdown).await;
     attachment_worker.stop().await;
+    upload_sweep.stop().await;
     sla_job.stop().await;
     rules_job.stop().await;
     sms_worker.stop().await;

@@ -1,6 +1,7 @@
-//! Faults: the server process killed with SIGKILL during a CSV import and during live chat,
-//! then restarted on the same data directory; and SQLite under many concurrent writers. What was
-//! committed survives, nothing is half-written, and clients carry on by themselves.
+//! Faults: the server process killed with SIGKILL during a CSV import, during live chat and
+//! during an upload, then restarted on the same data directory; and SQLite under many concurrent
+//! writers. What was committed survives, nothing is half-written or left behind, and clients
+//! carry on by themselves.
 
 mod common;
 
@@ -34,9 +35,21 @@ struct Process {
 
 impl Process {
     fn start(data_dir: &Path, port: u16) -> Process {
+        Process::start_on(data_dir, port, None)
+    }
+
+    /// A server on SQLite in `data_dir`, or on the PostgreSQL database at `database_url`.
+    fn start_on(data_dir: &Path, port: u16, database_url: Option<&str>) -> Process {
+        Process::start_with(data_dir, port, database_url, &[])
+    }
+
+    /// [`Process::start_on`] with more settings in its environment.
+    fn start_with(data_dir: &Path, port: u16, database_url: Option<&str>, env: &[(&str, &str)]) -> Process {
         let mut child = Command::new(BINARY)
             .args(["--bind", &format!("127.0.0.1:{port}"), "--log-format", "json", "--data-dir"])
             .arg(data_dir)
+            .envs(database_url.map(|url| ("HDMS_DATABASE_URL", url)))
+            .envs(env.iter().copied())
             .env("HDMS_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("HDMS_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("HDMS_UNSCANNED_POLICY", "allow")
@@ -248,3 +261,128 @@ async fn sqlite_under_many_concurrent_writers_never_answers_locked() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+async fn database_url(backend: Backend) -> Option<String> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(common::fresh_postgres_database().await),
+    }
+}
+
+/// Every file under `dir`, with its size.
+fn files_under(dir: &Path) -> Vec<(std::path::PathBuf, u64)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return found };
+    for entry in entries.map_while(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push((path, entry.metadata().map(|m| m.len()).unwrap_or(0)));
+        }
+    }
+    found
+}
+
+/// A multipart upload whose file part never ends: 64 KiB every 20 ms until the connection goes.
+fn trickling_upload(client: &Client, url: &str, ticket: uuid::Uuid) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    use futures::StreamExt;
+    let boundary = "trickle-boundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    );
+    let chunks = futures::stream::once(async move { Ok::<Vec<u8>, std::io::Error>(head.into_bytes()) }).chain(futures::stream::unfold((), |()| async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Some((Ok(vec![b'x'; 64 * 1024]), ()))
+    }));
+    let request = reqwest::Client::new()
+        .post(format!("{url}/api/v1/tickets/{ticket}/attachments"))
+        .bearer_auth(client.token().unwrap())
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(reqwest::Body::wrap_stream(chunks));
+    tokio::spawn(request.send())
+}
+
+/// An upload trickling in when the server is killed leaves its half-written file in the
+/// process's receiving folder. The restarted server removes it (the dead process's lock is
+/// free), keeps what was committed before, and takes the same upload again.
+async fn kill_9_during_an_upload_leaves_no_orphan_files(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let database_url = database_url(backend).await;
+    let port = free_port();
+    let server = Process::start_on(&data, port, database_url.as_deref());
+    let client = admin(&server.url).await;
+    let ticket = client.create_ticket(&CreateTicket { subject: "Files".into(), description: "d".into(), ..Default::default() }).await.unwrap();
+    let kept = client.upload_attachment(ticket.id, "kept.txt", Some("text/plain"), b"committed before the kill").await.unwrap();
+
+    let uploading = trickling_upload(&client, &server.url, ticket.id);
+    let incoming = data.join("incoming");
+    let deadline = Instant::now() + PATIENCE;
+    let half_written = loop {
+        if let Some((path, _)) = files_under(&incoming).into_iter().find(|(path, size)| *size > 0 && !path.to_string_lossy().ends_with(".lock")) {
+            break path;
+        }
+        assert!(Instant::now() < deadline, "the upload never reached the disk");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    server.kill_9();
+    assert!(uploading.await.unwrap().is_err(), "the killed upload got no answer");
+    assert!(half_written.exists(), "SIGKILL left the half-written file behind: {}", half_written.display());
+
+    let server = Process::start_on(&data, port, database_url.as_deref());
+    let deadline = Instant::now() + PATIENCE;
+    while half_written.exists() {
+        assert!(Instant::now() < deadline, "the half-written upload was never removed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let left: Vec<_> = files_under(&incoming).into_iter().filter(|(path, _)| !path.to_string_lossy().ends_with(".lock")).collect();
+    assert!(left.is_empty(), "nothing is left in incoming: {left:?}");
+    let folders = std::fs::read_dir(&incoming).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir()).count();
+    assert_eq!(folders, 1, "only the live process's receiving folder");
+
+    let again = client.upload_attachment(ticket.id, "again.txt", Some("text/plain"), b"uploaded after the restart").await.unwrap();
+    let names: Vec<String> = client.list_attachments(ticket.id).await.unwrap().into_iter().map(|a| a.file_name).collect();
+    assert_eq!(names, ["kept.txt", "again.txt"]);
+    assert_eq!(client.download_attachment(kept.id, None).await.unwrap().content, b"committed before the kill");
+    assert_eq!(client.download_attachment(again.id, None).await.unwrap().content, b"uploaded after the restart");
+    let blobs = files_under(&data.join("files/blobs"));
+    assert_eq!(blobs.len(), 2, "one stored file per committed upload: {blobs:?}");
+    drop(server);
+}
+
+/// Content stored for an upload whose attachment never committed (the process killed between
+/// the two) is removed with its row once it is older than any upload takes; content younger
+/// than that (an upload in progress) and content attachments refer to stay.
+async fn orphan_blobs_are_removed_and_referenced_ones_kept(backend: Backend) {
+    use hdms_server::files::storage::blob_key;
+    use hdms_server::files::{store, sweep};
+    let server = TestServer::start_with(backend, |config| config.unscanned_policy = hdms_server::config::UnscannedPolicyArg::Allow).await;
+    let client = server.admin().await;
+    let ticket = client.create_ticket(&CreateTicket { subject: "Files".into(), description: "d".into(), ..Default::default() }).await.unwrap();
+    let kept = client.upload_attachment(ticket.id, "kept.txt", Some("text/plain"), b"kept").await.unwrap();
+
+    // What a kill after storing but before committing leaves: a row and its bytes, no attachment.
+    let storage = &server.state.files.storage;
+    let now = chrono::Utc::now();
+    let (old, young) = ("0a".repeat(32), "0b".repeat(32));
+    let two_hours_ago = now - chrono::Duration::hours(2);
+    store::insert_blob(&server.state.db, &old, 3, None, two_hours_ago, two_hours_ago).await.unwrap();
+    storage.put_bytes(&blob_key(&old), "old".into()).await.unwrap();
+    store::insert_blob(&server.state.db, &young, 5, None, now, now).await.unwrap();
+    storage.put_bytes(&blob_key(&young), "young".into()).await.unwrap();
+
+    let round = sweep::run_once(&server.state, now).await.unwrap();
+    assert_eq!(round.orphan_blobs, 1, "{round:?}");
+    assert!(store::blob_state(&server.state.db, &old).await.unwrap().is_none());
+    assert!(!storage.exists(&blob_key(&old)).await.unwrap());
+    assert!(store::blob_state(&server.state.db, &young).await.unwrap().is_some(), "an upload in progress is left alone");
+    assert!(storage.exists(&blob_key(&young)).await.unwrap());
+    // Hours later, even the committed attachment's content is still there.
+    let later = now + chrono::Duration::hours(3);
+    assert_eq!(sweep::run_once(&server.state, later).await.unwrap().orphan_blobs, 1, "the young one, now old");
+    assert_eq!(client.download_attachment(kept.id, None).await.unwrap().content, b"kept");
+}
+
+
+common::backend_tests!(kill_9_during_an_upload_leaves_no_orphan_files, orphan_blobs_are_removed_and_referenced_ones_kept);

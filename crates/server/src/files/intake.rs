@@ -10,6 +10,7 @@ use crate::files::receive::Received;
 use crate::files::storage::blob_key;
 use crate::files::store::{self, AttachmentRow, NewAttachment};
 use crate::files::types::{self, TypeRejection};
+use crate::files::sweep::UNSTORED_GRACE;
 use crate::files::{Files, names};
 use crate::db::Db;
 
@@ -34,16 +35,6 @@ pub async fn accept(db: &Db, files: &Files, upload: Upload<'_>, received: Receiv
         TypeRejection::Mismatch { message } => Error::invalid("file", message),
     })?;
 
-    if store::blob_state(db, &received.sha256).await?.is_none() {
-        let key = blob_key(&received.sha256);
-        // The bytes may be in storage without their row (a crash between the two, or another
-        // instance storing the same content right now): same hash, same bytes, so keep them.
-        if !files.storage.exists(&key).await? {
-            files.storage.put_file(&key, &received.path, received.size).await?;
-        }
-        store::insert_blob(db, &received.sha256, received.size, accepted.sniffed, Utc::now()).await?;
-    }
-
     let new = NewAttachment {
         ticket_id: upload.ticket_id,
         sha256: &received.sha256,
@@ -52,7 +43,23 @@ pub async fn accept(db: &Db, files: &Files, upload: Upload<'_>, received: Receiv
         declared_type: upload.declared_type,
         uploaded_by: upload.uploaded_by,
     };
-    let row = store::insert_if_room(db, &new, upload.max_per_ticket).await?.ok_or_else(|| {
+    // Twice at most: the orphan sweep may delete a long-unreferenced row of this very content
+    // between our looking and our insert (its foreign key then fails the insert); the second
+    // time round the content is stored again.
+    let mut attempts = 0;
+    let inserted = loop {
+        attempts += 1;
+        store_content(db, files, &received, accepted.sniffed).await?;
+        match store::insert_if_room(db, &new, upload.max_per_ticket).await {
+            // A local store moved the received file into place: nothing left to store again.
+            Err(Error::Validation { .. }) if attempts < 2 && received.path.exists() => continue,
+            Err(Error::Validation { .. }) => {
+                return Err(Error::conflict("upload_conflict", "the file's content was being cleaned up at that moment; upload it again"));
+            }
+            other => break other?,
+        }
+    };
+    let row = inserted.ok_or_else(|| {
         Error::LimitExceeded(format!("a ticket can have at most {} attachments", upload.max_per_ticket))
     })?;
     match row.scan_state() {
@@ -67,4 +74,23 @@ pub async fn accept(db: &Db, files: &Files, upload: Upload<'_>, received: Receiv
         ScanState::Clean | ScanState::ScanFailed | ScanState::Unscanned => {}
     }
     Ok(row)
+}
+
+/// Makes sure the content has its row and its bytes in storage. The row is committed first, so
+/// that a process killed anywhere in between leaves a row the orphan sweep removes (with its
+/// bytes) once it is old enough, never bytes nothing knows of.
+async fn store_content(db: &Db, files: &Files, received: &Received, sniffed: Option<&str>) -> Result<()> {
+    let known = store::blob_state(db, &received.sha256).await?.is_some();
+    if !known {
+        let now = Utc::now();
+        store::insert_blob(db, &received.sha256, received.size, sniffed, now, now + UNSTORED_GRACE).await?;
+    }
+    let key = blob_key(&received.sha256);
+    // Known content may lack its bytes (a process killed between the row and the bytes); the
+    // same hash means the same bytes, so storing them again is always right.
+    if !known || !files.storage.exists(&key).await? {
+        files.storage.put_file(&key, &received.path, received.size).await?;
+        store::mark_stored(db, &received.sha256, Utc::now()).await?;
+    }
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! scanning with clamd in a background worker, thumbnails, and guarded downloads.
 
 pub mod clamd;
+pub mod incoming;
 pub mod intake;
 pub mod names;
 pub mod receive;
@@ -9,6 +10,7 @@ pub mod routes;
 pub mod settings;
 pub mod storage;
 pub mod store;
+pub mod sweep;
 pub mod thumbnail;
 pub mod types;
 pub mod worker;
@@ -18,7 +20,10 @@ use std::path::PathBuf;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
+use anyhow::Context;
+
 use crate::files::clamd::{Clamd, ClamdAddr};
+use crate::files::incoming::Incoming;
 use crate::files::storage::Storage;
 use crate::files::types::BlockedTypes;
 use crate::state::AppState;
@@ -28,8 +33,10 @@ pub struct Files {
     pub storage: Storage,
     pub scanner: Option<Clamd>,
     pub blocked: BlockedTypes,
-    /// Where uploads are received before they are checked and stored.
-    pub incoming: PathBuf,
+    /// Where this process receives uploads before they are checked and stored (its own folder
+    /// under `incoming_root`, swept by others if it dies).
+    pub incoming: Incoming,
+    pub incoming_root: PathBuf,
     /// Wakes the worker when an upload has left work for it.
     pub wake: tokio::sync::Notify,
 }
@@ -44,7 +51,9 @@ impl Files {
             storage: Storage::from_config(config)?,
             scanner,
             blocked: BlockedTypes::new(&config.attachment_blocked_types),
-            incoming: storage::incoming_dir(config),
+            incoming: Incoming::claim(&storage::incoming_dir(config))
+                .with_context(|| format!("cannot make a receiving folder in {}", storage::incoming_dir(config).display()))?,
+            incoming_root: storage::incoming_dir(config),
             wake: tokio::sync::Notify::new(),
         })
     }

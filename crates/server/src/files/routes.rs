@@ -109,7 +109,7 @@ async fn receive_upload(state: &AppState, caller: &AuthUser, ticket_id: Uuid, mu
     let file_name = field.file_name().map(str::to_owned);
     let declared_type = field.content_type().map(str::to_owned);
     let limit = state.config.attachment_max_bytes;
-    let received = receive::receive(field, limit, &state.files.incoming).await.map_err(|err| match err {
+    let received = receive::receive(field, limit, state.files.incoming.path()).await.map_err(|err| match err {
         ReceiveError::TooLarge { limit } => too_large(limit),
         ReceiveError::Body(message) => Error::BadRequest { code: "upload_interrupted", message },
         ReceiveError::Io(err) => Error::Internal(anyhow::Error::new(err).context("receiving an upload")),

@@ -116,13 +116,45 @@ pub async fn blob_state(db: &Db, sha256: &str) -> Result<Option<(ScanState, Opti
     Ok(row.map(|(state, signature)| (ScanState::parse(&state).unwrap_or(ScanState::Pending), signature)))
 }
 
-/// Records newly stored content as waiting for its scan. Content already known is left as it
-/// is (two uploads of the same bytes may race here).
-pub async fn insert_blob(db: &Db, sha256: &str, size: u64, sniffed_type: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+/// Records content about to be stored as waiting for its scan, before its bytes are stored, so
+/// that a process killed before the attachment commits leaves a row the orphan sweep finds
+/// (see `files::sweep`). The worker leaves it alone until [`mark_stored`] or `not_before`.
+/// Content already known is left as it is (two uploads of the same bytes may race here).
+pub async fn insert_blob(db: &Db, sha256: &str, size: u64, sniffed_type: Option<&str>, now: DateTime<Utc>, not_before: DateTime<Utc>) -> Result<()> {
     const SQL: &str = "INSERT INTO attachment_blobs (sha256, size, sniffed_type, scan_state, next_work_at, created_at) \
-                       VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (sha256) DO NOTHING";
-    with_db!(db, pool => sqlx::query(SQL).bind(sha256).bind(size as i64).bind(sniffed_type).bind(now).execute(pool).await?.rows_affected());
+                       VALUES ($1, $2, $3, 'pending', $4, $5) ON CONFLICT (sha256) DO NOTHING";
+    with_db!(db, pool => sqlx::query(SQL).bind(sha256).bind(size as i64).bind(sniffed_type).bind(not_before).bind(now).execute(pool).await?.rows_affected());
     Ok(())
+}
+
+/// The content's bytes are in storage: the worker may scan it now.
+pub async fn mark_stored(db: &Db, sha256: &str, now: DateTime<Utc>) -> Result<()> {
+    const SQL: &str = "UPDATE attachment_blobs SET next_work_at = $2 WHERE sha256 = $1 AND scan_state = 'pending' AND next_work_at > $2";
+    with_db!(db, pool => sqlx::query(SQL).bind(sha256).bind(now).execute(pool).await?.rows_affected());
+    Ok(())
+}
+
+/// Content recorded before `cutoff` that nothing refers to: no attachment (deleted ones
+/// included) and no raw mail. What an upload killed between storing and committing leaves.
+pub async fn unreferenced_blobs(db: &Db, cutoff: DateTime<Utc>, limit: i64) -> Result<Vec<String>> {
+    const SQL: &str = "SELECT b.sha256 FROM attachment_blobs b WHERE b.created_at < $1 \
+        AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = b.sha256) \
+        AND NOT EXISTS (SELECT 1 FROM mail_messages m WHERE m.raw_sha256 = b.sha256) \
+        AND NOT EXISTS (SELECT 1 FROM mail_failures f WHERE f.raw_sha256 = b.sha256) \
+        ORDER BY b.created_at LIMIT $2";
+    Ok(with_db!(db, pool => sqlx::query_scalar(SQL).bind(cutoff).bind(limit).fetch_all(pool).await?))
+}
+
+/// Deletes the row of unreferenced content inside `tx`, re-checking that nothing refers to it;
+/// whether it did. An attachment being added to it meanwhile holds the row (its foreign key), so
+/// that insert and this delete cannot both succeed.
+pub async fn delete_unreferenced_blob(tx: &mut Tx, sha256: &str, cutoff: DateTime<Utc>) -> Result<bool> {
+    const SQL: &str = "DELETE FROM attachment_blobs WHERE sha256 = $1 AND created_at < $2 \
+        AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = $1) \
+        AND NOT EXISTS (SELECT 1 FROM mail_messages m WHERE m.raw_sha256 = $1) \
+        AND NOT EXISTS (SELECT 1 FROM mail_failures f WHERE f.raw_sha256 = $1)";
+    let deleted = with_tx!(tx, conn => sqlx::query(SQL).bind(sha256).bind(cutoff).execute(&mut *conn).await?.rows_affected());
+    Ok(deleted == 1)
 }
 
 pub struct NewAttachment<'a> {

@@ -532,7 +532,7 @@ async fn attach_files(state: &AppState, mail: &Inbound, author: &AuthUser, ticke
 async fn attach(state: &AppState, part: &Part, author: &AuthUser, ticket: &TicketRow) -> Result<std::result::Result<(), String>> {
     let limit = state.config.attachment_max_bytes;
     let chunks = futures::stream::iter([Ok::<Bytes, std::io::Error>(Bytes::copy_from_slice(&part.bytes))]);
-    let received = match receive::receive(chunks, limit, &state.files.incoming).await {
+    let received = match receive::receive(chunks, limit, state.files.incoming.path()).await {
         Ok(received) => received,
         Err(ReceiveError::TooLarge { limit }) => return Ok(Err(format!("larger than the limit of {limit} bytes"))),
         Err(err) => return Err(Error::Internal(anyhow::Error::new(err).context("receiving a mail attachment"))),

@@ -78,7 +78,7 @@ async fn inbound(
             // beyond KEEP_FACTOR times the limit is it refused outright.
             let cap = (limit as u64).saturating_mul(KEEP_FACTOR);
             let head = futures::stream::iter([Ok::<Bytes, axum::Error>(raw.freeze()), Ok(chunk)]);
-            let received = match receive::receive(head.chain(body), cap, &state.files.incoming).await {
+            let received = match receive::receive(head.chain(body), cap, state.files.incoming.path()).await {
                 Ok(received) => received,
                 Err(ReceiveError::TooLarge { limit: cap }) => {
                     return Err(Error::LimitExceeded(format!("the message is larger than {cap} bytes, {KEEP_FACTOR} times the limit of {limit} bytes; it is not kept")));
