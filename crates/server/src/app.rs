@@ -86,6 +86,10 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let request_timeout = state.config.request_timeout();
     let body_idle_timeout = state.config.body_idle_timeout();
+    let min_rate = crate::http::min_rate::MinRate {
+        bytes_per_sec: state.config.upload_min_bytes_per_sec,
+        grace: state.config.upload_min_rate_grace(),
+    };
     let (per_credential, per_address) = crate::http::limits::layers(&state.config);
     router
         .fallback(|| async { not_found() })
@@ -103,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower::util::option_layer(per_address))
         // Inside the request id and trace layers, so a timed-out request is logged with its id.
         .layer(axum::middleware::from_fn_with_state(request_timeout, deadline::deadline))
+        .layer(axum::middleware::from_fn_with_state(min_rate, crate::http::min_rate::min_rate))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_idle_timeout))
         // Outermost: every request gets an id (or keeps the caller's), which is in every log
         // line of its span and echoed in the answer.

@@ -62,6 +62,19 @@ pub struct Config {
     #[arg(long, env = "HDMS_BODY_IDLE_TIMEOUT", default_value_t = 30)]
     pub body_idle_timeout_secs: u64,
 
+    /// Slowest average rate, in bytes per second, at which a streamed body (an attachment
+    /// upload, a CSV import) may arrive once
+    /// `HDMS_UPLOAD_MIN_RATE_GRACE` has passed since its request began; a slower one fails with
+    /// 408 `upload_too_slow`. Sheds clients that trickle just inside the idle timeout. 0 turns
+    /// it off.
+    #[arg(long, env = "HDMS_UPLOAD_MIN_BYTES_PER_SEC", default_value_t = 1024)]
+    pub upload_min_bytes_per_sec: u64,
+
+    /// Seconds a streamed body may take before its average rate is held to
+    /// `HDMS_UPLOAD_MIN_BYTES_PER_SEC` (room for a slow start).
+    #[arg(long, env = "HDMS_UPLOAD_MIN_RATE_GRACE", default_value_t = 60)]
+    pub upload_min_rate_grace_secs: u64,
+
     /// Longest a client may take to send a request's line and headers, in seconds, before the
     /// connection is closed (it also closes a keep-alive connection idle that long). Sheds clients
     /// that trickle their headers to hold connections open (slowloris).
@@ -425,5 +438,9 @@ impl Config {
 
     pub fn body_idle_timeout(&self) -> Duration {
         Duration::from_secs(self.body_idle_timeout_secs)
+    }
+
+    pub fn upload_min_rate_grace(&self) -> Duration {
+        Duration::from_secs(self.upload_min_rate_grace_secs)
     }
 }

@@ -29,6 +29,9 @@ pub enum Error {
     /// 408: the request took longer than the server allows (`HDMS_REQUEST_TIMEOUT`).
     #[error("the request took too long and was stopped; nothing it had not finished was saved")]
     RequestTimeout,
+    /// 408: a streamed body arrived slower than `HDMS_UPLOAD_MIN_BYTES_PER_SEC`.
+    #[error("the upload arrived slower than the minimum of {min_bytes_per_sec} bytes per second and was stopped")]
+    UploadTooSlow { min_bytes_per_sec: u64 },
     /// 413: the body is larger than the configured limit.
     #[error("the request body is larger than the limit")]
     PayloadTooLarge,
@@ -73,7 +76,7 @@ impl Error {
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
-            Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Error::RequestTimeout | Error::UploadTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
             Error::PayloadTooLarge | Error::LimitExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -91,6 +94,7 @@ impl Error {
             Error::Forbidden { .. } => "forbidden",
             Error::NotFound { .. } => "not_found",
             Error::RequestTimeout => "request_timeout",
+            Error::UploadTooSlow { .. } => "upload_too_slow",
             Error::PayloadTooLarge | Error::LimitExceeded(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Validation { .. } => "validation_failed",

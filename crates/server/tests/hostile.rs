@@ -295,6 +295,36 @@ async fn slow_clients_are_shed_while_others_are_served(backend: Backend) {
     agent.me().await.unwrap();
 }
 
+/// An upload trickled just inside the idle timeout (a byte every 50 ms, 1 s allowed between
+/// chunks) is stopped by the minimum rate once its grace has passed, with 408
+/// `upload_too_slow`, and nothing of it is kept; an upload at a normal pace is not.
+async fn an_upload_below_the_minimum_rate_is_stopped(backend: Backend) {
+    let server = TestServer::start_with(backend, |config| {
+        config.body_idle_timeout_secs = 1;
+        config.upload_min_bytes_per_sec = 1000;
+        config.upload_min_rate_grace_secs = 1;
+    })
+    .await;
+    let (agent, _) = server.user(Role::Agent).await;
+    let token = agent.token().unwrap();
+    let ticket = agent
+        .create_ticket(&hdms_api_types::tickets::CreateTicket { subject: "Upload".into(), description: "d".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let upload = format!(
+        "POST /api/v1/tickets/{}/attachments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary=B\r\nContent-Length: 100000\r\n\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nstarted",
+        ticket.id
+    );
+    let started = Instant::now();
+    let answer = trickle(address(&server), upload.into_bytes(), Some(b'a')).await;
+    assert_eq!(status_of(&answer), Some(408), "{answer}");
+    assert!(answer.contains("upload_too_slow"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(10), "stopped soon after the grace, not by a timeout");
+    assert!(agent.list_attachments(ticket.id).await.unwrap().is_empty(), "nothing of it is kept");
+    let content = vec![b'x'; 512 * 1024];
+    agent.upload_attachment(ticket.id, "fast.txt", Some("text/plain"), &content).await.expect("a normal upload passes");
+}
+
 async fn a_request_flood_gets_429_with_retry_after(backend: Backend) {
     let server = TestServer::start_with(backend, |config| {
         config.rate_limit_per_second = 1;
@@ -339,5 +369,6 @@ backend_tests!(
     an_oversized_websocket_frame_closes_that_socket_with_1009,
     too_many_websockets_for_one_person_answer_4429,
     slow_clients_are_shed_while_others_are_served,
+    an_upload_below_the_minimum_rate_is_stopped,
     a_request_flood_gets_429_with_retry_after,
 );

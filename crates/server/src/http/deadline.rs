@@ -16,7 +16,7 @@ use crate::error::Error;
 /// Media types whose bodies are files streamed to disk or parsed as they arrive.
 const STREAMED_BODIES: [&str; 3] = ["multipart/form-data", "text/csv", "application/octet-stream"];
 
-fn streams_a_file(request: &Request) -> bool {
+pub(crate) fn streams_a_file(request: &Request) -> bool {
     let Some(content_type) = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };

@@ -5,6 +5,7 @@ pub mod connections;
 pub mod deadline;
 pub mod extract;
 pub mod limits;
+pub mod min_rate;
 pub mod observability;
 pub mod openapi;
 pub mod ops;
