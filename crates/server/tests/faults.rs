@@ -385,4 +385,97 @@ async fn orphan_blobs_are_removed_and_referenced_ones_kept(backend: Backend) {
 }
 
 
-common::backend_tests!(kill_9_during_an_upload_leaves_no_orphan_files, orphan_blobs_are_removed_and_referenced_ones_kept);
+/// The server's own database, opened beside it, for counting what the SLA job did.
+async fn open_db(data_dir: &Path, database_url: Option<&str>) -> hdms_server::db::Db {
+    hdms_server::db::Db::connect(database_url, data_dir, 2).await.unwrap()
+}
+
+async fn count(db: &hdms_server::db::Db, sql: &'static str) -> i64 {
+    hdms_server::with_db!(db, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap())
+}
+
+/// The SLA job killed part-way through a round over many breaching tickets: each breach it
+/// recorded was committed whole with its escalation, history and notices, and the restarted
+/// job does the rest, so every ticket ends with each breach, escalation and notice exactly once.
+async fn kill_9_during_the_sla_job_records_each_breach_once(backend: Backend) {
+    const TICKETS: i64 = 600;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let database_url = database_url(backend).await;
+    let port = free_port();
+    // The job's first round runs at start, on no tickets; the next one not before the kill.
+    let server = Process::start_with(&data, port, database_url.as_deref(), &[("HDMS_SLA_CHECK_INTERVAL", "3600")]);
+    let client = admin(&server.url).await;
+    person(&client, &server.url, Role::Supervisor, "supervisor@example.com").await;
+    let mut creators = Vec::new();
+    for worker in 0..4 {
+        let client = client.clone();
+        creators.push(tokio::spawn(async move {
+            for n in 0..TICKETS / 4 {
+                let subject = format!("Breaching {worker}-{n}");
+                client.create_ticket(&CreateTicket { subject, description: "d".into(), ..Default::default() }).await.unwrap();
+            }
+        }));
+    }
+    for creator in creators {
+        creator.await.unwrap();
+    }
+    server.kill_9();
+    // Both targets breached an hour ago, never warned (a warning is the same claim, once more).
+    let db = open_db(&data, database_url.as_deref()).await;
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    hdms_server::with_db!(&db, pool => sqlx::query(
+        "UPDATE tickets SET first_response_due_at = $1, resolution_due_at = $1, first_response_warn_at = NULL, resolution_warn_at = NULL"
+    ).bind(past).execute(pool).await.unwrap().rows_affected());
+
+    const BREACHES: &str = "SELECT (SELECT count(*) FROM tickets WHERE first_response_breached_at IS NOT NULL) \
+        + (SELECT count(*) FROM tickets WHERE resolution_breached_at IS NOT NULL)";
+    let server = Process::start_with(&data, port, database_url.as_deref(), &[("HDMS_SLA_CHECK_INTERVAL", "1")]);
+    let deadline = Instant::now() + PATIENCE;
+    while count(&db, BREACHES).await < TICKETS / 4 {
+        assert!(Instant::now() < deadline, "the SLA job never got going");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    server.kill_9();
+    let at_kill = count(&db, BREACHES).await;
+    assert!(at_kill < 2 * TICKETS, "killed part-way ({at_kill} of {} breaches)", 2 * TICKETS);
+    // What the killed round committed, it committed whole.
+    assert_eq!(count(&db, "SELECT count(*) FROM ticket_history WHERE field = 'sla_breach'").await, at_kill);
+    assert_eq!(count(&db, "SELECT count(*) FROM notifications n JOIN users u ON u.id = n.user_id WHERE n.kind = 'sla_breach' AND u.email = 'supervisor@example.com'").await, at_kill);
+    assert_eq!(count(&db, "SELECT count(*) FROM ticket_history WHERE field = 'priority'").await, at_kill);
+
+    let server = Process::start_with(&data, port, database_url.as_deref(), &[("HDMS_SLA_CHECK_INTERVAL", "1")]);
+    let deadline = Instant::now() + PATIENCE;
+    while count(&db, BREACHES).await < 2 * TICKETS {
+        assert!(Instant::now() < deadline, "the restarted job never finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let a further round run: it must find nothing left to do.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop(server);
+    eprintln!("SLA job killed after {at_kill} of {} breaches", 2 * TICKETS);
+    assert_eq!(count(&db, "SELECT count(*) FROM ticket_history WHERE field = 'sla_breach'").await, 2 * TICKETS);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM (SELECT ticket_id FROM ticket_history WHERE field = 'sla_breach' GROUP BY ticket_id HAVING count(*) <> 2) t").await,
+        0,
+        "each ticket has its two breaches once"
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM notifications n JOIN users u ON u.id = n.user_id WHERE n.kind = 'sla_breach' AND u.email = 'supervisor@example.com'").await, 2 * TICKETS, "one notice per breach");
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM (SELECT ticket_id FROM notifications WHERE kind = 'sla_breach' GROUP BY ticket_id, user_id HAVING count(*) <> 2) t").await,
+        0
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM ticket_history WHERE field = 'priority'").await, 2 * TICKETS, "one escalation per breach");
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM tickets WHERE priority <> (SELECT max(priority) FROM tickets)").await,
+        0,
+        "every ticket was raised exactly two steps"
+    );
+    db.close().await;
+}
+
+backend_tests!(
+    kill_9_during_an_upload_leaves_no_orphan_files,
+    orphan_blobs_are_removed_and_referenced_ones_kept,
+    kill_9_during_the_sla_job_records_each_breach_once,
+);
