@@ -16,7 +16,7 @@ use crate::bind_all;
 
 /// FTS5 reads its query as a little language (`AND`, `NEAR`, `col:`…): quote every word so
 /// whatever a person types is searched as words, all of which must match.
-fn fts5_query(text: &str) -> Option<String> {
+pub fn fts5_query(text: &str) -> Option<String> {
     let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
