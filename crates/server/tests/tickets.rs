@@ -582,7 +582,40 @@ async fn tickets_name_their_people_and_team(backend: Backend) {
     assert_eq!(raw["team"]["name"], "Facilities");
 }
 
+/// Every instance keeps the SLA policies in memory: a change made through one applies at once
+/// to tickets created and read through another (on SQLite, a second server on the same file).
+async fn sla_policy_changes_reach_every_instance(backend: Backend) {
+    let first = TestServer::start(backend).await;
+    let second = TestServer::start_config(first.config.clone(), tempfile::tempdir().unwrap()).await;
+    let (one, two) = (first.admin().await, second.admin().await);
+    // The second instance has loaded the policies (none) before the change.
+    assert!(two.create_ticket(&ticket("Before any policy")).await.unwrap().sla.is_none());
+    let mut input = SlaPolicyInput {
+        name: "Normal".into(),
+        priority: Priority::Normal,
+        category: None,
+        team_id: None,
+        first_response_secs: 4 * 3600,
+        resolution_secs: 8 * 3600,
+        warning_percent: None,
+        calendar: None,
+    };
+    let policy = one.create_sla_policy(&input).await.unwrap();
+    let raised = two.create_ticket(&ticket("After the policy")).await.unwrap();
+    let sla = raised.sla.expect("the new policy applies");
+    assert_eq!(sla.policy_id, policy.id);
+    assert!(sla.first_response.remaining_secs.unwrap() > 3600);
+    input.first_response_secs = 1800;
+    one.update_sla_policy(policy.id, &input).await.unwrap();
+    let read = two.get_ticket(raised.id).await.unwrap().sla.unwrap();
+    assert!(read.first_response.remaining_secs.unwrap() <= 1800, "the other instance shows the new target: {read:?}");
+    let listed = two.list_tickets(&TicketListQuery::default()).await.unwrap();
+    let listed = listed.items.iter().find(|t| t.id == raised.id).and_then(|t| t.sla.clone()).unwrap();
+    assert!(listed.first_response.remaining_secs.unwrap() <= 1800, "{listed:?}");
+}
+
 backend_tests!(
+    sla_policy_changes_reach_every_instance,
     tickets_name_their_people_and_team,
     concurrent_writers_are_all_answered,
     search_follows_edits,

@@ -16,7 +16,8 @@ use crate::http::pagination::page_limit;
 use crate::http::permissions::{Action, Authorized, can};
 use crate::state::AppState;
 use crate::tickets::store::{self, Change, TicketRow, ticket_columns};
-use crate::tickets::visibility::{is_staff, visible_ticket};
+use crate::tickets::api::{TicketView, view_columns, view_joins};
+use crate::tickets::visibility::{is_staff, visible_ticket, visible_ticket_view};
 use crate::tickets::{api, approvals, search, sla};
 use crate::users::auth::AuthUser;
 use crate::users::store as users;
@@ -136,12 +137,12 @@ pub async fn insert_ticket_at(
         None => parent.and_then(|p| p.team_id),
     };
     let priority = request.priority.unwrap_or(Priority::Normal);
-    let number = store::next_number(tx).await?;
+    let (number, sla_policies_version) = store::next_number(tx).await?;
     let mut ticket = TicketRow::new(number, subject, description, requester_id, priority, now);
     ticket.team_id = team_id;
     ticket.category = category;
     ticket.parent_id = parent.map(|p| p.id);
-    let policies = sla::all_policies(&state.db).await?;
+    let policies = sla::policies_at(&state.db, sla_policies_version).await?;
     let policy = sla::choose(&policies, ticket.priority, ticket.category.as_deref(), ticket.team_id);
     ticket.sla_policy_id = policy.map(|p| p.id);
     sla::align_clock(&mut ticket, policy, now);
@@ -186,7 +187,7 @@ async fn create_ticket(
     security(("bearer" = ["tickets.read"])),
     responses((status = 200, body = Ticket), (status = 404, body = ApiError)))]
 async fn get_ticket(State(state): State<AppState>, caller: Authorized<can::ReadTickets>, AppPath(id): AppPath<Uuid>) -> Result<(HeaderMap, AppJson<Ticket>)> {
-    let ticket = visible_ticket(&state.db, &caller, id).await?;
+    let ticket = visible_ticket_view(&state.db, &caller, id).await?;
     with_etag(&state, ticket).await
 }
 
@@ -204,15 +205,15 @@ async fn get_ticket_by_number(
     let number = hdms_api_types::tickets::parse_ticket_number(&number).ok_or_else(|| Error::invalid("number", "is not a ticket number like HD-1042"))?;
     const SQL: &str = "SELECT id FROM tickets WHERE number = $1";
     let id: Option<Uuid> = with_db!(&state.db, pool => sqlx::query_scalar(SQL).bind(number).fetch_optional(pool).await?);
-    let ticket = visible_ticket(&state.db, &caller, id.ok_or(Error::NotFound { what: "ticket" })?).await?;
+    let ticket = visible_ticket_view(&state.db, &caller, id.ok_or(Error::NotFound { what: "ticket" })?).await?;
     with_etag(&state, ticket).await
 }
 
 /// The ticket as answered to a read, with its version as the `ETag` (for `If-Match`).
-async fn with_etag(state: &AppState, ticket: TicketRow) -> Result<(HeaderMap, AppJson<Ticket>)> {
+async fn with_etag(state: &AppState, ticket: TicketView) -> Result<(HeaderMap, AppJson<Ticket>)> {
     let mut headers = HeaderMap::new();
-    headers.insert(header::ETAG, format!("\"{}\"", ticket.version).parse().map_err(anyhow::Error::from)?);
-    Ok((headers, AppJson(api::ticket(&state.db, ticket).await?)))
+    headers.insert(header::ETAG, format!("\"{}\"", ticket.row.version).parse().map_err(anyhow::Error::from)?);
+    Ok((headers, AppJson(api::view(&state.db, ticket).await?)))
 }
 
 /// The sort orders a queue offers, each a keyset over (key, id).
@@ -455,7 +456,9 @@ pub async fn list(state: &AppState, caller: &AuthUser, query: &TicketListQuery) 
     // The page's ids are chosen and sorted from an index alone, then only their rows are read:
     // sorting whole rows of every match (thousands in a big queue) cost tens of milliseconds a
     // page at a million tickets (benches/tickets_scale.rs).
-    let mut sql = DynamicSql::new(concat!("SELECT ", ticket_columns!("t."), " FROM tickets t WHERE t.id IN (SELECT t.id FROM tickets t"));
+    // The page's rows come with what their answers show beside them (names, tags, sub-ticket
+    // counts): one query for the page.
+    let mut sql = DynamicSql::new(concat!("SELECT ", view_columns!(), " FROM tickets t", view_joins!(), " WHERE t.id IN (SELECT t.id FROM tickets t"));
     let active_index = active_work_index(state, query, sort, deleted);
     if let (Some(index), Db::Sqlite(_)) = (active_index, &state.db) {
         // SQLite's planner prices these partial indexes as full scans, not knowing the page
@@ -478,15 +481,15 @@ pub async fn list(state: &AppState, caller: &AuthUser, query: &TicketListQuery) 
     }
     sql.push(sort.order_by()).push(" LIMIT ").bind(Bind::Int(i64::from(limit) + 1));
     sql.push(")").push(sort.order_by());
-    let mut rows: Vec<TicketRow> = with_db!(&state.db, pool =>
+    let mut rows: Vec<TicketView> = with_db!(&state.db, pool =>
         bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.sql.clone())), &sql.binds).fetch_all(pool).await?);
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
-        rows.last().map(|t| sort.cursor(t))
+        rows.last().map(|t| sort.cursor(&t.row))
     } else {
         None
     };
-    Ok(Page { items: api::tickets(&state.db, rows).await?, next_cursor })
+    Ok(Page { items: api::views(&state.db, rows).await?, next_cursor })
 }
 
 // --- update --------------------------------------------------------------------------------

@@ -5,6 +5,9 @@
 //! instants follow from those and the policy's calendar; they are stored so that queues can
 //! filter on them and the background job can find what falls due.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
@@ -119,8 +122,57 @@ fn business_calendar(wire: &SlaCalendar) -> Result<BusinessCalendar> {
 }
 
 /// Every policy, deleted ones too (tickets keep the policy they started under); there are few,
-/// so callers pick from them in memory.
-pub async fn all_policies(db: &Db) -> Result<Vec<Policy>> {
+/// so callers pick from them in memory. Kept in memory as of the policies' version (see
+/// [`policies_at`]); this reads the version, a cheap query, to know which.
+pub async fn all_policies(db: &Db) -> Result<Arc<[Policy]>> {
+    policies_at(db, policies_version(db).await?).await
+}
+
+/// The policies' version: a counter that triggers move on every change of `sla_policies`
+/// (migration 0045). Reads of tickets select it beside the rows as [`VERSION_COLUMN`].
+pub async fn policies_version(db: &Db) -> Result<i64> {
+    Ok(with_db!(db, pool => sqlx::query_scalar(VERSION_SQL).fetch_one(pool).await?))
+}
+
+const VERSION_SQL: &str = "SELECT value FROM counters WHERE name = 'sla_policies'";
+
+/// The policies' version as a column of a ticket query, so the cache is checked without a round
+/// trip of its own.
+macro_rules! version_column {
+    () => {
+        "(SELECT value FROM counters WHERE name = 'sla_policies') AS sla_policies_version"
+    };
+}
+pub(crate) use version_column;
+
+/// Every policy as of `version` (read in some query before this call), from memory while the
+/// version is the one loaded last. Loading them parsed every calendar and time zone and was a
+/// query of its own on every ticket read (issue 17); policies change a few times a year. Kept
+/// per database (several servers share a test process), and correct across instances on
+/// PostgreSQL, as each compares the version every ticket read carries. What is loaded after
+/// reading `version` is at least as new as it, never older.
+pub async fn policies_at(db: &Db, version: i64) -> Result<Arc<[Policy]>> {
+    let key = db.key();
+    if let Some(cached) = cache().lock().expect("SLA policy cache poisoned").get(&key).filter(|c| c.version == version) {
+        return Ok(cached.policies.clone());
+    }
+    let policies: Arc<[Policy]> = load_policies(db).await?.into();
+    let cached = CachedPolicies { version, policies: policies.clone() };
+    cache().lock().expect("SLA policy cache poisoned").insert(key, cached);
+    Ok(policies)
+}
+
+struct CachedPolicies {
+    version: i64,
+    policies: Arc<[Policy]>,
+}
+
+fn cache() -> &'static Mutex<HashMap<String, CachedPolicies>> {
+    static CACHE: LazyLock<Mutex<HashMap<String, CachedPolicies>>> = LazyLock::new(Default::default);
+    &CACHE
+}
+
+async fn load_policies(db: &Db) -> Result<Vec<Policy>> {
     const SQL: &str = concat!("SELECT ", policy_columns!(), " FROM sla_policies ORDER BY id");
     let rows: Vec<PolicyRow> = with_db!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
     rows.into_iter().map(|row| Policy::try_from(row).map_err(Error::Internal)).collect()
@@ -271,8 +323,8 @@ async fn policy_by_id(db: &Db, id: Uuid) -> Result<Policy> {
     security(("bearer" = ["sla.read"])),
     responses((status = 200, body = Vec<SlaPolicy>)))]
 async fn list_policies(State(state): State<AppState>, _caller: Authorized<can::ReadSla>) -> Result<AppJson<Vec<SlaPolicy>>> {
-    let policies = all_policies(&state.db).await?.into_iter().map(|p| p.api);
-    Ok(AppJson(policies.filter(|p| p.deleted_at.is_none()).collect()))
+    let policies = all_policies(&state.db).await?;
+    Ok(AppJson(policies.iter().filter(|p| p.api.deleted_at.is_none()).map(|p| p.api.clone()).collect()))
 }
 
 /// Read one SLA policy.

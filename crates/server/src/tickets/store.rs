@@ -138,9 +138,14 @@ pub async fn load_for_write(tx: &mut Tx, id: Uuid, expected_version: Option<i64>
 
 /// The next human ticket number (`HD-<n>`), taken inside the creating transaction so numbers
 /// are never skipped by a rollback... except when the transaction itself fails, which is fine.
-pub async fn next_number(tx: &mut Tx) -> Result<i64> {
-    const SQL: &str = "UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value";
-    Ok(with_tx!(tx, conn => sqlx::query_scalar(SQL).fetch_one(&mut *conn).await?))
+/// With it, the SLA policies' version (`sla::policies_at`), which the creator needs next: read
+/// here, it costs no round trip of its own.
+pub async fn next_number(tx: &mut Tx) -> Result<(i64, i64)> {
+    const SQL: &str = concat!(
+        "UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value, ",
+        crate::tickets::sla::version_column!()
+    );
+    Ok(with_tx!(tx, conn => sqlx::query_as(SQL).fetch_one(&mut *conn).await?))
 }
 
 pub async fn insert(tx: &mut Tx, t: &TicketRow) -> Result<()> {

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::tickets::api::{self, TicketView};
 use crate::tickets::store::{self, TicketRow};
 use crate::users::auth::AuthUser;
 use crate::with_db;
@@ -53,10 +54,22 @@ pub fn audience_includes(user_id: Uuid, role: Role, teams: &[Uuid], audience: &A
 
 /// A live ticket the caller may see, or 404.
 pub async fn visible_ticket(db: &Db, caller: &AuthUser, id: Uuid) -> Result<TicketRow> {
-    let ticket = store::find(db, id).await?.filter(|t| t.deleted_at.is_none());
-    let ticket = ticket.ok_or(Error::NotFound { what: "ticket" })?;
+    let ticket = store::find(db, id).await?;
+    check_visible(db, caller, ticket).await
+}
+
+/// The same with what its answer shows beside it, in the same query (reads of one ticket).
+pub async fn visible_ticket_view(db: &Db, caller: &AuthUser, id: Uuid) -> Result<TicketView> {
+    let Some(view) = api::find_view(db, id).await? else { return Err(Error::NotFound { what: "ticket" }) };
+    check_visible(db, caller, Some(&view.row)).await?;
+    Ok(view)
+}
+
+/// `ticket` if it is live and the caller may see it, else 404.
+async fn check_visible<T: std::borrow::Borrow<TicketRow>>(db: &Db, caller: &AuthUser, ticket: Option<T>) -> Result<T> {
+    let ticket = ticket.filter(|t| t.borrow().deleted_at.is_none()).ok_or(Error::NotFound { what: "ticket" })?;
     let teams = if caller.role() == Role::Agent { teams_of(db, caller.id()).await? } else { Vec::new() };
-    if may_see(caller, &teams, &ticket) {
+    if may_see(caller, &teams, ticket.borrow()) {
         Ok(ticket)
     } else {
         Err(Error::NotFound { what: "ticket" })
