@@ -19,7 +19,9 @@
 //! (a server on which a fresh database is created and dropped; default 127.0.0.1:5432, database
 //! `test`), `HDMS_BENCH_ONLY` (a comma-separated subset of `healthz,me,ticket,queue,comment,
 //! create,bare_create,login`, for profiling one route), `HDMS_BENCH_SERVER_WRAPPER` (a command
-//! the server runs under, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p`).
+//! the server runs under, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p`),
+//! `HDMS_BENCH_SERVER_BIN` (another build of `hdms-server` to measure, e.g. the last release's,
+//! for before and after figures from one kind of run).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -60,6 +62,7 @@ struct Knobs {
     postgres_url: String,
     only: Option<Vec<String>>,
     server_wrapper: Option<String>,
+    server_bin: Option<String>,
 }
 
 impl Knobs {
@@ -72,6 +75,7 @@ impl Knobs {
             postgres_url: var("HDMS_BENCH_POSTGRES_URL").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
             only: var("HDMS_BENCH_ONLY").map(list),
             server_wrapper: var("HDMS_BENCH_SERVER_WRAPPER"),
+            server_bin: var("HDMS_BENCH_SERVER_BIN"),
         }
     }
 
@@ -263,7 +267,7 @@ impl ServerProcess {
 }
 
 fn server_command(knobs: &Knobs) -> tokio::process::Command {
-    let server = env!("CARGO_BIN_EXE_hdms-server");
+    let server = knobs.server_bin.as_deref().unwrap_or(env!("CARGO_BIN_EXE_hdms-server"));
     match knobs.server_wrapper.as_deref().map(str::split_whitespace) {
         Some(mut wrapper) => {
             let mut command = tokio::process::Command::new(wrapper.next().expect("a wrapper command"));

@@ -118,8 +118,8 @@ fn expected(backend: Backend) -> Counts {
     // PostgreSQL runs three more: its COMMIT is logged (SQLite's is not), and the live queues'
     // signals are `pg_notify` calls (SQLite's tailer reads the history table instead).
     let (create, comment) = match backend {
-        Backend::Sqlite => (16, 10),
-        Backend::Postgres => (19, 13),
+        Backend::Sqlite => (13, 9),
+        Backend::Postgres => (16, 12),
     };
     vec![("GET /users/me", 1), ("POST /tickets", create), ("GET /tickets/{id}", 2), ("POST /tickets/{id}/comments", comment), ("GET /tickets", 2)]
 }

@@ -148,7 +148,7 @@ pub async fn insert_ticket_at(
     sla::align_clock(&mut ticket, policy, now);
     store::insert(tx, &ticket).await?;
     store::write_tags(tx, ticket.id, &[], &tags, Some(caller.id()), now).await?;
-    store::index_ticket_text(tx, &ticket).await?;
+    store::index_new_ticket_text(tx, &ticket).await?;
     let created = Change { field: "created", before: None, after: Some(store::display_number(ticket.number)), internal: false };
     store::record(tx, ticket.id, Some(caller.id()), now, created).await?;
     // Before the category rule, whose move to `pending_approval` is a `ticket.updated` after it.

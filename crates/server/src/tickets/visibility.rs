@@ -65,6 +65,11 @@ pub async fn visible_ticket_view(db: &Db, caller: &AuthUser, id: Uuid) -> Result
     Ok(view)
 }
 
+/// Ok if the caller may see this live ticket (read by the caller, e.g. inside a write), else 404.
+pub async fn ensure_visible(db: &Db, caller: &AuthUser, ticket: &TicketRow) -> Result<()> {
+    check_visible(db, caller, Some(ticket)).await.map(drop)
+}
+
 /// `ticket` if it is live and the caller may see it, else 404.
 async fn check_visible<T: std::borrow::Borrow<TicketRow>>(db: &Db, caller: &AuthUser, ticket: Option<T>) -> Result<T> {
     let ticket = ticket.filter(|t| t.borrow().deleted_at.is_none()).ok_or(Error::NotFound { what: "ticket" })?;
