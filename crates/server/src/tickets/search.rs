@@ -35,10 +35,7 @@ const RANKED_DOCUMENTS: i64 = 1_000;
 /// One page of matches, best first, among the newest [`RANKED_DOCUMENTS`] matching documents.
 /// The cursor is an offset: ranks move as tickets change, so no keyset is stable here.
 pub async fn search(state: &AppState, caller: &AuthUser, query: &TicketListQuery, text: &str, limit: u32) -> Result<Page<Ticket>> {
-    let offset: i64 = match &query.cursor {
-        Some(cursor) => cursor.parse().map_err(|_| Error::invalid("cursor", "is not a cursor this server issued for this search"))?,
-        None => 0,
-    };
+    let offset = offset(query.cursor.as_deref())?;
     let Some(mut sql) = matching(state, caller, query, text, concat!("SELECT ", ticket_columns!("t.")))? else {
         return Ok(Page { items: Vec::new(), next_cursor: None });
     };
@@ -49,6 +46,18 @@ pub async fn search(state: &AppState, caller: &AuthUser, query: &TicketListQuery
     let next_cursor = (rows.len() > limit as usize).then(|| (offset + i64::from(limit)).to_string());
     rows.truncate(limit as usize);
     Ok(Page { items: api::tickets(&state.db, rows).await?, next_cursor })
+}
+
+/// The offset a search cursor stands for. Never negative: PostgreSQL refuses a negative
+/// OFFSET (a 500 before), and a u32 keeps `offset + limit` from overflowing.
+fn offset(cursor: Option<&str>) -> Result<i64> {
+    match cursor {
+        Some(cursor) => cursor
+            .parse::<u32>()
+            .map(i64::from)
+            .map_err(|_| Error::invalid("cursor", "is not a cursor this server issued for this search")),
+        None => Ok(0),
+    }
 }
 
 /// How many tickets [`search`] pages through for this text and these filters (never more than
@@ -99,12 +108,22 @@ fn matching(state: &AppState, caller: &AuthUser, query: &TicketListQuery, text: 
 
 #[cfg(test)]
 mod tests {
-    use super::fts5_query;
+    use super::{fts5_query, offset};
 
     #[test]
     fn fts5_queries_quote_every_word() {
         assert_eq!(fts5_query("printer NOT working!").as_deref(), Some("text : (\"printer\" \"NOT\" \"working\")"));
         assert_eq!(fts5_query("col:secret OR \"x"), Some("text : (\"col\" \"secret\" \"OR\" \"x\")".to_owned()));
         assert_eq!(fts5_query("  -- "), None);
+    }
+
+    /// `?q=printer&cursor=-1` was a 500 on PostgreSQL (replayed by the `search_query` fuzz target).
+    #[test]
+    fn search_cursors_are_never_negative() {
+        assert_eq!(offset(None).unwrap(), 0);
+        assert_eq!(offset(Some("50")).unwrap(), 50);
+        for bad in ["-1", "-9223372036854775808", "9223372036854775807", "x", ""] {
+            assert!(offset(Some(bad)).is_err(), "{bad:?} was taken");
+        }
     }
 }
