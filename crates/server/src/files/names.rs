@@ -2,6 +2,8 @@
 
 /// Longest name kept, in characters (common file systems allow 255 bytes).
 const MAX_CHARS: usize = 200;
+/// Longest name kept, in bytes (UTF-8).
+const MAX_BYTES: usize = 255;
 
 /// The last path component of `raw`, without control or bidirectional-override characters,
 /// reserved characters or names, leading dots and surrounding blanks; `None` if nothing usable
@@ -13,7 +15,16 @@ pub fn sanitize(raw: &str) -> Option<String> {
     let visible: String = last.chars().filter(|c| !c.is_control() && !is_bidi_control(*c)).collect();
     // A leading dot would make a hidden file on the downloader's machine.
     let visible = visible.trim().trim_start_matches('.').trim_start();
-    let shortened: String = visible.chars().take(MAX_CHARS).collect();
+    // Cut here, within the 255 bytes file systems allow too: sanitize_filename's own cut to 255
+    // bytes came after its check for a trailing dot or blank, so a long multi-byte name could be
+    // cut into "….", which Windows cannot store (and sanitising again changed it).
+    let mut shortened = String::new();
+    for c in visible.chars().take(MAX_CHARS) {
+        if shortened.len() + c.len_utf8() > MAX_BYTES {
+            break;
+        }
+        shortened.push(c);
+    }
     let options = sanitize_filename::Options { truncate: true, windows: true, replacement: "_" };
     let clean = sanitize_filename::sanitize_with_options(shortened.trim_end(), options);
     if clean.is_empty() || clean.chars().all(|c| c == '_') { None } else { Some(clean) }
@@ -76,6 +87,17 @@ mod tests {
         let long = format!("{}.txt", "x".repeat(1000));
         let clean = sanitize(&long).unwrap();
         assert!(clean.chars().count() <= MAX_CHARS);
+    }
+
+    /// Found by the `upload` fuzz target: a long name of multi-byte characters was cut after
+    /// the trailing-dot check, ending in "." (which sanitising again turned into "_").
+    #[test]
+    fn long_multibyte_names_are_cut_before_the_checks() {
+        for name in [format!("{}ab.pdf", "\u{fffd}".repeat(84)), format!("{}ab x", "é".repeat(126)), "日".repeat(300)] {
+            let clean = sanitize(&name).unwrap();
+            assert!(clean.len() <= MAX_BYTES && !clean.ends_with(['.', ' ']), "{name:?} became {clean:?}");
+            assert_eq!(sanitize(&clean).as_deref(), Some(clean.as_str()), "{name:?} sanitised twice differs");
+        }
     }
 
     #[test]
