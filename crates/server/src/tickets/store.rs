@@ -127,8 +127,19 @@ pub async fn find_in(tx: &mut Tx, id: Uuid) -> Result<Option<TicketRow>> {
 /// A live ticket read inside the transaction that will write it, checked against the version
 /// the caller last saw (when they sent one): 404 when it is gone, 409 when it moved on.
 /// [`save`] checks the version again as it writes, so a race between the two still fails.
+///
+/// On PostgreSQL the row is locked (`FOR UPDATE`): without it two writers of one ticket at once
+/// (two replies, a reply and a claim) both read the same version and the second's [`save`]
+/// failed with a version conflict nobody asked for (a reply answered 409, found by the mixed-load
+/// soak). Locked, the second waits for the first to commit and reads its row. SQLite needs no
+/// lock: its write transactions begin IMMEDIATE, one at a time.
 pub async fn load_for_write(tx: &mut Tx, id: Uuid, expected_version: Option<i64>) -> Result<TicketRow> {
-    let ticket = find_in(tx, id).await?.filter(|t| t.deleted_at.is_none());
+    const FIND_FOR_UPDATE: &str = concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE id = $1 FOR UPDATE");
+    let ticket = match tx {
+        Tx::Sqlite(..) => find_in(tx, id).await?,
+        Tx::Postgres(tx, _) => sqlx::query_as(FIND_FOR_UPDATE).bind(id).fetch_optional(&mut **tx).await?,
+    };
+    let ticket = ticket.filter(|t| t.deleted_at.is_none());
     let ticket = ticket.ok_or(Error::NotFound { what: "ticket" })?;
     match expected_version {
         Some(version) if version != ticket.version => Err(stale(version)),
