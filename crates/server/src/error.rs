@@ -51,9 +51,47 @@ pub enum Error {
     /// request changed nothing and may be retried; readiness fails meanwhile.
     #[error("the database is unavailable; retry shortly")]
     DatabaseUnavailable,
+    /// 507: the disk (or the database's disk) is full. Nothing of the request was kept; it
+    /// works again once space is freed.
+    #[error("the server has run out of storage space; nothing was saved. Retry once space is freed")]
+    InsufficientStorage,
     /// 500: anything we did not expect. Logged in full, answered without detail.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Error {
+    /// A full disk anywhere in the chain (a file being received or stored, an object store's
+    /// write) is a 507 the operator can act on, not an internal error.
+    fn from(err: anyhow::Error) -> Self {
+        if err.chain().any(is_storage_full) {
+            tracing::error!(error = format!("{err:#}"), "out of storage space");
+            return Error::InsufficientStorage;
+        }
+        Error::Internal(err)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error::from(anyhow::Error::new(err))
+    }
+}
+
+/// Whether this error is a full disk: ENOSPC (and EDQUOT, a quota that is full), SQLite's
+/// SQLITE_FULL, PostgreSQL's class 53100 `disk_full`.
+fn is_storage_full(err: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(io) = err.downcast_ref::<std::io::Error>() {
+        return matches!(io.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded);
+    }
+    if let Some(sqlx::Error::Database(db)) = err.downcast_ref::<sqlx::Error>() {
+        if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+            use sqlx::error::DatabaseError;
+            return sqlite.code().and_then(|code| code.parse::<i32>().ok()).is_some_and(|code| code & 0xff == 13);
+        }
+        return db.code().as_deref() == Some("53100");
+    }
+    false
 }
 
 impl Error {
@@ -82,6 +120,7 @@ impl Error {
             Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +139,7 @@ impl Error {
             Error::Validation { .. } => "validation_failed",
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::DatabaseUnavailable => "database_unavailable",
+            Error::InsufficientStorage => "insufficient_storage",
             Error::Internal(_) => "internal",
         }
     }
@@ -143,6 +183,10 @@ impl From<sqlx::Error> for Error {
             {
                 tracing::warn!(error = %err, "database unavailable");
                 Error::DatabaseUnavailable
+            }
+            _ if is_storage_full(&err) => {
+                tracing::error!(error = %err, "the database is out of storage space");
+                Error::InsufficientStorage
             }
             _ => Error::Internal(anyhow::Error::new(err).context("database")),
         }

@@ -112,7 +112,7 @@ async fn receive_upload(state: &AppState, caller: &AuthUser, ticket_id: Uuid, mu
     let received = receive::receive(field, limit, state.files.incoming.path()).await.map_err(|err| match err {
         ReceiveError::TooLarge { limit } => too_large(limit),
         ReceiveError::Body(message) => Error::BadRequest { code: "upload_interrupted", message },
-        ReceiveError::Io(err) => Error::Internal(anyhow::Error::new(err).context("receiving an upload")),
+        ReceiveError::Io(err) => Error::from(anyhow::Error::new(err).context("receiving an upload")),
     })?;
     let upload = Upload {
         ticket_id,

@@ -535,7 +535,7 @@ async fn attach(state: &AppState, part: &Part, author: &AuthUser, ticket: &Ticke
     let received = match receive::receive(chunks, limit, state.files.incoming.path()).await {
         Ok(received) => received,
         Err(ReceiveError::TooLarge { limit }) => return Ok(Err(format!("larger than the limit of {limit} bytes"))),
-        Err(err) => return Err(Error::Internal(anyhow::Error::new(err).context("receiving a mail attachment"))),
+        Err(err) => return Err(Error::from(anyhow::Error::new(err).context("receiving a mail attachment"))),
     };
     let upload = Upload {
         ticket_id: ticket.id,

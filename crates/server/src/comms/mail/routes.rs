@@ -84,7 +84,7 @@ async fn inbound(
                     return Err(Error::LimitExceeded(format!("the message is larger than {cap} bytes, {KEEP_FACTOR} times the limit of {limit} bytes; it is not kept")));
                 }
                 Err(ReceiveError::Body(message)) => return Err(Error::BadRequest { code: "body_broke_off", message }),
-                Err(ReceiveError::Io(err)) => return Err(Error::Internal(anyhow::Error::new(err).context("keeping an oversized mail"))),
+                Err(ReceiveError::Io(err)) => return Err(Error::from(anyhow::Error::new(err).context("keeping an oversized mail"))),
             };
             return Ok(AppJson(ingest::too_large_received(&state, received, &policy).await?));
         }
