@@ -602,3 +602,47 @@ async fn two_instances_on_postgres_share_the_queue_feed() {
     let events = queue_events_until(&mut feed, ticket.id, with_reason("commented")).await;
     assert_eq!(events.len(), 1, "{events:?}");
 }
+
+/// A person's own message must not hide one committed just before it that is still on its way
+/// from the other instance: replying right after someone else's REST reply, every time, the
+/// room shows both, each once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_echo_never_overtakes_an_earlier_message() {
+    let first = TestServer::start(Backend::Postgres).await;
+    let second = TestServer::start_config(first.config.clone(), tempfile::tempdir().unwrap()).await;
+    let (customer, agent, ticket) = setup(&first).await;
+    let agent_on_b = second.anonymous();
+    agent_on_b.set_token(agent.token());
+    let mut on_a = customer.connect_live().await.unwrap();
+    subscribe(&mut on_a, ticket.id, None).await;
+    const ROUNDS: usize = 10;
+    let mut seen = Vec::new();
+    // Keeps each chat message; answers the client_ref it carried.
+    fn record(seen: &mut Vec<(i64, String)>, message: ServerMessage) -> Option<String> {
+        match message {
+            ServerMessage::Message { seq, comment, client_ref, .. } => {
+                seen.push((seq, comment.body));
+                client_ref
+            }
+            ServerMessage::Notification { .. } => None,
+            other => panic!("{other:?}"),
+        }
+    }
+    for round in 0..ROUNDS {
+        agent_on_b.comment(ticket.id, &CreateComment { body: format!("agent {round}"), internal: false }).await.unwrap();
+        let body = format!("customer {round}");
+        on_a.send(&ClientMessage::Send { ticket_id: ticket.id, body: body.clone(), internal: false, client_ref: Some(body.clone()) })
+            .await
+            .unwrap();
+        while record(&mut seen, next_message(&mut on_a).await).as_deref() != Some(body.as_str()) {}
+    }
+    // Without the gap check, an agent's reply that arrives after the customer's echo is dropped
+    // and this waits in vain.
+    while seen.len() < 2 * ROUNDS {
+        record(&mut seen, next_message(&mut on_a).await);
+    }
+    let seqs: Vec<i64> = seen.iter().map(|(seq, _)| *seq).collect();
+    assert!(seqs.windows(2).all(|w| w[1] > w[0]), "in order, each once: {seen:?}");
+    let expected: Vec<String> = (0..ROUNDS).flat_map(|r| [format!("agent {r}"), format!("customer {r}")]).collect();
+    assert_eq!(seen.into_iter().map(|(_, body)| body).collect::<Vec<_>>(), expected);
+}

@@ -278,20 +278,40 @@ impl Connection {
         let (comment, _) = comments::add(&mut tx, &self.state, &self.user, &ticket, body, internal, now).await?;
         crate::events::commit(tx, &self.state).await?;
         self.state.hub.ring();
-        if let Some(last) = self.rooms.get_mut(&ticket_id) {
-            *last = (*last).max(comment.seq);
+        let Some(&last) = self.rooms.get(&ticket_id) else {
+            return Ok(vec![ServerMessage::Message { ticket_id, seq: comment.seq, comment, client_ref }]);
+        };
+        if comment.seq <= last + 1 {
+            self.rooms.insert(ticket_id, last.max(comment.seq));
+            return Ok(vec![ServerMessage::Message { ticket_id, seq: comment.seq, comment, client_ref }]);
         }
-        Ok(vec![ServerMessage::Message { ticket_id, seq: comment.seq, comment, client_ref }])
+        // Others' messages committed before this one may still be on their way through the hub;
+        // answering with the echo alone would move this room past them and drop them when they
+        // arrive. Send the gap from the database, in order, with the echo last.
+        let missed = hub::comments_after(&self.state.db, ticket_id, last, is_staff(&self.user)).await?;
+        let mut replies: Vec<ServerMessage> = missed
+            .into_iter()
+            .filter(|earlier| earlier.seq < comment.seq)
+            .map(|earlier| ServerMessage::Message { ticket_id, seq: earlier.seq, comment: earlier, client_ref: None })
+            .collect();
+        self.rooms.insert(ticket_id, comment.seq);
+        replies.push(ServerMessage::Message { ticket_id, seq: comment.seq, comment, client_ref });
+        Ok(replies)
     }
 
     async fn on_delivery(&mut self, delivery: &Delivery) -> Flow {
         match delivery {
             Delivery::Comment { comment, wire } => {
                 let Some(last) = self.rooms.get_mut(&comment.ticket_id) else { return Flow::Continue };
-                if comment.seq <= *last || (comment.internal && !is_staff(&self.user)) {
+                if comment.seq <= *last {
                     return Flow::Continue;
                 }
+                // Counted as seen even when hidden from this person, so the seq gap an internal
+                // note leaves does not look like a message still on its way (see `chat`).
                 *last = comment.seq;
+                if comment.internal && !is_staff(&self.user) {
+                    return Flow::Continue;
+                }
                 self.reply_encoded(wire.clone()).await
             }
             Delivery::Notification { user_id, notification } if *user_id == self.user.id() => {
