@@ -73,8 +73,12 @@ pub fn sweep_abandoned(root: &Path) -> io::Result<Swept> {
         if kind.is_dir() {
             // Live folders have a lock file beside them, created first; a folder without one
             // was left by a process that died right after making it.
-            if !root.join(format!("{name}{LOCK_SUFFIX}")).exists() {
-                swept.files += remove_folder(&path)?;
+            // A folder whose lock file this same sweep removed a moment ago may still be listed:
+            // only what is actually removed counts.
+            if !root.join(format!("{name}{LOCK_SUFFIX}")).exists()
+                && let Some(files) = remove_folder(&path)?
+            {
+                swept.files += files;
                 swept.folders += 1;
             }
         } else if let Some(id) = name.strip_suffix(LOCK_SUFFIX) {
@@ -105,20 +109,21 @@ fn remove_if_abandoned(lock_path: &Path, folder: &Path) -> io::Result<Option<usi
     }
     // Held while removing, so two sweepers never work on one folder at once; the folder goes
     // first so that a crash here leaves a lock file that the next sweep finds free again.
-    let files = remove_folder(folder)?;
+    let files = remove_folder(folder)?.unwrap_or(0);
     remove_file(lock_path)?;
     Ok(Some(files))
 }
 
-fn remove_folder(folder: &Path) -> io::Result<usize> {
+/// How many files the folder held, or `None` when it was already gone.
+fn remove_folder(folder: &Path) -> io::Result<Option<usize>> {
     let files = match std::fs::read_dir(folder) {
         Ok(entries) => entries.count(),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(err),
     };
     match std::fs::remove_dir_all(folder) {
-        Ok(()) => Ok(files),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(0),
+        Ok(()) => Ok(Some(files)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(err),
     }
 }
