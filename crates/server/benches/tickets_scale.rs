@@ -194,6 +194,9 @@ struct SeedHistory {
     before: Option<String>,
     after: Option<String>,
     internal: bool,
+    /// The ticket's team, which the server's triggers copy onto its history (migration 0055);
+    /// the load runs without them.
+    ticket_team_id: Option<Uuid>,
 }
 
 struct SeedRating {
@@ -201,6 +204,8 @@ struct SeedRating {
     user_id: Uuid,
     score: &'static str,
     at: DateTime<Utc>,
+    /// As on the history (migration 0055).
+    ticket_team_id: Option<Uuid>,
 }
 
 struct SeedComment {
@@ -399,12 +404,18 @@ impl Generator {
                     chunk.tags.push((id, TAGS[(first + 1 + self.rng.below(TAGS.len() as u64 - 1) as usize) % TAGS.len()]));
                 }
             }
-            self.history(&mut chunk, id, status, assignee, people.admin, created_at, first_responded_at, resolved_at, closed_at);
+            let team_id = team.map(|t| people.teams[t]);
+            self.history(&mut chunk, id, team_id, status, assignee, people.admin, created_at, first_responded_at, resolved_at, closed_at);
             if let Some(at) = resolved_at.filter(|_| self.rng.chance(0.2)) {
                 let score = if self.rng.chance(0.85) { "good" } else { "bad" };
-                chunk.ratings.push(SeedRating { ticket_id: id, user_id: requester_id, score, at: (at + chrono::Duration::hours(1)).min(self.now) });
+                chunk.ratings.push(SeedRating {
+                    ticket_id: id,
+                    user_id: requester_id,
+                    score,
+                    at: (at + chrono::Duration::hours(1)).min(self.now),
+                    ticket_team_id: team_id,
+                });
             }
-            let team_id = team.map(|t| people.teams[t]);
             if i % 97 == 0 {
                 self.sample.push((id, team_id));
             }
@@ -440,6 +451,7 @@ impl Generator {
         &mut self,
         chunk: &mut Chunk,
         ticket_id: Uuid,
+        ticket_team_id: Option<Uuid>,
         status: &'static str,
         assignee: Option<Uuid>,
         admin: Uuid,
@@ -459,6 +471,7 @@ impl Generator {
                 before: before.map(str::to_owned),
                 after,
                 internal,
+                ticket_team_id,
             });
         };
         entry(&mut self.rng, created_at, "created", None, Some("HD".to_owned()), false);
@@ -497,8 +510,8 @@ type AddEntry<'a> = dyn FnMut(&mut Rng, DateTime<Utc>, &'static str, Option<&str
 const TICKET_COLUMNS: &str = "id, number, subject, description, requester_id, assignee_id, team_id, priority, category, \
     status, version, sla_used_secs, first_responded_at, resolved_at, closed_at, first_response_breached_at, \
     resolution_breached_at, created_at, updated_at";
-const HISTORY_COLUMNS: &str = "id, ticket_id, actor_id, at, field, before, after, internal";
-const RATING_COLUMNS: &str = "ticket_id, user_id, score, created_at, updated_at";
+const HISTORY_COLUMNS: &str = "id, ticket_id, actor_id, at, field, before, after, internal, ticket_team_id";
+const RATING_COLUMNS: &str = "ticket_id, user_id, score, created_at, updated_at, ticket_team_id";
 
 /// Tables whose secondary indexes are dropped while loading and re-created after, from their
 /// own definitions (so the schema ends exactly as the migrations left it).
@@ -538,13 +551,15 @@ fn insert_sql(table: &str, columns: &str, rows: usize) -> String {
 async fn seed_sqlite(pool: &sqlx::SqlitePool, people: &People, generator: &mut Generator) -> anyhow::Result<Seeded> {
     use sqlx::Sqlite;
     let mut conn = pool.acquire().await?;
-    let indexes: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({LOADED_TABLES})"
+    // Secondary indexes, and the triggers that copy each ticket's team onto its history (the
+    // load writes it itself): made again once the rows are in.
+    let indexes: Vec<(String, String, String)> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL AND tbl_name IN ({LOADED_TABLES})"
     )))
     .fetch_all(&mut *conn)
     .await?;
-    for (name, _) in &indexes {
-        sqlx::query(AssertSqlSafe(format!("DROP INDEX {name}"))).execute(&mut *conn).await?;
+    for (kind, name, _) in &indexes {
+        sqlx::query(AssertSqlSafe(format!("DROP {kind} {name}"))).execute(&mut *conn).await?;
     }
     // Consistent by construction; checking each reference would only slow the load.
     sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
@@ -613,14 +628,14 @@ async fn seed_sqlite(pool: &sqlx::SqlitePool, people: &People, generator: &mut G
         for batch in chunk.history.chunks(ROWS) {
             let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(insert_sql("ticket_history", HISTORY_COLUMNS, batch.len())));
             for h in batch {
-                q = q.bind(h.id).bind(h.ticket_id).bind(h.actor_id).bind(h.at).bind(h.field).bind(h.before.clone()).bind(h.after.clone()).bind(h.internal);
+                q = q.bind(h.id).bind(h.ticket_id).bind(h.actor_id).bind(h.at).bind(h.field).bind(h.before.clone()).bind(h.after.clone()).bind(h.internal).bind(h.ticket_team_id);
             }
             q.execute(&mut *tx).await?;
         }
         for batch in chunk.ratings.chunks(ROWS) {
             let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(insert_sql("ticket_ratings", RATING_COLUMNS, batch.len())));
             for r in batch {
-                q = q.bind(r.ticket_id).bind(r.user_id).bind(r.score).bind(r.at).bind(r.at);
+                q = q.bind(r.ticket_id).bind(r.user_id).bind(r.score).bind(r.at).bind(r.at).bind(r.ticket_team_id);
             }
             q.execute(&mut *tx).await?;
         }
@@ -636,7 +651,7 @@ async fn seed_sqlite(pool: &sqlx::SqlitePool, people: &People, generator: &mut G
     let load = started.elapsed();
 
     let started = Instant::now();
-    for (_, sql) in &indexes {
+    for (_, _, sql) in &indexes {
         sqlx::query(AssertSqlSafe(sql.clone())).execute(&mut *conn).await?;
     }
     // Merge the FTS5 segments written by a million small inserts, as a long-lived index would be.
@@ -729,7 +744,8 @@ async fn seed_postgres(pool: &sqlx::PgPool, people: &People, generator: &mut Gen
     for (name, _) in &indexes {
         sqlx::query(AssertSqlSafe(format!("DROP INDEX {name}"))).execute(&mut *conn).await?;
     }
-    // Skips the foreign-key triggers while loading (consistent by construction).
+    // Skips the foreign-key triggers while loading (consistent by construction), and the one
+    // copying each ticket's team onto its history (the load writes it itself).
     sqlx::query("SET session_replication_role = replica").execute(&mut *conn).await?;
 
     let (mut tickets, mut comments) = (0, 0);
@@ -756,11 +772,11 @@ async fn seed_postgres(pool: &sqlx::PgPool, people: &People, generator: &mut Gen
         }
         let mut history = String::new();
         for h in &chunk.history {
-            copy_row!(&mut history, h.id, h.ticket_id, h.actor_id, h.at, h.field, h.before, h.after, h.internal);
+            copy_row!(&mut history, h.id, h.ticket_id, h.actor_id, h.at, h.field, h.before, h.after, h.internal, h.ticket_team_id);
         }
         let mut ratings = String::new();
         for r in &chunk.ratings {
-            copy_row!(&mut ratings, r.ticket_id, r.user_id, r.score, r.at, r.at);
+            copy_row!(&mut ratings, r.ticket_id, r.user_id, r.score, r.at, r.at, r.ticket_team_id);
         }
         let mut tx = conn.begin().await?;
         for (table, columns, data) in [

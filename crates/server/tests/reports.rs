@@ -300,6 +300,71 @@ async fn reports_match_a_week_worked_out_by_hand(backend: Backend) {
     assert_eq!(answered, [(9, 1), (10, 1)]);
 }
 
+/// (created, reopened), (backlog total, open), the agent's assignments and good ratings, per
+/// day of the week.
+type Trail = (Vec<(i64, i64)>, Vec<(i64, i64)>, Vec<i64>, Vec<i64>);
+
+async fn trail(admin: &hdms_api_types::client::Client, team: Option<Uuid>, agent: Uuid) -> Trail {
+    let query = week(team);
+    let volume = figures(&admin.volume_report(&query).await.unwrap()).iter().map(|f| (f.created, f.reopened)).collect();
+    let backlog = figures(&admin.backlog_report(&query).await.unwrap()).iter().map(|f| (f.total, f.open)).collect();
+    let agents = admin.agents_report(&query).await.unwrap();
+    let assigned = agents.buckets.iter().map(|b| b.figures.agents.iter().filter(|f| f.agent.id == agent).map(|f| f.assigned).sum()).collect();
+    let good = figures(&admin.satisfaction_report(&query).await.unwrap()).iter().map(|f| f.good).collect();
+    (volume, backlog, assigned, good)
+}
+
+/// History rows (status moves, reopenings, assignments) and ratings count for the team their
+/// ticket is in now, and not while it is deleted: they follow a ticket moved to another team, leave the
+/// reports when it is deleted and come back when it is restored.
+async fn history_follows_a_ticket_across_teams_and_deletion(backend: Backend) {
+    let server = TestServer::start_with(backend, |c| {
+        c.sla_check_interval_secs = 86_400;
+        c.auto_close_after_secs = 30 * 86_400;
+    })
+    .await;
+    let state = &server.state;
+    let admin = server.admin().await;
+    let first = admin.create_team(&CreateTeam { name: "First".into(), description: None }).await.unwrap().id;
+    let second = admin.create_team(&CreateTeam { name: "Second".into(), description: None }).await.unwrap().id;
+    let (_, alice) = server.user(Role::Agent).await;
+    let (_, sam) = server.user(Role::Supervisor).await;
+    let (customer_client, customer) = server.user(Role::Customer).await;
+    for member in [alice.id, sam.id] {
+        admin.add_team_member(first, member).await.unwrap();
+    }
+    let (alice, sam, customer) = (acting(state, alice.id).await, acting(state, sam.id).await, acting(state, customer.id).await);
+
+    let ticket = raise(state, &customer, "moves", first, "2025-03-03 09:00").await;
+    assign(state, &sam, ticket, alice.id(), "2025-03-03 09:05").await;
+    move_to(state, &alice, ticket, Status::Open, "2025-03-03 09:31").await;
+    move_to(state, &alice, ticket, Status::Resolved, "2025-03-03 11:00").await;
+    rate(&server, &customer_client, ticket, Satisfaction::Good, "2025-03-03 12:00").await;
+    move_to(state, &customer, ticket, Status::Open, "2025-03-04 09:00").await;
+
+    let here: Trail = (
+        vec![(1, 0), (0, 1), (0, 0), (0, 0), (0, 0)],
+        vec![(0, 0), (1, 1), (1, 1), (1, 1), (1, 1)],
+        vec![1, 0, 0, 0, 0],
+        vec![1, 0, 0, 0, 0],
+    );
+    let nowhere: Trail = (vec![(0, 0); 5], vec![(0, 0); 5], vec![0; 5], vec![0; 5]);
+    assert_eq!(trail(&admin, Some(first), alice.id()).await, here);
+    assert_eq!(trail(&admin, Some(second), alice.id()).await, nowhere);
+
+    admin.assign(ticket, &AssignRequest { team_id: Some(second), ..Default::default() }).await.unwrap();
+    assert_eq!(trail(&admin, Some(first), alice.id()).await, nowhere, "moved away with its past");
+    assert_eq!(trail(&admin, Some(second), alice.id()).await, here, "its past came along");
+
+    admin.delete_ticket(ticket).await.unwrap();
+    assert_eq!(trail(&admin, Some(second), alice.id()).await, nowhere, "deleted");
+    assert_eq!(trail(&admin, None, alice.id()).await, nowhere, "deleted, for the whole desk too");
+
+    admin.restore_ticket(ticket).await.unwrap();
+    assert_eq!(trail(&admin, Some(second), alice.id()).await, here, "restored");
+    assert_eq!(trail(&admin, None, alice.id()).await, here);
+}
+
 /// Supervisors report on their own teams; the desk is the admins'; agents and customers not
 /// at all; bad windows and zones are named.
 async fn reports_are_for_supervisors_of_the_team_and_admins(backend: Backend) {
@@ -381,4 +446,8 @@ fn the_openapi_document_describes_every_report_field() {
     assert!(undescribed.is_empty(), "fields without a description:\n{}", undescribed.join("\n"));
 }
 
-backend_tests!(reports_match_a_week_worked_out_by_hand, reports_are_for_supervisors_of_the_team_and_admins);
+backend_tests!(
+    reports_match_a_week_worked_out_by_hand,
+    history_follows_a_ticket_across_teams_and_deletion,
+    reports_are_for_supervisors_of_the_team_and_admins
+);
