@@ -62,11 +62,17 @@ pub enum Error {
 
 impl From<anyhow::Error> for Error {
     /// A full disk anywhere in the chain (a file being received or stored, an object store's
-    /// write) is a 507 the operator can act on, not an internal error.
+    /// write) is a 507 the operator can act on, not an internal error; a database outage is a
+    /// 503.
     fn from(err: anyhow::Error) -> Self {
         if err.chain().any(is_storage_full) {
             tracing::error!(error = format!("{err:#}"), "out of storage space");
             return Error::InsufficientStorage;
+        }
+        // A database error that came with context: an outage is still a 503, not a 500.
+        if err.chain().any(|cause| cause.downcast_ref::<sqlx::Error>().is_some_and(is_unavailable)) {
+            tracing::warn!(error = format!("{err:#}"), "database unavailable");
+            return Error::DatabaseUnavailable;
         }
         Error::Internal(err)
     }
@@ -165,8 +171,7 @@ impl From<sqlx::Error> for Error {
                 tracing::warn!(error = %err, "database busy");
                 Error::DatabaseUnavailable
             }
-            // The database cannot be reached or no connection came free in time.
-            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            _ if is_unavailable(&err) => {
                 tracing::warn!(error = %err, "database unavailable");
                 Error::DatabaseUnavailable
             }
@@ -176,20 +181,24 @@ impl From<sqlx::Error> for Error {
                 field: None,
                 message: "text may not contain NUL characters".to_owned(),
             },
-            // PostgreSQL shutting down or restarting (class 57P: admin_shutdown, crash_shutdown,
-            // cannot_connect_now) or a connection that broke mid-query (class 08).
-            sqlx::Error::Database(db)
-                if db.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")) =>
-            {
-                tracing::warn!(error = %err, "database unavailable");
-                Error::DatabaseUnavailable
-            }
             _ if is_storage_full(&err) => {
                 tracing::error!(error = %err, "the database is out of storage space");
                 Error::InsufficientStorage
             }
             _ => Error::Internal(anyhow::Error::new(err).context("database")),
         }
+    }
+}
+
+/// Whether the database could not be reached: no connection came free in time (it is down,
+/// or overloaded), the connection broke, or PostgreSQL is shutting down or restarting (class
+/// 57P: admin_shutdown, crash_shutdown, cannot_connect_now; class 08: connection exceptions).
+/// Nothing was done; retrying later works.
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
+        _ => false,
     }
 }
 

@@ -4,9 +4,10 @@
 //! carry on by themselves.
 
 mod common;
+mod files_support;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -76,6 +77,11 @@ impl Process {
             }
         });
         Process { child, url: format!("http://127.0.0.1:{port}"), log }
+    }
+
+    /// Whether this same process is still running (it was never restarted).
+    fn still_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 
     /// SIGKILL: no shutdown, no flush, no cleanup.
@@ -332,7 +338,8 @@ async fn kill_9_during_an_upload_leaves_no_orphan_files(backend: Backend) {
 
     let server = Process::start_on(&data, port, database_url.as_deref());
     let deadline = Instant::now() + PATIENCE;
-    while half_written.exists() {
+    // Its folder, not just the file: the sweep removes the file first, then the folder.
+    while half_written.parent().unwrap().exists() {
         assert!(Instant::now() < deadline, "the half-written upload was never removed");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -342,6 +349,8 @@ async fn kill_9_during_an_upload_leaves_no_orphan_files(backend: Backend) {
     assert_eq!(folders, 1, "only the live process's receiving folder");
 
     let again = client.upload_attachment(ticket.id, "again.txt", Some("text/plain"), b"uploaded after the restart").await.unwrap();
+    wait_until_downloadable(&client, &kept).await;
+    wait_until_downloadable(&client, &again).await;
     let names: Vec<String> = client.list_attachments(ticket.id).await.unwrap().into_iter().map(|a| a.file_name).collect();
     assert_eq!(names, ["kept.txt", "again.txt"]);
     assert_eq!(client.download_attachment(kept.id, None).await.unwrap().content, b"committed before the kill");
@@ -472,6 +481,154 @@ async fn kill_9_during_the_sla_job_records_each_breach_once(backend: Backend) {
         "every ticket was raised exactly two steps"
     );
     db.close().await;
+}
+
+/// `GET /readyz`: its status and how long it took.
+async fn readyz(url: &str) -> (u16, Duration) {
+    let started = Instant::now();
+    let response = reqwest::Client::new().get(format!("{url}/readyz")).timeout(PATIENCE).send().await.expect("readyz answers");
+    (response.status().as_u16(), started.elapsed())
+}
+
+/// A small file system of its own for a data directory, unmounted when dropped.
+struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    /// A tmpfs of `bytes` mounted at `path` (the tests run as root on CI, and `mount -t tmpfs`
+    /// works there; elsewhere it fails and the caller skips). A tmpfs fills exactly at its size
+    /// and answers ENOSPC, as a full disk does.
+    fn mount(path: &Path, bytes: u64) -> Result<SmallDisk, String> {
+        std::fs::create_dir_all(path).unwrap();
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .map_err(|err| format!("cannot run mount: {err}"))?;
+        if !output.status.success() {
+            return Err(format!("mount -t tmpfs failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
+        }
+        Ok(SmallDisk { path: path.to_path_buf() })
+    }
+
+    fn free_bytes(&self) -> u64 {
+        let path = std::ffi::CString::new(self.path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a zeroed statvfs is a valid value to be overwritten; the path is NUL-terminated.
+        let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::statvfs(path.as_ptr(), &mut stats) }, 0);
+        stats.f_bavail as u64 * stats.f_frsize as u64
+    }
+
+    /// Gives the file system more room, keeping what is on it.
+    fn grow(&self, bytes: u64) {
+        let status = Command::new("mount").args(["-o", &format!("remount,size={bytes}")]).arg(&self.path).status().unwrap();
+        assert!(status.success(), "remount {}", self.path.display());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// The disk under the data directory fills: first with an upload larger than the space left,
+/// which answers 507 `insufficient_storage`; then with a CSV import, which answers 507 too and
+/// keeps only the 10,000-row chunks it committed. Throughout the server keeps answering, and
+/// what was stored before (tickets, an attachment's bytes) is intact, nothing half-written is
+/// left in the attachment store or the incoming folders, and SQLite's integrity check passes.
+/// Once there is room again, uploads work again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_507_and_corrupts_nothing() {
+    const DISK: u64 = 16 * 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let disk = match SmallDisk::mount(&data, DISK) {
+        Ok(disk) => disk,
+        Err(why) => {
+            eprintln!("skipped: no small file system for the data directory ({why}); this test needs root to mount a tmpfs");
+            return;
+        }
+    };
+    // The scanner's socket and log stay off the small disk.
+    let clamd_dir = tempfile::tempdir().unwrap();
+    let clamd = files_support::ClamdProcess::start(clamd_dir.path()).await;
+    let env = [("HDMS_CLAMD", clamd.addr()), ("HDMS_SCAN_POLL_MS", "100".into()), ("HDMS_SCAN_RETRY_BASE_MS", "100".into())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let mut server = Process::start_with(&data, free_port(), None, &env);
+    let client = admin(&server.url).await;
+    let mut tickets = Vec::new();
+    for n in 0..3 {
+        let subject = format!("Stored before the disk filled {n}");
+        let ticket = client.create_ticket(&CreateTicket { subject, description: "d".into(), ..Default::default() }).await.unwrap();
+        client.comment(ticket.id, &CreateComment { body: format!("comment {n}"), internal: false }).await.unwrap();
+        tickets.push(ticket);
+    }
+    let content = b"stored before the disk filled\n".repeat(100);
+    let kept = client.upload_attachment(tickets[0].id, "kept.txt", Some("text/plain"), &content).await.unwrap();
+    wait_until_downloadable(&client, &kept).await;
+    assert_eq!(client.download_attachment(kept.id, None).await.unwrap().content, content);
+
+    let too_big = vec![b'x'; (disk.free_bytes() + 1024 * 1024) as usize];
+    let refused = client.upload_attachment(tickets[1].id, "too-big.bin", Some("application/octet-stream"), &too_big).await;
+    common::assert_api_error(refused, 507, "insufficient_storage");
+
+    let users_before = count_users(&data).await;
+    let mut csv = String::from("email,name,role\n");
+    for n in 0..200_000 {
+        csv.push_str(&format!("person{n}@example.com,Person number {n} of a long import,customer\n"));
+    }
+    let length = csv.len() as u64;
+    let refused = client.import_users(&ImportQuery::default(), csv, Some(length)).await;
+    common::assert_api_error(refused, 507, "insufficient_storage");
+    let imported = count_users(&data).await - users_before;
+    eprintln!("the import filled the disk ({} bytes free) after committing {imported} of 200000 people", disk.free_bytes());
+    assert_eq!(imported % 10_000, 0, "only whole chunks are kept ({imported} people)");
+
+    // Still serving, and everything stored before is there.
+    assert_eq!(readyz(&server.url).await.0, 200);
+    for ticket in &tickets {
+        let again = client.get_ticket(ticket.id).await.unwrap();
+        assert_eq!(again.subject, ticket.subject);
+        assert_eq!(client.list_comments(ticket.id).await.unwrap().len(), 1);
+    }
+    let attachments = client.list_attachments(tickets[0].id).await.unwrap();
+    assert_eq!(attachments.iter().map(|a| a.id).collect::<Vec<_>>(), [kept.id]);
+    assert!(client.list_attachments(tickets[1].id).await.unwrap().is_empty(), "the refused upload left no attachment");
+    assert_eq!(client.download_attachment(kept.id, None).await.unwrap().content, content);
+    let blobs = files_under(&data.join("files/blobs"));
+    assert_eq!(blobs.len(), 1, "only the stored attachment's content: {blobs:?}");
+    let incoming: Vec<_> = files_under(&data.join("incoming")).into_iter().filter(|(path, _)| !path.to_string_lossy().ends_with(".lock")).collect();
+    assert!(incoming.is_empty(), "nothing half-received is left: {incoming:?}");
+    let url = format!("sqlite:{}?mode=ro", data.join("hdms.sqlite3").display());
+    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let check: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&mut connection).await.unwrap();
+    assert_eq!(check, ["ok"]);
+    connection.close().await.unwrap();
+
+    // Room again: the same server takes uploads again.
+    disk.grow(4 * DISK);
+    let after = client.upload_attachment(tickets[1].id, "after.txt", Some("text/plain"), b"room again").await.unwrap();
+    wait_until_downloadable(&client, &after).await;
+    assert_eq!(client.download_attachment(after.id, None).await.unwrap().content, b"room again");
+    assert!(server.still_running());
+    drop(server);
+}
+
+/// Waits until the attachment may be downloaded: downloads wait for the scan worker (found
+/// clean, or marked unscanned when there is no scanner and the policy allows it).
+async fn wait_until_downloadable(client: &Client, attachment: &hdms_api_types::files::Attachment) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let listed = client.list_attachments(attachment.ticket_id).await.unwrap();
+        let current = listed.into_iter().find(|a| a.id == attachment.id).expect("listed");
+        if current.downloadable {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the scan never finished ({})", current.scan_state);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 backend_tests!(
