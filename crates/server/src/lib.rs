@@ -52,9 +52,10 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
     // A provider that cannot work stops the server now rather than losing messages later.
     comms::sms::gateway::from_config(&config)?;
     files.announce().await;
-    let hub = comms::hub::Hub::new(db.clone(), config.ws_backlog);
+    let sessions = Arc::new(users::session_cache::SessionCache::new());
+    let hub = comms::hub::Hub::new(db.clone(), config.ws_backlog, sessions.clone());
     let sockets = http::limits::SocketLimits::new(&config);
-    let state = AppState { db, config: Arc::new(config), jwt: Arc::new(JwtKeys::new(secret.as_bytes())), files, hub, sockets };
+    let state = AppState { db, config: Arc::new(config), jwt: Arc::new(JwtKeys::new(secret.as_bytes())), files, hub, sockets, sessions };
     let bootstrap_admin = bootstrap::ensure_admin(&state).await?;
     Ok(Started { state, bootstrap_admin })
 }

@@ -18,4 +18,6 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// The websocket's per-person connection cap and message rate.
     pub sockets: Arc<crate::http::limits::SocketLimits>,
+    /// Live sessions' accounts, so access tokens are checked without a query.
+    pub sessions: Arc<crate::users::session_cache::SessionCache>,
 }

@@ -215,3 +215,29 @@ backend_tests!(
     no_resource_id_crosses_customers_or_teams,
     metacharacters_in_filters_never_reach_sql,
 );
+
+/// Instances keep signed-in accounts in memory (issue 17). A role change made through one
+/// instance must end the old rights on the other as well: the other instance is told by the
+/// database, long before its entries would expire by themselves (5 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_through_one_instance_ends_rights_on_the_other() {
+    let first = TestServer::start(Backend::Postgres).await;
+    let second = TestServer::start_config(first.config.clone(), tempfile::tempdir().unwrap()).await;
+    let (agent, agent_user) = first.user(Role::Agent).await;
+    let token = agent.token().unwrap();
+    // The second instance has the agent's session in memory now.
+    for _ in 0..3 {
+        assert_eq!(status(&second, "GET", "/api/v1/canned-replies", &token, None).await, 200);
+    }
+    first.admin().await.update_user(agent_user.id, &UpdateUser { role: Some(Role::Customer), ..Default::default() }).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let code = status(&second, "GET", "/api/v1/canned-replies", &token, None).await;
+        if code == 401 || code == 403 {
+            break;
+        }
+        assert_eq!(code, 200);
+        assert!(std::time::Instant::now() < deadline, "the other instance still honoured the old role after 3 s");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -34,6 +34,7 @@ use crate::comms::queue_feed::{self, QueueFeed, TicketBatch};
 use crate::db::{Db, Tx};
 use crate::tickets::api;
 use crate::tickets::visibility::{Audience, audience_includes};
+use crate::users::session_cache::SessionCache;
 use crate::error::Result;
 use crate::with_db;
 
@@ -67,6 +68,9 @@ pub enum Signal {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         was: Option<Uuid>,
     },
+    /// An account or a login session changed (sent by a trigger, migration 0056): cached
+    /// sessions must be loaded again.
+    SessionsChanged,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,11 +144,13 @@ pub struct Hub {
     /// Who may see the tickets with people in their rooms (while anyone here follows the queues).
     audiences: Mutex<HashMap<Uuid, Arc<RoomAudience>>>,
     pub queue: QueueFeed,
+    /// Emptied when another instance changes accounts or sessions.
+    sessions: Arc<SessionCache>,
 }
 
 impl Hub {
     /// `backlog`: events a connection may fall behind by before it is told to resync.
-    pub fn new(db: Db, backlog: usize) -> Arc<Hub> {
+    pub fn new(db: Db, backlog: usize, sessions: Arc<SessionCache>) -> Arc<Hub> {
         let (local, _) = broadcast::channel(backlog.max(1));
         Arc::new(Hub {
             db,
@@ -155,6 +161,7 @@ impl Hub {
             names: Mutex::new(HashMap::new()),
             audiences: Mutex::new(HashMap::new()),
             queue: QueueFeed::default(),
+            sessions,
         })
     }
 
@@ -392,6 +399,7 @@ impl Hub {
                 }
             }
             Signal::Ticket { ticket_id, field, was } => self.queue.note(queue_feed::Change { ticket_id, field, was }),
+            Signal::SessionsChanged => self.sessions.invalidate(),
         }
         Ok(())
     }
@@ -596,8 +604,12 @@ async fn listen(hub: Arc<Hub>, pool: sqlx::PgPool, stopped: CancellationToken) {
                     Err(err) => tracing::warn!(error = %err, "unreadable realtime event"),
                 },
                 // PgListener reconnects by itself; events sent meanwhile are lost, and
-                // clients catch up by seq when told to resync.
-                Err(err) => tracing::warn!(error = %err, "realtime listener error"),
+                // clients catch up by seq when told to resync. Sessions changed meanwhile
+                // would stay cached: forget them all.
+                Err(err) => {
+                    hub.sessions.invalidate();
+                    tracing::warn!(error = %err, "realtime listener error");
+                }
             },
             () = stopped.cancelled() => return,
             _ = &mut pool_closing => return,

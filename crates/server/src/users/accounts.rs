@@ -225,6 +225,7 @@ async fn update_user(
         tx.commit().await?;
         row
     });
+    state.sessions.invalidate();
     Ok(AppJson(row.ok_or(Error::NotFound { what: "user" })?.into()))
 }
 
@@ -259,6 +260,7 @@ async fn delete_user(
             .await?;
         tx.commit().await?;
     });
+    state.sessions.invalidate();
     tracing::info!(user_id = %id, "user deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -286,6 +288,7 @@ async fn restore_user(
         .fetch_optional(pool)
         .await
         .map_err(|err| email_conflict(err, &deleted.email))?);
+    state.sessions.invalidate();
     Ok(AppJson(row.ok_or(Error::NotFound { what: "deleted user" })?.into()))
 }
 

@@ -103,6 +103,11 @@ pub async fn authenticate_for(state: &AppState, token: &str, action: Option<Acti
         }
         _ => Error::unauthorized("invalid_token", "the access token is not valid"),
     })?;
+    if let Some(user) = state.sessions.get(claims.sid, claims.sub) {
+        return Ok(AuthUser { user, session_id: Some(claims.sid) });
+    }
+    // Taken before the query: a write committing meanwhile makes what it loads unservable.
+    let cache_ticket = state.sessions.ticket();
     const SQL: &str = concat!(
         "SELECT ", user_columns!("u."), " FROM users u JOIN sessions s ON s.user_id = u.id \
          WHERE u.id = $1 AND s.id = $2 AND s.revoked_at IS NULL AND u.deleted_at IS NULL AND u.active"
@@ -115,6 +120,7 @@ pub async fn authenticate_for(state: &AppState, token: &str, action: Option<Acti
     let user = user.ok_or_else(|| {
         Error::unauthorized("session_revoked", "this session has ended; log in again")
     })?;
+    state.sessions.put(cache_ticket, claims.sid, user.clone());
     Ok(AuthUser { user, session_id: Some(claims.sid) })
 }
 
@@ -191,6 +197,7 @@ pub async fn start_session(state: &AppState, user_id: Uuid) -> Result<AppJson<Lo
             .await?;
         tx.commit().await?;
     });
+    state.sessions.invalidate();
     tracing::info!(%user_id, %session_id, "login");
     token_response(state, user_id, session_id, refresh_token).await
 }
@@ -272,6 +279,9 @@ async fn refresh(State(state): State<AppState>, AppJson(request): AppJson<Refres
         tx.commit().await?;
         outcome
     });
+    if matches!(&outcome, Err(Error::Unauthorized { code, .. }) if *code == "refresh_token_reused") {
+        state.sessions.invalidate();
+    }
     let (user_id, session_id) = outcome?;
     token_response(&state, user_id, session_id, new_token).await
 }
@@ -295,6 +305,7 @@ async fn logout(
                              (SELECT session_id FROM refresh_tokens WHERE token_hash = $2)";
         let hash = secrets::digest(&refresh_token);
         with_db!(&state.db, pool => sqlx::query(SQL).bind(now).bind(hash).execute(pool).await?.rows_affected());
+        state.sessions.invalidate();
         return Ok(StatusCode::NO_CONTENT);
     }
     match caller.and_then(|caller| caller.session_id) {
@@ -313,6 +324,7 @@ pub async fn revoke_session(state: &AppState, session_id: Uuid, reason: &str) ->
     const SQL: &str = "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
                        WHERE id = $3 AND revoked_at IS NULL";
     with_db!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(reason).bind(session_id).execute(pool).await?.rows_affected());
+    state.sessions.invalidate();
     Ok(())
 }
 

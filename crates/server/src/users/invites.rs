@@ -89,6 +89,7 @@ async fn accept_invite(State(state): State<AppState>, AppJson(request): AppJson<
         .fetch_optional(pool)
         .await?);
     let row = row.ok_or_else(invalid)?;
+    state.sessions.invalidate();
     tracing::info!(user_id = %row.id, "invitation accepted");
     Ok(AppJson(row.into()))
 }

@@ -7,6 +7,7 @@ pub mod invites;
 pub mod jwt;
 pub mod passwords;
 pub mod secrets;
+pub mod session_cache;
 pub mod store;
 pub mod teams;
 pub mod throttle;

@@ -101,7 +101,7 @@ async fn import_users(
     // Three stages, each a chunk ahead of the next: reading and checking rows (here), finding
     // duplicates in the file (`settle_chunks`), writing (`write_chunks`).
     let (valid_chunks, to_write) = mpsc::channel::<Vec<ValidRow>>(1);
-    let writer = tokio::spawn(write_chunks(state.db.clone(), options, to_write));
+    let writer = tokio::spawn(write_chunks(state.db.clone(), state.sessions.clone(), options, to_write));
     let (chunks, to_settle) = mpsc::channel::<Vec<Checked>>(1);
     let settler = tokio::spawn(settle_chunks(SeenEmails::open(&state.db).await?, to_settle, valid_chunks));
     let mut report = ImportReport { dry_run: options.dry_run, ..Default::default() };

@@ -1,6 +1,7 @@
 //! Writing an import: each chunk in one transaction of multi-row statements, with invitations.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hdms_api_types::Role;
@@ -14,6 +15,7 @@ use super::list_errors;
 use crate::db::Db;
 use crate::error::Result;
 use crate::users::invites;
+use crate::users::session_cache::SessionCache;
 use crate::with_tx;
 
 /// Rows per INSERT statement: large enough that per-statement costs vanish, small enough to stay
@@ -96,10 +98,15 @@ impl Existing {
     }
 }
 
-pub(super) async fn write_chunks(db: Db, options: WriteOptions, mut chunks: mpsc::Receiver<Vec<ValidRow>>) -> Result<Written> {
+pub(super) async fn write_chunks(
+    db: Db,
+    sessions: Arc<SessionCache>,
+    options: WriteOptions,
+    mut chunks: mpsc::Receiver<Vec<ValidRow>>,
+) -> Result<Written> {
     let mut written = Written::default();
     while let Some(chunk) = chunks.recv().await {
-        write_chunk(&db, options, &chunk, &mut written).await?;
+        write_chunk(&db, &sessions, options, &chunk, &mut written).await?;
     }
     Ok(written)
 }
@@ -228,7 +235,7 @@ fn reserved_arguments<C: sqlx::Connection>(_: &C, count: usize) -> <C::Database 
     arguments
 }
 
-async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written: &mut Written) -> Result<()> {
+async fn write_chunk(db: &Db, sessions: &SessionCache, options: WriteOptions, chunk: &[ValidRow], written: &mut Written) -> Result<()> {
     const FIND_EXISTING: &str = "SELECT id, email, name, role, phone, locale, external_id, \
            password_hash IS NOT NULL AS has_password \
          FROM users WHERE deleted_at IS NULL AND email IN (";
@@ -406,6 +413,8 @@ async fn write_chunk(db: &Db, options: WriteOptions, chunk: &[ValidRow], written
         // `user.created` for each new user, sent once this commits.
         crate::comms::webhooks::events::users_created(&mut tx, &created_users, now).await?;
         tx.commit().await?;
+        // Updated rows may have changed the role of someone signed in.
+        sessions.invalidate();
     }
     // Like every count of a dry run, what would have been sent.
     written.invitations_sent += sent_in_chunk;
