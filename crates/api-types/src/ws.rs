@@ -92,8 +92,9 @@ pub enum ServerMessage {
     TicketHidden { ticket_id: Uuid },
     /// One of the user's notifications, as stored.
     Notification { notification: Notification },
-    /// This connection fell behind and events were dropped for it: subscribe again with the
-    /// last `seq` seen per room (and reload notifications).
+    /// Events were dropped for this connection (it fell behind, or the server's database
+    /// connection was lost for a moment): subscribe again with the last `seq` seen per room
+    /// (and reload notifications).
     Resync { reason: String },
     /// A request failed (`not_found` for a room the user may not see; before `ready`, the
     /// connection closes with 4401 after it).

@@ -6,6 +6,7 @@
 mod common;
 mod files_support;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -82,6 +83,12 @@ impl Process {
     /// Whether this same process is still running (it was never restarted).
     fn still_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
+    }
+
+    /// What the server logged at level `level` (JSON lines), for a failing test to show.
+    fn logged(&self, level: &str) -> Vec<String> {
+        let level = format!("\"level\":\"{level}\"");
+        self.log.lock().unwrap().iter().filter(|line| line.contains(&level)).cloned().collect()
     }
 
     /// SIGKILL: no shutdown, no flush, no cleanup.
@@ -488,6 +495,283 @@ async fn readyz(url: &str) -> (u16, Duration) {
     let started = Instant::now();
     let response = reqwest::Client::new().get(format!("{url}/readyz")).timeout(PATIENCE).send().await.expect("readyz answers");
     (response.status().as_u16(), started.elapsed())
+}
+
+/// A PostgreSQL cluster of the test's own (`initdb` into a temporary directory, on a free
+/// loopback port), so it can be stopped and started without touching the shared one at
+/// 127.0.0.1:5432 that other tests use. Stopped when dropped.
+struct PrivatePostgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    /// `None` when PostgreSQL's server programs are not installed.
+    fn start() -> Option<PrivatePostgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .map_while(Result::ok)
+            .map(|version| version.path().join("bin"))
+            .filter(|bin| bin.join("initdb").is_file())
+            .max()?;
+        let dir = tempfile::tempdir().unwrap();
+        // initdb and postgres refuse to run as root; as root they run as `postgres` (see
+        // `command`), who must own the directory.
+        if running_as_root() {
+            let chown = Command::new("chown").arg("postgres:").arg(dir.path()).status().unwrap();
+            assert!(chown.success(), "chown postgres: {}", dir.path().display());
+        }
+        let postgres = PrivatePostgres { dir, bin, port: free_port() };
+        let data = postgres.data();
+        postgres.run("initdb", &["-D", &data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]);
+        postgres.start_again();
+        Some(postgres)
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if running_as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self.command(program).args(args).stdin(Stdio::null()).output().unwrap();
+        let log = std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default();
+        assert!(output.status.success(), "{program} {args:?} failed: {}\n{log}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// Starts the cluster and waits until it accepts connections (`-w`).
+    fn start_again(&self) {
+        let settings = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.path().display());
+        let log = self.dir.path().join("log").display().to_string();
+        self.run("pg_ctl", &["-D", &self.data(), "-l", &log, "-w", "-o", &settings, "start"]);
+    }
+
+    /// Stops the cluster as a crash would: no checkpoint, every connection cut at once.
+    fn stop_immediately(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = self.command("pg_ctl").args(["-D", &self.data(), "-m", "immediate", "stop"]).output();
+    }
+}
+
+fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Polls `condition` every 10 ms until it holds; fails saying `what` after `limit`.
+async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// What a websocket client following one room has received.
+#[derive(Default)]
+struct Received {
+    /// Each message by its seq, with when it first arrived.
+    messages: BTreeMap<i64, (String, Instant)>,
+    resyncs: usize,
+    errors: Vec<String>,
+}
+
+/// A websocket client as the protocol asks clients to be: it keeps what arrives, and when the
+/// server says `resync` it subscribes again after the last seq it has. It does nothing else to
+/// find gaps, so a lost message the server does not own up to stays lost.
+async fn follow_room(mut live: Live, ticket_id: uuid::Uuid, received: Arc<Mutex<Received>>) {
+    loop {
+        let message = live.next().await.expect("the websocket stays up while PostgreSQL restarts");
+        let resubscribe = {
+            let mut received = received.lock().unwrap();
+            match message {
+                ServerMessage::Message { seq, comment, .. } => {
+                    received.messages.entry(seq).or_insert((comment.body, Instant::now()));
+                    false
+                }
+                ServerMessage::Resync { .. } => {
+                    received.resyncs += 1;
+                    true
+                }
+                // The catch-up failed (the database went again): ask again.
+                ServerMessage::Error { code, message } => {
+                    received.errors.push(format!("{code}: {message}"));
+                    true
+                }
+                _ => false,
+            }
+        };
+        if resubscribe {
+            let after_seq = received.lock().unwrap().messages.keys().next_back().copied().unwrap_or(0);
+            live.send(&ClientMessage::Subscribe { ticket_id, after_seq: Some(after_seq) }).await.unwrap();
+        }
+    }
+}
+
+/// What the sending agent got back.
+#[derive(Default)]
+struct Sent {
+    committed: Vec<String>,
+    /// When each request answered 503 `database_unavailable` was sent, and how long it took.
+    refused: Vec<(Instant, Duration)>,
+    other_errors: Vec<String>,
+}
+
+/// An agent replying on the ticket as fast as the server takes it, until `stop`.
+async fn keep_replying(agent: Client, ticket_id: uuid::Uuid, sent: Arc<Mutex<Sent>>, stop: Arc<std::sync::atomic::AtomicBool>) {
+    for n in 0.. {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let body = format!("reply {n}");
+        let started = Instant::now();
+        let result = agent.comment(ticket_id, &CreateComment { body: body.clone(), internal: false }).await;
+        let mut sent = sent.lock().unwrap();
+        match result {
+            Ok(_) => sent.committed.push(body),
+            Err(err) if err.status().map(|s| s.as_u16()) == Some(503) && err.code() == Some("database_unavailable") => {
+                sent.refused.push((started, started.elapsed()));
+            }
+            Err(err) => sent.other_errors.push(format!("{body} after {:?}: {err}", started.elapsed())),
+        }
+    }
+}
+
+/// How soon readiness and live messages must be back once PostgreSQL accepts connections again.
+const RECOVERY_LIMIT: Duration = Duration::from_secs(5);
+/// The longest a request may take to say the database is unavailable.
+const REFUSAL_LIMIT: Duration = Duration::from_secs(5);
+
+/// PostgreSQL crashes and comes back while an agent replies on a ticket and a customer follows
+/// it live. Meanwhile readiness fails at once and requests answer 503 `database_unavailable`
+/// within seconds; once PostgreSQL is back the same hdms process serves again within seconds,
+/// its LISTEN connection is back, and the customer's websocket, which stayed open, ends with
+/// every message that was committed: live, or by catching up when told to resync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_under_load_loses_no_live_message() {
+    let Some(postgres) = PrivatePostgres::start() else {
+        eprintln!("skipped: no PostgreSQL server programs (initdb) under /usr/lib/postgresql/*/bin");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Process::start_on(&dir.path().join("data"), free_port(), Some(&postgres.url()));
+    let admin = admin(&server.url).await;
+    let customer = person(&admin, &server.url, Role::Customer, "customer@example.com").await;
+    let agent = person(&admin, &server.url, Role::Agent, "agent@example.com").await;
+    let ticket = customer.create_ticket(&CreateTicket { subject: "Chat".into(), description: "d".into(), ..Default::default() }).await.unwrap();
+    let mut live = customer.connect_live().await.unwrap();
+    live.send(&ClientMessage::Subscribe { ticket_id: ticket.id, after_seq: None }).await.unwrap();
+    let received = Arc::new(Mutex::new(Received::default()));
+    let following = tokio::spawn(follow_room(live, ticket.id, received.clone()));
+    let sent = Arc::new(Mutex::new(Sent::default()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let replying = tokio::spawn(keep_replying(agent.clone(), ticket.id, sent.clone(), stop.clone()));
+    wait_until("replies arrive live", PATIENCE, || received.lock().unwrap().messages.len() >= 20).await;
+
+    postgres.stop_immediately();
+    let down = Instant::now();
+    let (status, took) = readyz(&server.url).await;
+    assert_eq!(status, 503, "not ready while PostgreSQL is down");
+    assert!(took < Duration::from_secs(3), "readiness answered in {took:?}");
+    // The first requests fail at once on the pool's dead connections; once those are gone (a
+    // second is plenty), requests wait for a new connection, and that wait must be short too.
+    wait_until("a reply is refused with 503 database_unavailable after the pool's connections are gone", PATIENCE, || {
+        sent.lock().unwrap().refused.iter().any(|(started, _)| *started > down + Duration::from_secs(1))
+    })
+    .await;
+    let (status, took) = readyz(&server.url).await;
+    assert_eq!(status, 503, "still not ready");
+    assert!(took < Duration::from_secs(3), "readiness answered in {took:?} without a connection");
+
+    postgres.start_again();
+    let back = Instant::now();
+    loop {
+        let (status, _) = readyz(&server.url).await;
+        if status == 200 {
+            break;
+        }
+        assert!(back.elapsed() < RECOVERY_LIMIT, "still not ready {:?} after PostgreSQL came back", back.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ready_after = back.elapsed();
+    let committed_then = sent.lock().unwrap().committed.len();
+    wait_until("replies are committed again", PATIENCE, || sent.lock().unwrap().committed.len() >= committed_then + 20).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    replying.await.unwrap();
+
+    // Every message the database has (some replies that answered 503 may have committed too)
+    // reaches the client that stayed connected.
+    let stored: Vec<(i64, String)> = agent.list_comments(ticket.id).await.unwrap().into_iter().map(|c| (c.seq, c.body)).collect();
+    let everything = async {
+        loop {
+            let missing = {
+                let received = received.lock().unwrap();
+                stored.iter().filter(|(seq, _)| !received.messages.contains_key(seq)).count()
+            };
+            if missing == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(20), everything).await.is_err() {
+        let received = received.lock().unwrap();
+        let missing: Vec<&(i64, String)> = stored.iter().filter(|(seq, _)| !received.messages.contains_key(seq)).collect();
+        panic!(
+            "{} of {} messages never reached the websocket (resyncs: {}): {missing:?}\nwarnings: {:#?}",
+            missing.len(),
+            stored.len(),
+            received.resyncs,
+            server.logged("WARN")
+        );
+    }
+    following.abort();
+    let received = received.lock().unwrap();
+    let sent = sent.lock().unwrap();
+    for (seq, body) in &stored {
+        assert_eq!(&received.messages[seq].0, body, "message {seq}");
+    }
+    for body in &sent.committed {
+        assert!(stored.iter().any(|(_, stored)| stored == body), "{body} was answered 201 and is stored");
+    }
+    assert!(sent.other_errors.is_empty(), "only 503 database_unavailable while PostgreSQL is down: {:#?}", sent.other_errors);
+    let slowest_refusal = sent.refused.iter().map(|(_, took)| *took).max().unwrap();
+    assert!(slowest_refusal < REFUSAL_LIMIT, "a refusal took {slowest_refusal:?}");
+    assert!(received.resyncs >= 1, "the server told the client to resync after its LISTEN connection was lost");
+    let live_again = received.messages.values().map(|(_, at)| *at).filter(|at| *at > back).min().expect("messages after the restart");
+    assert!(live_again - back < RECOVERY_LIMIT, "live messages back {:?} after PostgreSQL", live_again - back);
+    assert!(server.still_running(), "hdms was not restarted");
+    eprintln!(
+        "PostgreSQL restart: ready again {ready_after:?} and live messages {:?} after it came back; {} replies refused with 503 \
+         (slowest {:?}), {} committed, {} stored; the client resynced {} times (errors meanwhile: {:?})",
+        live_again - back,
+        sent.refused.len(),
+        slowest_refusal,
+        sent.committed.len(),
+        stored.len(),
+        received.resyncs,
+        received.errors,
+    );
 }
 
 /// A small file system of its own for a data directory, unmounted when dropped.

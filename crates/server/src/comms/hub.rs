@@ -49,6 +49,8 @@ const TAIL_POLL: Duration = Duration::from_millis(250);
 const REFRESH_EVERY: Duration = Duration::from_secs(5);
 /// Refreshes per NOTIFY: each is some 80 bytes of JSON, and a payload must stay under 8,000.
 const REFRESHES_PER_SIGNAL: usize = 90;
+/// PostgreSQL: the pause between attempts to set the realtime listener up again.
+const LISTEN_RETRY: Duration = Duration::from_millis(250);
 /// How long presence trusts a name it loaded (see `Hub::names`).
 const NAME_TTL: Duration = Duration::from_secs(10 * 60);
 
@@ -93,6 +95,8 @@ pub enum Delivery {
     Presence { ticket_id: Uuid, wire: Utf8Bytes, audience: Option<Arc<RoomAudience>> },
     /// Changed tickets for the connections following the queues.
     Tickets(Arc<TicketBatch>),
+    /// Events may have been lost (see `listen`): every connection tells its client to resync.
+    Resync { reason: &'static str },
 }
 
 impl Delivery {
@@ -167,6 +171,13 @@ impl Hub {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Delivery>> {
         self.local.subscribe()
+    }
+
+    /// Tells every connection to resync: events may have been lost. Sessions changed meanwhile
+    /// would stay cached too: forget them all.
+    fn resync(&self, reason: &'static str) {
+        self.sessions.invalidate();
+        let _ = self.local.send(Arc::new(Delivery::Resync { reason }));
     }
 
     /// Call after committing a change that signalled (SQLite: wakes the tailer at once).
@@ -567,52 +578,74 @@ pub fn spawn_feed(hub: Arc<Hub>) -> Background {
     })
 }
 
+/// Feeds the hub from PostgreSQL's NOTIFY. Notifications are not queued for a listener that
+/// is away: whenever its connection breaks (PostgreSQL restarted, the network cut) or an event
+/// cannot be loaded, events may have been lost, so the listener is set up again and, once it
+/// LISTENs, every connection is told to resync. Their catch-up by seq then reads everything
+/// committed before the new LISTEN, and whatever commits after it arrives live.
 async fn listen(hub: Arc<Hub>, pool: sqlx::PgPool, stopped: CancellationToken) {
     // The listener holds one of the pool's connections: let it go as soon as the pool is being
     // closed, or closing would wait for it forever.
     let pool_closing = pool.close_event();
     tokio::pin!(pool_closing);
-    let mut listener = loop {
-        match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(mut listener) => match listener.listen(CHANNEL).await {
-                Ok(()) => break listener,
-                Err(err) => tracing::warn!(error = %err, "cannot LISTEN; retrying"),
-            },
-            Err(err) => tracing::warn!(error = %err, "cannot connect the listener; retrying"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            () = stopped.cancelled() => return,
-            _ = &mut pool_closing => return,
-        }
-    };
     let mut refresh_ticks = tokio::time::interval(REFRESH_EVERY);
+    // Nobody can have missed anything before the first LISTEN.
+    let mut lost = false;
     loop {
-        tokio::select! {
-            _ = refresh_ticks.tick() => {
-                if let Err(err) = hub.send_refreshes(&pool).await {
-                    tracing::warn!(error = %err, "cannot send presence refreshes");
-                }
-            }
-            received = listener.recv() => match received {
-                Ok(notification) => match serde_json::from_str::<Signal>(notification.payload()) {
-                    Ok(signal) => {
-                        if let Err(err) = hub.deliver(signal).await {
-                            tracing::warn!(error = %err, "cannot deliver a realtime event");
-                        }
-                    }
-                    Err(err) => tracing::warn!(error = %err, "unreadable realtime event"),
+        let mut listener = loop {
+            match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(mut listener) => match listener.listen(CHANNEL).await {
+                    Ok(()) => break listener,
+                    Err(err) => tracing::warn!(error = %err, "cannot LISTEN; retrying"),
                 },
-                // PgListener reconnects by itself; events sent meanwhile are lost, and
-                // clients catch up by seq when told to resync. Sessions changed meanwhile
-                // would stay cached: forget them all.
-                Err(err) => {
-                    hub.sessions.invalidate();
-                    tracing::warn!(error = %err, "realtime listener error");
+                Err(err) => tracing::warn!(error = %err, "cannot connect the listener; retrying"),
+            }
+            // Connecting waits out the pool's acquire timeout while the database is down; this
+            // pause only spaces out errors that come at once.
+            tokio::select! {
+                _ = tokio::time::sleep(LISTEN_RETRY) => {}
+                () = stopped.cancelled() => return,
+                _ = &mut pool_closing => return,
+            }
+        };
+        if lost {
+            tracing::info!("realtime listener back; clients told to resync");
+            hub.resync("the server lost events while its database connection was down");
+        }
+        lost = true;
+        loop {
+            tokio::select! {
+                _ = refresh_ticks.tick() => {
+                    if let Err(err) = hub.send_refreshes(&pool).await {
+                        tracing::warn!(error = %err, "cannot send presence refreshes");
+                    }
                 }
-            },
-            () = stopped.cancelled() => return,
-            _ = &mut pool_closing => return,
+                // `try_recv`, not `recv`: `recv` reconnects by itself and hides that events
+                // were lost meanwhile.
+                received = listener.try_recv() => match received {
+                    Ok(Some(notification)) => match serde_json::from_str::<Signal>(notification.payload()) {
+                        Ok(signal) => {
+                            if let Err(err) = hub.deliver(signal).await {
+                                tracing::warn!(error = %err, "cannot deliver a realtime event; listening again");
+                                break;
+                            }
+                        }
+                        Err(err) => tracing::warn!(error = %err, "unreadable realtime event"),
+                    },
+                    // The connection was lost and is back, LISTENing again (eager reconnect).
+                    Ok(None) => {
+                        tracing::warn!("realtime listener reconnected; clients told to resync");
+                        hub.resync("the server lost events while its database connection was down");
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "realtime listener lost its connection; listening again");
+                        hub.sessions.invalidate();
+                        break;
+                    }
+                },
+                () = stopped.cancelled() => return,
+                _ = &mut pool_closing => return,
+            }
         }
     }
 }

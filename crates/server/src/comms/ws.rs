@@ -336,6 +336,7 @@ impl Connection {
                 Flow::Continue
             }
             Delivery::Tickets(_) => Flow::Continue,
+            Delivery::Resync { reason } => self.reply(&ServerMessage::Resync { reason: (*reason).to_owned() }).await,
         }
     }
 
