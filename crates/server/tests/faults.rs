@@ -172,6 +172,18 @@ async fn kill_9_during_an_import_keeps_whole_chunks_and_a_rerun_completes_it() {
     assert_eq!(count_users(&data).await, 30_001, "everyone once, and the admin");
 }
 
+/// A customer following their ticket's room live, and an agent to answer: where the chat
+/// faults start.
+async fn chat(url: &str) -> (Client, Client, hdms_api_types::tickets::Ticket, Live) {
+    let admin = admin(url).await;
+    let customer = person(&admin, url, Role::Customer, "customer@example.com").await;
+    let agent = person(&admin, url, Role::Agent, "agent@example.com").await;
+    let ticket = customer.create_ticket(&CreateTicket { subject: "Chat".into(), description: "d".into(), ..Default::default() }).await.unwrap();
+    let mut live = customer.connect_live().await.unwrap();
+    live.send(&ClientMessage::Subscribe { ticket_id: ticket.id, after_seq: None }).await.unwrap();
+    (customer, agent, ticket, live)
+}
+
 /// Messages of one room as they arrive, until `bodies` have all been seen.
 async fn receive(live: &mut Live, expected: &[String]) -> i64 {
     let mut seen = Vec::new();
@@ -201,12 +213,7 @@ async fn kill_9_during_chat_loses_nothing_and_the_client_resumes() {
     let data = dir.path().join("data");
     let port = free_port();
     let server = Process::start(&data, port);
-    let admin = admin(&server.url).await;
-    let customer = person(&admin, &server.url, Role::Customer, "customer@example.com").await;
-    let agent = person(&admin, &server.url, Role::Agent, "agent@example.com").await;
-    let ticket = customer.create_ticket(&CreateTicket { subject: "Chat".into(), description: "d".into(), ..Default::default() }).await.unwrap();
-    let mut live = customer.connect_live().await.unwrap();
-    live.send(&ClientMessage::Subscribe { ticket_id: ticket.id, after_seq: None }).await.unwrap();
+    let (customer, agent, ticket, mut live) = chat(&server.url).await;
     let before: Vec<String> = (0..5).map(|n| format!("before the kill {n}")).collect();
     for body in &before {
         agent.comment(ticket.id, &CreateComment { body: body.clone(), internal: false }).await.unwrap();
@@ -675,12 +682,7 @@ async fn postgres_restarted_under_load_loses_no_live_message() {
     };
     let dir = tempfile::tempdir().unwrap();
     let mut server = Process::start_on(&dir.path().join("data"), free_port(), Some(&postgres.url()));
-    let admin = admin(&server.url).await;
-    let customer = person(&admin, &server.url, Role::Customer, "customer@example.com").await;
-    let agent = person(&admin, &server.url, Role::Agent, "agent@example.com").await;
-    let ticket = customer.create_ticket(&CreateTicket { subject: "Chat".into(), description: "d".into(), ..Default::default() }).await.unwrap();
-    let mut live = customer.connect_live().await.unwrap();
-    live.send(&ClientMessage::Subscribe { ticket_id: ticket.id, after_seq: None }).await.unwrap();
+    let (_customer, agent, ticket, live) = chat(&server.url).await;
     let received = Arc::new(Mutex::new(Received::default()));
     let following = tokio::spawn(follow_room(live, ticket.id, received.clone()));
     let sent = Arc::new(Mutex::new(Sent::default()));
