@@ -35,6 +35,22 @@ macro_rules! with_db {
     };
 }
 
+/// [`with_db!`] for a statement that writes outside a transaction (autocommit). On SQLite it
+/// first waits for the write turn, as [`Db::begin`] does: a statement left to SQLite's busy
+/// handler waits holding a pooled connection, and once enough of them waited, the transaction
+/// holding the turn could not get a connection for its own reads, so it waited for them and
+/// they for its lock until the busy timeout failed them with 503 (the mixed-load bench stalled
+/// for 10 s at a time at 32 workers). The turn also hands the lock over in arrival order,
+/// where the busy handler polls with sleeps of up to 100 ms.
+#[macro_export]
+macro_rules! with_db_writing {
+    ($db:expr, $pool:ident => $body:expr) => {{
+        let db: &$crate::db::Db = $db;
+        let _turn = db.autocommit_turn().await;
+        $crate::with_db!(db, $pool => $body)
+    }};
+}
+
 /// A write transaction on either backend; helpers take `&mut Tx` and use [`with_tx!`]. It holds
 /// its turn to write (see [`take_turn`]) until it ends.
 pub enum Tx {
@@ -117,6 +133,21 @@ impl Db {
                 Tx::Postgres(pool.begin().await?, TxContext::new(turn))
             }
         })
+    }
+
+    /// The turn a single writing statement outside a transaction takes first (see
+    /// [`with_db_writing!`]): SQLite's, waited for at most as long as SQLite's busy timeout
+    /// (after that the statement goes ahead and SQLite's own locking decides, as before).
+    /// PostgreSQL locks rows, not the database: nothing to wait for.
+    pub async fn autocommit_turn(&self) -> Option<WriteTurn> {
+        let Db::Sqlite(pool) = self else { return None };
+        match tokio::time::timeout(SQLITE_BUSY_TIMEOUT, take_write_turn(pool)).await {
+            Ok(turn) => Some(turn),
+            Err(_) => {
+                tracing::warn!("no turn to write for {SQLITE_BUSY_TIMEOUT:?}; writing without it");
+                None
+            }
+        }
     }
 
     /// Connects to PostgreSQL when a URL is given, else opens (creating it if needed) the
@@ -263,7 +294,7 @@ async fn open_sqlite(options: SqliteConnectOptions, max_connections: u32) -> any
         // The WAL is copied back into the database by the checkpointer task (see
         // `spawn_checkpointer`), not by whichever request's commit crosses SQLite's threshold.
         .pragma("wal_autocheckpoint", "0")
-        .busy_timeout(Duration::from_secs(10));
+        .busy_timeout(SQLITE_BUSY_TIMEOUT);
     SqlitePoolOptions::new()
         .max_connections(max_connections)
         // A connection to a local file does not go away: the ping sqlx sends before handing one
@@ -273,6 +304,9 @@ async fn open_sqlite(options: SqliteConnectOptions, max_connections: u32) -> any
         .await
         .context("cannot open the SQLite database")
 }
+
+/// How long a statement waits for SQLite's write lock before it fails with `database is locked`.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the checkpointer copies the SQLite WAL back into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -308,7 +342,7 @@ impl Db {
     pub async fn set_admin_setting(&self, name: &str, value: &str, by: uuid::Uuid, at: chrono::DateTime<chrono::Utc>) -> Result<(), sqlx::Error> {
         const SQL: &str = "INSERT INTO admin_settings (name, value, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
                            ON CONFLICT (name) DO UPDATE SET value = $2, updated_by = $3, updated_at = $4";
-        with_db!(self, pool => sqlx::query(SQL).bind(name).bind(value).bind(by).bind(at).execute(pool).await?.rows_affected());
+        crate::with_db_writing!(self, pool => sqlx::query(SQL).bind(name).bind(value).bind(by).bind(at).execute(pool).await?.rows_affected());
         Ok(())
     }
 }

@@ -62,7 +62,7 @@ async fn unread_count(State(state): State<AppState>, caller: Authorized<can::Rea
     responses((status = 204), (status = 404, body = ApiError)))]
 async fn mark_read(State(state): State<AppState>, caller: Authorized<can::ReadNotifications>, AppPath(id): AppPath<Uuid>) -> Result<StatusCode> {
     const SQL: &str = "UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3";
-    let updated = with_db!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).bind(caller.id()).execute(pool).await?.rows_affected());
+    let updated = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).bind(caller.id()).execute(pool).await?.rows_affected());
     if updated == 0 {
         return Err(Error::NotFound { what: "notification" });
     }
@@ -75,6 +75,6 @@ async fn mark_read(State(state): State<AppState>, caller: Authorized<can::ReadNo
     responses((status = 200, body = UnreadCount)))]
 async fn mark_all_read(State(state): State<AppState>, caller: Authorized<can::ReadNotifications>) -> Result<AppJson<UnreadCount>> {
     const SQL: &str = "UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(caller.id()).execute(pool).await?.rows_affected());
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(caller.id()).execute(pool).await?.rows_affected());
     Ok(AppJson(UnreadCount { unread: 0 }))
 }

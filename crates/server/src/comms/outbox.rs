@@ -161,7 +161,7 @@ where
     R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
 {
     let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
-    let rows: Vec<R> = crate::with_db!(db, pool => sqlx::query_as(sql)
+    let rows: Vec<R> = crate::with_db_writing!(db, pool => sqlx::query_as(sql)
         .bind(lease_until).bind(token).bind(now).bind(max).bind(batch).fetch_all(pool).await?);
     Ok(rows)
 }

@@ -123,14 +123,14 @@ pub async fn blob_state(db: &Db, sha256: &str) -> Result<Option<(ScanState, Opti
 pub async fn insert_blob(db: &Db, sha256: &str, size: u64, sniffed_type: Option<&str>, now: DateTime<Utc>, not_before: DateTime<Utc>) -> Result<()> {
     const SQL: &str = "INSERT INTO attachment_blobs (sha256, size, sniffed_type, scan_state, next_work_at, created_at) \
                        VALUES ($1, $2, $3, 'pending', $4, $5) ON CONFLICT (sha256) DO NOTHING";
-    with_db!(db, pool => sqlx::query(SQL).bind(sha256).bind(size as i64).bind(sniffed_type).bind(not_before).bind(now).execute(pool).await?.rows_affected());
+    crate::with_db_writing!(db, pool => sqlx::query(SQL).bind(sha256).bind(size as i64).bind(sniffed_type).bind(not_before).bind(now).execute(pool).await?.rows_affected());
     Ok(())
 }
 
 /// The content's bytes are in storage: the worker may scan it now.
 pub async fn mark_stored(db: &Db, sha256: &str, now: DateTime<Utc>) -> Result<()> {
     const SQL: &str = "UPDATE attachment_blobs SET next_work_at = $2 WHERE sha256 = $1 AND scan_state = 'pending' AND next_work_at > $2";
-    with_db!(db, pool => sqlx::query(SQL).bind(sha256).bind(now).execute(pool).await?.rows_affected());
+    crate::with_db_writing!(db, pool => sqlx::query(SQL).bind(sha256).bind(now).execute(pool).await?.rows_affected());
     Ok(())
 }
 
@@ -174,7 +174,7 @@ pub async fn insert_if_room(db: &Db, new: &NewAttachment<'_>, max_per_ticket: u3
                        SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
                        WHERE (SELECT count(*) FROM attachments WHERE ticket_id = $2 AND deleted_at IS NULL) < $9";
     let id = Uuid::now_v7();
-    let inserted = with_db!(db, pool => sqlx::query(SQL)
+    let inserted = crate::with_db_writing!(db, pool => sqlx::query(SQL)
         .bind(id)
         .bind(new.ticket_id)
         .bind(new.sha256)
@@ -195,13 +195,13 @@ pub async fn insert_if_room(db: &Db, new: &NewAttachment<'_>, max_per_ticket: u3
 
 pub async fn soft_delete(db: &Db, id: Uuid) -> Result<bool> {
     const SQL: &str = "UPDATE attachments SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL";
-    let affected = with_db!(db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
+    let affected = crate::with_db_writing!(db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
     Ok(affected > 0)
 }
 
 pub async fn restore(db: &Db, id: Uuid) -> Result<bool> {
     const SQL: &str = "UPDATE attachments SET deleted_at = NULL WHERE id = $1 AND deleted_at IS NOT NULL";
-    let affected = with_db!(db, pool => sqlx::query(SQL).bind(id).execute(pool).await?.rows_affected());
+    let affected = crate::with_db_writing!(db, pool => sqlx::query(SQL).bind(id).execute(pool).await?.rows_affected());
     Ok(affected > 0)
 }
 

@@ -19,7 +19,7 @@ use crate::files::clamd::Verdict;
 use crate::files::storage::{blob_key, thumbnail_key};
 use crate::files::{store, thumbnail};
 use crate::state::AppState;
-use crate::{with_db, with_tx};
+use crate::with_tx;
 
 /// How long a claim holds a row; longer than any scan (clamd's own timeout is a minute per read).
 const LEASE: Duration = Duration::from_secs(10 * 60);
@@ -91,7 +91,7 @@ async fn claim(db: &Db, have_scanner: bool) -> Result<Option<Job>, sqlx::Error> 
     let token = Uuid::now_v7();
     let now = Utc::now();
     let until = now + LEASE;
-    let job: Option<Job> = with_db!(db, pool => sqlx::query_as(SQL)
+    let job: Option<Job> = crate::with_db_writing!(db, pool => sqlx::query_as(SQL)
         .bind(token)
         .bind(until)
         .bind(now)
@@ -104,7 +104,7 @@ async fn claim(db: &Db, have_scanner: bool) -> Result<Option<Job>, sqlx::Error> 
 async fn release(db: &Db, sha256: &str, token: Uuid) {
     const SQL: &str =
         "UPDATE attachment_blobs SET claim_token = NULL, claimed_until = NULL WHERE sha256 = $1 AND claim_token = $2";
-    if let Err(err) = with_db!(db, pool => sqlx::query(SQL).bind(sha256).bind(token).execute(pool).await.map(drop)) {
+    if let Err(err) = crate::with_db_writing!(db, pool => sqlx::query(SQL).bind(sha256).bind(token).execute(pool).await.map(drop)) {
         tracing::warn!(error = %err, sha256, "cannot release an attachment claim; it lapses by itself");
     }
 }
@@ -263,7 +263,7 @@ async fn process(state: &AppState, job: &Job) {
 async fn record_processing(db: &Db, job: &Job, dimensions: Option<(u32, u32)>, error: Option<&str>) -> Result<(), sqlx::Error> {
     const SQL: &str = "UPDATE attachment_blobs SET processed = TRUE, image_width = $1, image_height = $2, \
         has_thumbnail = $3, processing_error = $4 WHERE sha256 = $5 AND claim_token = $6";
-    with_db!(db, pool => sqlx::query(SQL)
+    crate::with_db_writing!(db, pool => sqlx::query(SQL)
         .bind(dimensions.map(|(w, _)| w as i32))
         .bind(dimensions.map(|(_, h)| h as i32))
         .bind(dimensions.is_some())
@@ -279,7 +279,7 @@ async fn record_processing(db: &Db, job: &Job, dimensions: Option<(u32, u32)>, e
 async fn postpone_processing(db: &Db, job: &Job) {
     const SQL: &str = "UPDATE attachment_blobs SET next_work_at = $1 WHERE sha256 = $2 AND claim_token = $3";
     let at = Utc::now() + chrono::Duration::from_std(PROCESSING_RETRY).unwrap_or_default();
-    if let Err(err) = with_db!(db, pool => sqlx::query(SQL).bind(at).bind(&job.sha256).bind(job.token).execute(pool).await.map(drop)) {
+    if let Err(err) = crate::with_db_writing!(db, pool => sqlx::query(SQL).bind(at).bind(&job.sha256).bind(job.token).execute(pool).await.map(drop)) {
         tracing::warn!(error = %err, "cannot postpone attachment processing");
     }
 }

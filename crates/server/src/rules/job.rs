@@ -46,7 +46,7 @@ pub async fn batch(state: &AppState, cursor: Option<Uuid>, limit: i64) -> Result
 
 async fn one_rule(state: &AppState, rule: &LoadedRule, now: DateTime<Utc>, round: &mut Round) -> Result<()> {
     let (ids, next) = batch(state, rule.time_cursor, BATCH).await?;
-    with_db!(&state.db, pool => sqlx::query("UPDATE rules SET time_cursor = $1 WHERE id = $2").bind(next).bind(rule.id).execute(pool).await?.rows_affected());
+    crate::with_db_writing!(&state.db, pool => sqlx::query("UPDATE rules SET time_cursor = $1 WHERE id = $2").bind(next).bind(rule.id).execute(pool).await?.rows_affected());
     for id in ids {
         round.checked += 1;
         let mut tx = state.db.begin().await?;

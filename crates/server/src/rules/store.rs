@@ -113,7 +113,7 @@ pub async fn time_rules(db: &Db) -> Result<Vec<LoadedRule>> {
 pub async fn insert(db: &Db, row: &RuleRow) -> Result<()> {
     const SQL: &str = "INSERT INTO rules (id, name, position, enabled, trigger_on, trigger_json, conditions, actions, created_by, created_at) \
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-    with_db!(db, pool => sqlx::query(SQL).bind(row.id).bind(&row.name).bind(row.position).bind(row.enabled).bind(&row.trigger_on)
+    crate::with_db_writing!(db, pool => sqlx::query(SQL).bind(row.id).bind(&row.name).bind(row.position).bind(row.enabled).bind(&row.trigger_on)
         .bind(&row.trigger_json).bind(&row.conditions).bind(&row.actions).bind(row.created_by).bind(row.created_at)
         .execute(pool).await?.rows_affected());
     Ok(())
@@ -122,7 +122,7 @@ pub async fn insert(db: &Db, row: &RuleRow) -> Result<()> {
 pub async fn update(db: &Db, row: &RuleRow) -> Result<()> {
     const SQL: &str = "UPDATE rules SET name = $1, position = $2, enabled = $3, trigger_on = $4, trigger_json = $5, conditions = $6, \
                        actions = $7, disabled_reason = $8, updated_at = $9, time_cursor = NULL WHERE id = $10";
-    let updated = with_db!(db, pool => sqlx::query(SQL).bind(&row.name).bind(row.position).bind(row.enabled).bind(&row.trigger_on)
+    let updated = crate::with_db_writing!(db, pool => sqlx::query(SQL).bind(&row.name).bind(row.position).bind(row.enabled).bind(&row.trigger_on)
         .bind(&row.trigger_json).bind(&row.conditions).bind(&row.actions).bind(&row.disabled_reason).bind(row.updated_at).bind(row.id)
         .execute(pool).await?.rows_affected());
     if updated == 0 {
@@ -132,7 +132,7 @@ pub async fn update(db: &Db, row: &RuleRow) -> Result<()> {
 }
 
 pub async fn delete(db: &Db, id: Uuid) -> Result<()> {
-    let deleted = with_db!(db, pool => sqlx::query("DELETE FROM rules WHERE id = $1").bind(id).execute(pool).await?.rows_affected());
+    let deleted = crate::with_db_writing!(db, pool => sqlx::query("DELETE FROM rules WHERE id = $1").bind(id).execute(pool).await?.rows_affected());
     if deleted == 0 {
         return Err(Error::NotFound { what: "rule" });
     }

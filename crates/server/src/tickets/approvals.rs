@@ -421,7 +421,7 @@ async fn create_rule(
         created_at: Utc::now(),
     };
     const SQL: &str = "INSERT INTO approval_rules (id, category, rule, approvers, created_at) VALUES ($1, $2, $3, $4, $5)";
-    let inserted = with_db!(&state.db, pool => sqlx::query(SQL)
+    let inserted = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL)
         .bind(row.id).bind(&row.category).bind(&row.rule).bind(&row.approvers).bind(row.created_at)
         .execute(pool).await.map(|r| r.rows_affected()));
     match inserted {
@@ -438,7 +438,7 @@ async fn create_rule(
     responses((status = 204), (status = 404, body = ApiError)))]
 async fn delete_rule(State(state): State<AppState>, _caller: Authorized<can::ManageApprovalRules>, AppPath(id): AppPath<Uuid>) -> Result<StatusCode> {
     const SQL: &str = "UPDATE approval_rules SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL";
-    let updated = with_db!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
+    let updated = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
     if updated == 0 {
         return Err(Error::NotFound { what: "approval rule" });
     }

@@ -121,7 +121,7 @@ async fn create_canned_reply(
         updated_at: None,
     };
     const SQL: &str = "INSERT INTO canned_replies (id, owner_id, name, body, created_at) VALUES ($1, $2, $3, $4, $5)";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(row.id).bind(row.owner_id).bind(&row.name).bind(&row.body).bind(row.created_at)
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(row.id).bind(row.owner_id).bind(&row.name).bind(&row.body).bind(row.created_at)
         .execute(pool).await?.rows_affected());
     Ok((StatusCode::CREATED, AppJson(row.into())))
 }
@@ -160,7 +160,7 @@ async fn update_canned_reply(
     }
     row.updated_at = Some(Utc::now());
     const SQL: &str = "UPDATE canned_replies SET name = $1, body = $2, owner_id = $3, updated_at = $4 WHERE id = $5 AND deleted_at IS NULL";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(&row.name).bind(&row.body).bind(row.owner_id).bind(row.updated_at).bind(row.id)
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(&row.name).bind(&row.body).bind(row.owner_id).bind(row.updated_at).bind(row.id)
         .execute(pool).await?.rows_affected());
     Ok(AppJson(row.into()))
 }
@@ -174,7 +174,7 @@ async fn delete_canned_reply(State(state): State<AppState>, caller: Authorized<c
     let row = canned(&state, &caller, id).await?;
     may_change(&caller, row.owner_id)?;
     const SQL: &str = "UPDATE canned_replies SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -246,7 +246,7 @@ async fn create_macro(
         updated_at: None,
     };
     const SQL: &str = "INSERT INTO macros (id, owner_id, name, actions, created_at) VALUES ($1, $2, $3, $4, $5)";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(row.id).bind(row.owner_id).bind(&row.name).bind(&row.actions).bind(row.created_at)
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(row.id).bind(row.owner_id).bind(&row.name).bind(&row.actions).bind(row.created_at)
         .execute(pool).await?.rows_affected());
     Ok((StatusCode::CREATED, AppJson(row.view()?)))
 }
@@ -286,7 +286,7 @@ async fn update_macro(
     }
     row.updated_at = Some(Utc::now());
     const SQL: &str = "UPDATE macros SET name = $1, actions = $2, owner_id = $3, updated_at = $4 WHERE id = $5 AND deleted_at IS NULL";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(&row.name).bind(&row.actions).bind(row.owner_id).bind(row.updated_at).bind(row.id)
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(&row.name).bind(&row.actions).bind(row.owner_id).bind(row.updated_at).bind(row.id)
         .execute(pool).await?.rows_affected());
     Ok(AppJson(row.view()?))
 }
@@ -300,7 +300,7 @@ async fn delete_macro(State(state): State<AppState>, caller: Authorized<can::Man
     let row = find_macro(&state, &caller, id).await?;
     may_change(&caller, row.owner_id)?;
     const SQL: &str = "UPDATE macros SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
     Ok(StatusCode::NO_CONTENT)
 }
 

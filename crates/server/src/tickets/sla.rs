@@ -351,7 +351,7 @@ async fn create_policy(
     let now = Utc::now();
     const SQL: &str = "INSERT INTO sla_policies (id, name, priority, category, team_id, first_response_secs, \
         resolution_secs, warning_percent, calendar, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)";
-    with_db!(&state.db, pool => sqlx::query(SQL)
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL)
         .bind(id).bind(&name).bind(input.priority.rank()).bind(&input.category).bind(input.team_id)
         .bind(input.first_response_secs).bind(input.resolution_secs).bind(warning).bind(&calendar).bind(now)
         .execute(pool).await?.rows_affected());
@@ -374,7 +374,7 @@ async fn update_policy(
     const SQL: &str = "UPDATE sla_policies SET name = $1, priority = $2, category = $3, team_id = $4, \
         first_response_secs = $5, resolution_secs = $6, warning_percent = $7, calendar = $8, updated_at = $9 \
         WHERE id = $10 AND deleted_at IS NULL";
-    let updated = with_db!(&state.db, pool => sqlx::query(SQL)
+    let updated = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL)
         .bind(&name).bind(input.priority.rank()).bind(&input.category).bind(input.team_id)
         .bind(input.first_response_secs).bind(input.resolution_secs).bind(warning).bind(&calendar)
         .bind(Utc::now()).bind(id)
@@ -392,7 +392,7 @@ async fn update_policy(
     responses((status = 204), (status = 404, body = ApiError)))]
 async fn delete_policy(State(state): State<AppState>, _caller: Authorized<can::ManageSla>, AppPath(id): AppPath<Uuid>) -> Result<StatusCode> {
     const SQL: &str = "UPDATE sla_policies SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL";
-    let updated = with_db!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
+    let updated = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
     if updated == 0 {
         return Err(Error::NotFound { what: "SLA policy" });
     }

@@ -96,7 +96,7 @@ async fn create_view(State(state): State<AppState>, caller: Authorized<can::Mana
         return Err(Error::invalid("name", format!("at most {MAX_VIEWS} saved views; delete some first")));
     }
     const SQL: &str = "INSERT INTO saved_views (id, owner_id, name, query, created_at) VALUES ($1, $2, $3, $4, $5)";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(row.id).bind(caller.id()).bind(&row.name).bind(&row.query).bind(row.created_at)
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(row.id).bind(caller.id()).bind(&row.name).bind(&row.query).bind(row.created_at)
         .execute(pool).await?.rows_affected());
     Ok((StatusCode::CREATED, AppJson(row.view()?)))
 }
@@ -130,7 +130,7 @@ async fn update_view(
     }
     row.updated_at = Some(Utc::now());
     const SQL: &str = "UPDATE saved_views SET name = $1, query = $2, updated_at = $3 WHERE id = $4 AND deleted_at IS NULL";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(&row.name).bind(&row.query).bind(row.updated_at).bind(row.id)
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(&row.name).bind(&row.query).bind(row.updated_at).bind(row.id)
         .execute(pool).await?.rows_affected());
     Ok(AppJson(row.view()?))
 }
@@ -143,7 +143,7 @@ async fn update_view(
 async fn delete_view(State(state): State<AppState>, caller: Authorized<can::ManageViews>, AppPath(id): AppPath<Uuid>) -> Result<StatusCode> {
     own_view(&state, &caller, id).await?;
     const SQL: &str = "UPDATE saved_views SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
     Ok(StatusCode::NO_CONTENT)
 }
 

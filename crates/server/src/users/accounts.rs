@@ -200,7 +200,7 @@ async fn update_user(
         user_columns!()
     );
     let now = Utc::now();
-    let row: Option<UserRow> = with_db!(&state.db, pool => {
+    let row: Option<UserRow> = crate::with_db_writing!(&state.db, pool => {
         let mut tx = pool.begin().await?;
         let row = sqlx::query_as(SQL)
             .bind(&email)
@@ -244,7 +244,7 @@ async fn delete_user(
         ensure_not_last_admin(&state).await?;
     }
     let now = Utc::now();
-    with_db!(&state.db, pool => {
+    crate::with_db_writing!(&state.db, pool => {
         let mut tx = pool.begin().await?;
         sqlx::query("UPDATE users SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL")
             .bind(now)
@@ -282,7 +282,7 @@ async fn restore_user(
     );
     let deleted = store::find_any(&state.db, id).await?.filter(|row| row.deleted_at.is_some());
     let deleted = deleted.ok_or(Error::NotFound { what: "deleted user" })?;
-    let row: Option<UserRow> = with_db!(&state.db, pool => sqlx::query_as(SQL)
+    let row: Option<UserRow> = crate::with_db_writing!(&state.db, pool => sqlx::query_as(SQL)
         .bind(Utc::now())
         .bind(id)
         .fetch_optional(pool)

@@ -180,7 +180,7 @@ pub async fn start_session(state: &AppState, user_id: Uuid) -> Result<AppJson<Lo
     let refresh_token = secrets::generate("");
     let now = Utc::now();
     let expires_at = refresh_expiry(state, now)?;
-    with_db!(&state.db, pool => {
+    crate::with_db_writing!(&state.db, pool => {
         let mut tx = pool.begin().await?;
         sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
             .bind(session_id)
@@ -219,7 +219,7 @@ async fn refresh(State(state): State<AppState>, AppJson(request): AppJson<Refres
     let new_expiry = refresh_expiry(&state, now)?;
     // Claim the token with a conditional UPDATE first: it takes the write lock at once (no
     // read-then-upgrade deadlock on SQLite) and only one of two racing refreshes can win.
-    let outcome: Result<(Uuid, Uuid)> = with_db!(&state.db, pool => {
+    let outcome: Result<(Uuid, Uuid)> = crate::with_db_writing!(&state.db, pool => {
         let mut tx = pool.begin().await?;
         let claimed: Option<(Uuid, DateTime<Utc>)> = sqlx::query_as(
             "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \
@@ -304,7 +304,7 @@ async fn logout(
                            WHERE revoked_at IS NULL AND id = \
                              (SELECT session_id FROM refresh_tokens WHERE token_hash = $2)";
         let hash = secrets::digest(&refresh_token);
-        with_db!(&state.db, pool => sqlx::query(SQL).bind(now).bind(hash).execute(pool).await?.rows_affected());
+        crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(now).bind(hash).execute(pool).await?.rows_affected());
         state.sessions.invalidate();
         return Ok(StatusCode::NO_CONTENT);
     }
@@ -323,7 +323,7 @@ async fn logout(
 pub async fn revoke_session(state: &AppState, session_id: Uuid, reason: &str) -> Result<()> {
     const SQL: &str = "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
                        WHERE id = $3 AND revoked_at IS NULL";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(reason).bind(session_id).execute(pool).await?.rows_affected());
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(reason).bind(session_id).execute(pool).await?.rows_affected());
     state.sessions.invalidate();
     Ok(())
 }

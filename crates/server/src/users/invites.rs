@@ -81,7 +81,7 @@ async fn accept_invite(State(state): State<AppState>, AppJson(request): AppJson<
          WHERE id = $3 AND invite_hash = $4 AND deleted_at IS NULL RETURNING ",
         user_columns!()
     );
-    let row: Option<UserRow> = with_db!(&state.db, pool => sqlx::query_as(USE)
+    let row: Option<UserRow> = crate::with_db_writing!(&state.db, pool => sqlx::query_as(USE)
         .bind(password_hash)
         .bind(now)
         .bind(user_id)

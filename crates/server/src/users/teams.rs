@@ -128,7 +128,7 @@ async fn create_team(
         "INSERT INTO teams (id, name, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING ",
         team_columns!()
     );
-    let row: TeamRow = with_db!(&state.db, pool => sqlx::query_as(SQL)
+    let row: TeamRow = crate::with_db_writing!(&state.db, pool => sqlx::query_as(SQL)
         .bind(Uuid::now_v7())
         .bind(&name)
         .bind(&description)
@@ -172,7 +172,7 @@ async fn update_team(
         "UPDATE teams SET name = $1, description = $2, updated_at = $3 WHERE id = $4 AND deleted_at IS NULL RETURNING ",
         team_columns!()
     );
-    let row: Option<TeamRow> = with_db!(&state.db, pool => sqlx::query_as(SQL)
+    let row: Option<TeamRow> = crate::with_db_writing!(&state.db, pool => sqlx::query_as(SQL)
         .bind(&name)
         .bind(&description)
         .bind(Utc::now())
@@ -191,7 +191,7 @@ async fn update_team(
     responses((status = 204), (status = 404, body = ApiError)))]
 async fn delete_team(State(state): State<AppState>, _caller: Authorized<can::ManageTeams>, AppPath(id): AppPath<Uuid>) -> Result<StatusCode> {
     const SQL: &str = "UPDATE teams SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL";
-    let affected = with_db!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
+    let affected = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(Utc::now()).bind(id).execute(pool).await?.rows_affected());
     if affected == 0 {
         return Err(Error::NotFound { what: "team" });
     }
@@ -212,7 +212,7 @@ async fn restore_team(State(state): State<AppState>, _caller: Authorized<can::Ma
         "UPDATE teams SET deleted_at = NULL, updated_at = $1 WHERE id = $2 AND deleted_at IS NOT NULL RETURNING ",
         team_columns!()
     );
-    let row: Option<TeamRow> = with_db!(&state.db, pool => sqlx::query_as(SQL)
+    let row: Option<TeamRow> = crate::with_db_writing!(&state.db, pool => sqlx::query_as(SQL)
         .bind(Utc::now())
         .bind(id)
         .fetch_optional(pool)
@@ -239,7 +239,7 @@ async fn add_member(
     }
     const SQL: &str = "INSERT INTO team_members (team_id, user_id, added_at) VALUES ($1, $2, $3) \
                        ON CONFLICT (team_id, user_id) DO NOTHING";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(id).bind(user_id).bind(Utc::now()).execute(pool).await?.rows_affected());
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(id).bind(user_id).bind(Utc::now()).execute(pool).await?.rows_affected());
     Ok(AppJson(team_with_members(&state.db, team).await?))
 }
 
@@ -255,7 +255,7 @@ async fn remove_member(
 ) -> Result<AppJson<Team>> {
     let team = find_team(&state.db, id, false).await?;
     const SQL: &str = "DELETE FROM team_members WHERE team_id = $1 AND user_id = $2";
-    let affected = with_db!(&state.db, pool => sqlx::query(SQL).bind(id).bind(user_id).execute(pool).await?.rows_affected());
+    let affected = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(id).bind(user_id).execute(pool).await?.rows_affected());
     if affected == 0 {
         return Err(Error::NotFound { what: "team member" });
     }

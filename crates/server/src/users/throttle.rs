@@ -28,7 +28,7 @@ pub async fn check(state: &AppState, email: &str) -> Result<()> {
 pub async fn record_failure(state: &AppState, email: &str) -> Result<()> {
     let now = Utc::now();
     let window = chrono::Duration::from_std(state.config.login_window()).map_err(anyhow::Error::from)?;
-    with_db!(&state.db, pool => {
+    crate::with_db_writing!(&state.db, pool => {
         let mut tx = pool.begin().await?;
         // Forget failures that have left the window, so the table stays small.
         sqlx::query("DELETE FROM login_failures WHERE email = $1 AND attempted_at <= $2")
@@ -48,7 +48,7 @@ pub async fn record_failure(state: &AppState, email: &str) -> Result<()> {
 }
 
 pub async fn clear(state: &AppState, email: &str) -> Result<()> {
-    with_db!(&state.db, pool => sqlx::query("DELETE FROM login_failures WHERE email = $1")
+    crate::with_db_writing!(&state.db, pool => sqlx::query("DELETE FROM login_failures WHERE email = $1")
         .bind(email)
         .execute(pool)
         .await?

@@ -78,7 +78,7 @@ pub async fn authenticate(state: &AppState, secret: &str) -> Result<(AuthUser, O
         return Err(Error::unauthorized("token_expired", "the API token has expired"));
     }
     if last_used_at.is_none_or(|at| (now - at).num_seconds() >= LAST_USED_RESOLUTION_SECS) {
-        with_db!(&state.db, pool => sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+        crate::with_db_writing!(&state.db, pool => sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
             .bind(now)
             .bind(token_id)
             .execute(pool)
@@ -147,7 +147,7 @@ async fn create_token(
     };
     const SQL: &str = "INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, created_at, expires_at, scope) \
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    with_db!(&state.db, pool => sqlx::query(SQL)
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL)
         .bind(row.id)
         .bind(caller.id())
         .bind(&row.name)
@@ -185,7 +185,7 @@ async fn revoke_token(
 ) -> Result<StatusCode> {
     const SQL: &str = "UPDATE api_tokens SET revoked_at = $1 \
                        WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL";
-    let result = with_db!(&state.db, pool => sqlx::query(SQL)
+    let result = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL)
         .bind(Utc::now())
         .bind(id)
         .bind(caller.id())

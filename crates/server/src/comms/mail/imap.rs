@@ -253,11 +253,11 @@ async fn claim(state: &AppState, id: Uuid, token: Uuid, now: DateTime<Utc>) -> R
     // (SQLite): of two instances racing, one updates and the other finds no row.
     const SQL: &str = "UPDATE mail_mailboxes SET lease_token = $1, lease_until = $2 \
                        WHERE id = $3 AND deleted_at IS NULL AND imap_host IS NOT NULL AND (lease_until IS NULL OR lease_until < $4)";
-    let claimed = with_db!(&state.db, pool => sqlx::query(SQL).bind(token).bind(later(now, LEASE)).bind(id).bind(now)
+    let claimed = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(token).bind(later(now, LEASE)).bind(id).bind(now)
         .execute(pool).await?.rows_affected());
     if claimed == 1 {
         const PRUNE: &str = "DELETE FROM mail_imap_fetches WHERE mailbox_id = $1 AND fetched_at < $2";
-        with_db!(&state.db, pool => sqlx::query(PRUNE).bind(id).bind(now - chrono::Duration::days(FETCH_LOG_DAYS))
+        crate::with_db_writing!(&state.db, pool => sqlx::query(PRUNE).bind(id).bind(now - chrono::Duration::days(FETCH_LOG_DAYS))
             .execute(pool).await?.rows_affected());
     }
     Ok(claimed == 1)
@@ -450,7 +450,7 @@ impl Poller {
     /// Notes that this lease's holder took `uid` out of the mailbox (`mail_imap_fetches`).
     async fn log_fetch(&self, uid_validity: Option<i64>, uid: u32) -> Result<()> {
         const SQL: &str = "INSERT INTO mail_imap_fetches (mailbox_id, uid_validity, uid, lease_token, fetched_at) VALUES ($1, $2, $3, $4, $5)";
-        with_db!(&self.state.db, pool => sqlx::query(SQL).bind(self.id).bind(uid_validity).bind(i64::from(uid)).bind(self.token).bind(Utc::now())
+        crate::with_db_writing!(&self.state.db, pool => sqlx::query(SQL).bind(self.id).bind(uid_validity).bind(i64::from(uid)).bind(self.token).bind(Utc::now())
             .execute(pool).await?.rows_affected());
         Ok(())
     }
@@ -458,7 +458,7 @@ impl Poller {
     /// Stores where polling stands, while the lease is ours.
     async fn record(&self, at: &PollState) -> std::result::Result<(), Stop> {
         const SQL: &str = "UPDATE mail_mailboxes SET uid_validity = $1, last_uid = $2 WHERE id = $3 AND lease_token = $4";
-        let updated = with_db!(&self.state.db, pool => sqlx::query(SQL).bind(at.uid_validity).bind(at.last_uid).bind(self.id).bind(self.token)
+        let updated = crate::with_db_writing!(&self.state.db, pool => sqlx::query(SQL).bind(at.uid_validity).bind(at.last_uid).bind(self.id).bind(self.token)
             .execute(pool).await.map_err(Error::from)?.rows_affected());
         if updated == 0 { Err(Stop::LostLease) } else { Ok(()) }
     }
@@ -471,7 +471,7 @@ impl Poller {
         let now = Utc::now();
         /// (updated_at, deleted_at, imap_host) as they are now.
         type Now = (DateTime<Utc>, Option<DateTime<Utc>>, Option<String>);
-        let row_now: Option<Now> = with_db!(&self.state.db, pool => sqlx::query_as(SQL)
+        let row_now: Option<Now> = crate::with_db_writing!(&self.state.db, pool => sqlx::query_as(SQL)
             .bind(later(now, LEASE)).bind(now).bind(self.id).bind(self.token).fetch_optional(pool).await?);
         Ok(match row_now {
             None => Some(Stop::LostLease),
@@ -498,7 +498,7 @@ impl Poller {
                 Some(later(now, interval.clamp(Duration::from_secs(1), MAX_RETRY)))
             }
         };
-        let released = with_db!(&self.state.db, pool => sqlx::query(SQL).bind(until).bind(failure).bind(now).bind(self.id).bind(self.token)
+        let released = crate::with_db_writing!(&self.state.db, pool => sqlx::query(SQL).bind(until).bind(failure).bind(now).bind(self.id).bind(self.token)
             .execute(pool).await.map(|r| r.rows_affected()));
         if let Err(err) = released {
             tracing::warn!(mailbox_id = %self.id, error = %err, "cannot let a mailbox's lease go; it runs out by itself");

@@ -610,7 +610,7 @@ async fn mail_system_user(state: &AppState) -> Result<UserRow> {
     const SQL: &str = "INSERT INTO users (id, email, name, role, active, created_at, updated_at) VALUES ($1, $2, 'Mail delivery', 'agent', FALSE, $3, $3) \
                        ON CONFLICT DO NOTHING";
     let now = Utc::now();
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(Uuid::now_v7()).bind(&email).bind(now).execute(pool).await?.rows_affected());
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(Uuid::now_v7()).bind(&email).bind(now).execute(pool).await?.rows_affected());
     user_by_email(state, &email).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("the mail delivery account is neither inserted nor found")))
 }
 

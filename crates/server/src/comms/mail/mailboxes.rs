@@ -172,7 +172,7 @@ async fn create_mailbox(
     const SQL: &str = "INSERT INTO mail_mailboxes (id, name, address, unknown_senders, imap_host, imap_port, imap_security, imap_user, \
                        imap_password, imap_folder, poll_interval_secs, after_processing, move_to_folder, created_at, updated_at) \
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)";
-    let inserted = with_db!(&state.db, pool => sqlx::query(SQL)
+    let inserted = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL)
         .bind(row.id).bind(&row.name).bind(&row.address).bind(&row.unknown_senders).bind(&row.imap_host).bind(row.imap_port)
         .bind(&row.imap_security).bind(&row.imap_user).bind(&row.imap_password).bind(&row.imap_folder).bind(row.poll_interval_secs)
         .bind(&row.after_processing).bind(&row.move_to_folder).bind(now)
@@ -254,7 +254,7 @@ async fn update_mailbox(
                        imap_security = $6, imap_user = $7, imap_password = $8, imap_folder = $9, poll_interval_secs = $10, \
                        after_processing = $11, move_to_folder = $12, uid_validity = $13, last_uid = $14, last_error = NULL, \
                        updated_at = $15 WHERE id = $16 AND deleted_at IS NULL";
-    let updated = with_db!(&state.db, pool => sqlx::query(SQL)
+    let updated = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL)
         .bind(&row.name).bind(&row.address).bind(&row.unknown_senders).bind(&row.imap_host).bind(row.imap_port)
         .bind(&row.imap_security).bind(&row.imap_user).bind(&row.imap_password).bind(&row.imap_folder).bind(row.poll_interval_secs)
         .bind(&row.after_processing).bind(&row.move_to_folder).bind(row.uid_validity).bind(row.last_uid).bind(row.updated_at).bind(id)
@@ -278,7 +278,7 @@ async fn update_mailbox(
 async fn delete_mailbox(State(state): State<AppState>, _caller: Authorized<can::ManageMail>, AppPath(id): AppPath<Uuid>) -> Result<StatusCode> {
     const SQL: &str = "UPDATE mail_mailboxes SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL";
     let now = Utc::now();
-    let deleted = with_db!(&state.db, pool => sqlx::query(SQL).bind(now).bind(id).execute(pool).await?.rows_affected());
+    let deleted = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(now).bind(id).execute(pool).await?.rows_affected());
     if deleted == 0 {
         return Err(Error::NotFound { what: "mailbox" });
     }

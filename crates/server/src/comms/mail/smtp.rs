@@ -128,7 +128,7 @@ async fn put_smtp(State(state): State<AppState>, _caller: Authorized<can::Manage
                        VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET host = excluded.host, port = excluded.port, \
                        security = excluded.security, username = excluded.username, password = excluded.password, from_address = excluded.from_address, \
                        from_name = excluded.from_name, acknowledge_new_tickets = excluded.acknowledge_new_tickets, updated_at = excluded.updated_at";
-    with_db!(&state.db, pool => sqlx::query(SQL)
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL)
         .bind(&account.host).bind(account.port).bind(&account.security).bind(&account.username).bind(&account.password)
         .bind(&account.from_address).bind(&account.from_name).bind(account.acknowledge_new_tickets).bind(account.updated_at)
         .execute(pool).await?.rows_affected());

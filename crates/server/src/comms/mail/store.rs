@@ -131,7 +131,7 @@ pub async fn insert_message(tx: &mut Tx, new: &NewMessage<'_>, now: DateTime<Utc
 
 pub async fn set_problems(db: &Db, id: Uuid, problems: &[String]) -> Result<()> {
     const SQL: &str = "UPDATE mail_messages SET problems = $1 WHERE id = $2";
-    with_db!(db, pool => sqlx::query(SQL).bind(problems.join("\n")).bind(id).execute(pool).await?.rows_affected());
+    crate::with_db_writing!(db, pool => sqlx::query(SQL).bind(problems.join("\n")).bind(id).execute(pool).await?.rows_affected());
     Ok(())
 }
 
@@ -197,7 +197,7 @@ pub async fn record_failure(db: &Db, mailbox_id: Option<Uuid>, raw_sha256: &str,
     const SQL: &str = "INSERT INTO mail_failures (id, mailbox_id, raw_sha256, size, reason, attempts, state, created_at, last_attempt_at) \
                        VALUES ($1, $2, $3, $4, $5, 1, 'failed', $6, $6)";
     let id = Uuid::now_v7();
-    with_db!(db, pool => sqlx::query(SQL).bind(id).bind(mailbox_id).bind(raw_sha256).bind(i64::try_from(size).unwrap_or(i64::MAX)).bind(reason).bind(now)
+    crate::with_db_writing!(db, pool => sqlx::query(SQL).bind(id).bind(mailbox_id).bind(raw_sha256).bind(i64::try_from(size).unwrap_or(i64::MAX)).bind(reason).bind(now)
         .execute(pool).await?.rows_affected());
     Ok(id)
 }
@@ -206,7 +206,7 @@ pub async fn record_failure(db: &Db, mailbox_id: Option<Uuid>, raw_sha256: &str,
 pub async fn update_failure(db: &Db, id: Uuid, failed_again: Option<&str>, now: DateTime<Utc>) -> Result<()> {
     const SQL: &str = "UPDATE mail_failures SET attempts = attempts + 1, last_attempt_at = $1, \
                        state = CASE WHEN $2 THEN 'failed' ELSE 'retried' END, reason = COALESCE($3, reason) WHERE id = $4";
-    with_db!(db, pool => sqlx::query(SQL).bind(now).bind(failed_again.is_some()).bind(failed_again).bind(id)
+    crate::with_db_writing!(db, pool => sqlx::query(SQL).bind(now).bind(failed_again.is_some()).bind(failed_again).bind(id)
         .execute(pool).await?.rows_affected());
     Ok(())
 }
@@ -275,7 +275,7 @@ pub async fn mark_failing(tx: &mut Tx, address: &str, reason: &str, now: DateTim
 /// Mail from an address shows it works again.
 pub async fn clear_failing(db: &Db, address: &str) -> Result<bool> {
     const SQL: &str = "DELETE FROM mail_failing_addresses WHERE address = $1";
-    Ok(with_db!(db, pool => sqlx::query(SQL).bind(address).execute(pool).await?.rows_affected()) > 0)
+    Ok(crate::with_db_writing!(db, pool => sqlx::query(SQL).bind(address).execute(pool).await?.rows_affected()) > 0)
 }
 
 pub async fn failing_addresses(db: &Db) -> Result<Vec<FailingAddress>> {

@@ -131,7 +131,7 @@ async fn confirm_verification(
               AND expires_at > $2 AND attempts < $3 ORDER BY created_at DESC, id DESC LIMIT 1) \
           AND used_at IS NULL AND expires_at > $2 AND attempts < $3 \
         RETURNING id, code_hash, phone, attempts";
-    let claimed: Option<(Uuid, String, String, i32)> = with_db!(&state.db, pool => sqlx::query_as(TRY)
+    let claimed: Option<(Uuid, String, String, i32)> = crate::with_db_writing!(&state.db, pool => sqlx::query_as(TRY)
         .bind(caller.id()).bind(now).bind(MAX_CODE_ATTEMPTS).fetch_optional(pool).await?);
     let Some((code_id, code_hash, phone, attempts)) = claimed else {
         return Err(Error::conflict("code_expired", "no verification code is waiting (it expired, was used, or was entered wrong too often); ask for a new one"));
@@ -180,7 +180,7 @@ async fn set_login_otp(
 ) -> Result<AppJson<PhoneStatus>> {
     const SQL: &str = "UPDATE phone_verifications SET login_otp = $1 \
                        WHERE user_id = $2 AND (NOT $1 OR phone = (SELECT phone FROM users WHERE id = $2))";
-    let updated = with_db!(&state.db, pool => sqlx::query(SQL).bind(request.enabled).bind(caller.id()).execute(pool).await?.rows_affected());
+    let updated = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(request.enabled).bind(caller.id()).execute(pool).await?.rows_affected());
     if request.enabled && updated == 0 {
         return Err(Error::conflict("phone_not_verified", "verify your phone number before turning on SMS login codes"));
     }
@@ -213,7 +213,7 @@ async fn login_otp(State(state): State<AppState>, AppJson(request): AppJson<Logi
     const TRY: &str = "UPDATE sms_codes SET attempts = attempts + 1 \
         WHERE challenge_hash = $1 AND purpose = 'login' AND used_at IS NULL AND expires_at > $2 AND attempts < $3 \
         RETURNING id, user_id, code_hash, phone";
-    let claimed: Option<(Uuid, Uuid, String, String)> = with_db!(&state.db, pool => sqlx::query_as(TRY)
+    let claimed: Option<(Uuid, Uuid, String, String)> = crate::with_db_writing!(&state.db, pool => sqlx::query_as(TRY)
         .bind(&challenge).bind(now).bind(MAX_CODE_ATTEMPTS).fetch_optional(pool).await?);
     let (code_id, user_id, code_hash, phone) = claimed.ok_or_else(invalid)?;
     if !code_matches(&request.code, code_hash).await? {

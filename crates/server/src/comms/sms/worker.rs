@@ -18,7 +18,7 @@ use crate::comms::outbox::{self, MAX_BACKOFF, Outbox, Recorded, backoff};
 use crate::comms::sms::gateway::{self, Delivery, Gateway, Message, SendError};
 use crate::error::Result;
 use crate::state::AppState;
-use crate::{claim_sql, with_db, with_tx};
+use crate::{claim_sql, with_tx};
 
 /// Messages claimed (and sent concurrently) at a time.
 const BATCH: i64 = 16;
@@ -66,7 +66,7 @@ impl Worker {
                body = CASE WHEN sensitive THEN $3 ELSE body END \
              WHERE state = 'sending' AND claimed_until < $1 AND attempts >= $2";
         let max = i32::try_from(self.state.config.sms_max_attempts).unwrap_or(i32::MAX);
-        let expired = with_db!(&self.state.db, pool => sqlx::query(SQL).bind(now).bind(max).bind(REDACTED).execute(pool).await?.rows_affected());
+        let expired = crate::with_db_writing!(&self.state.db, pool => sqlx::query(SQL).bind(now).bind(max).bind(REDACTED).execute(pool).await?.rows_affected());
         Ok(usize::try_from(expired).unwrap_or(0))
     }
 }

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::http::extract::{AppJson, AppPath, AppQuery};
 use crate::http::permissions::{Authorized, can};
 use crate::state::AppState;
-use crate::{with_db, with_tx};
+use crate::with_tx;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -98,7 +98,7 @@ async fn create_endpoint(
     let id = Uuid::now_v7();
     const SQL: &str = "INSERT INTO webhook_endpoints (id, url, description, events, enabled, secret, created_by, created_at, updated_at) \
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)";
-    with_db!(&state.db, pool => sqlx::query(SQL).bind(id).bind(&url).bind(&description).bind(&events)
+    crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(id).bind(&url).bind(&description).bind(&events)
         .bind(request.enabled.unwrap_or(true)).bind(&secret).bind(caller.id()).bind(now).execute(pool).await?.rows_affected());
     let endpoint = store::endpoint(&state.db, id).await?.into();
     Ok((StatusCode::CREATED, AppJson(WebhookEndpointWithSecret { endpoint, secret })))
@@ -221,7 +221,7 @@ async fn redeliver(
     const SQL: &str = "UPDATE webhook_deliveries SET state = 'pending', cycle_attempts = 0, \
         max_attempts = CASE WHEN event_type = 'webhook.ping' THEN 1 ELSE $1 END, next_attempt_at = $2, \
         delivered_at = NULL, failed_at = NULL WHERE id = $3 AND endpoint_id = $4 AND state <> 'sending'";
-    let updated = with_db!(&state.db, pool => sqlx::query(SQL).bind(worker::MAX_ATTEMPTS).bind(Utc::now()).bind(delivery_id).bind(id)
+    let updated = crate::with_db_writing!(&state.db, pool => sqlx::query(SQL).bind(worker::MAX_ATTEMPTS).bind(Utc::now()).bind(delivery_id).bind(id)
         .execute(pool).await?.rows_affected());
     if updated == 0 {
         return Err(Error::conflict("delivery_in_progress", "an attempt at this delivery is under way; look again in a moment"));

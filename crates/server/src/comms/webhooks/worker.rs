@@ -119,7 +119,7 @@ impl Worker {
         const SQL: &str = "UPDATE webhook_deliveries SET state = 'failed', failed_at = $1, claimed_until = NULL, claim_token = NULL, \
                last_error = COALESCE(last_error, 'the last attempt did not report back') \
              WHERE state = 'sending' AND claimed_until < $1 AND cycle_attempts >= max_attempts";
-        let expired = with_db!(&self.state.db, pool => sqlx::query(SQL).bind(now).execute(pool).await?.rows_affected());
+        let expired = crate::with_db_writing!(&self.state.db, pool => sqlx::query(SQL).bind(now).execute(pool).await?.rows_affected());
         Ok(usize::try_from(expired).unwrap_or(0))
     }
 
@@ -136,7 +136,7 @@ impl Worker {
                 ORDER BY d.next_attempt_at, d.id LIMIT $4) \
               AND state IN ('pending', 'sending') AND (claimed_until IS NULL OR claimed_until < $3) AND cycle_attempts < max_attempts";
         let lease = chrono::Duration::from_std(self.lease()).unwrap_or(chrono::Duration::MAX);
-        let claimed = with_db!(&self.state.db, pool => sqlx::query(CLAIM)
+        let claimed = crate::with_db_writing!(&self.state.db, pool => sqlx::query(CLAIM)
             .bind(now + lease).bind(token).bind(now).bind(BATCH).execute(pool).await?.rows_affected());
         if claimed == 0 {
             return Ok(Vec::new());
