@@ -181,6 +181,18 @@ async fn chat(url: &str) -> (Client, Client, hdms_api_types::tickets::Ticket, Li
     let ticket = customer.create_ticket(&CreateTicket { subject: "Chat".into(), description: "d".into(), ..Default::default() }).await.unwrap();
     let mut live = customer.connect_live().await.unwrap();
     live.send(&ClientMessage::Subscribe { ticket_id: ticket.id, after_seq: None }).await.unwrap();
+    // Until the server confirms, a message committed now would be missed (nothing after
+    // `after_seq: None` is replayed): the test failed now and then waiting for it.
+    let subscribed = async {
+        loop {
+            if let ServerMessage::Subscribed { ticket_id, .. } = live.next().await.expect("the connection stays up") {
+                if ticket_id == ticket.id {
+                    break;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, subscribed).await.expect("the server confirms the subscription");
     (customer, agent, ticket, live)
 }
 
