@@ -415,3 +415,37 @@ macro_rules! bind_all {
         query
     }};
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A single writing statement waits for SQLite's write turn without holding a pooled
+    /// connection, so the transaction that has the turn can still read through the pool. Left to
+    /// SQLite's busy handler, the statement held the pool's last connection while it waited for
+    /// the transaction's lock, and the transaction's read waited for that connection.
+    #[tokio::test]
+    async fn a_single_write_waits_for_the_turn_without_holding_a_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(None, dir.path(), 2).await.unwrap();
+        with_db!(&db, pool => sqlx::query("CREATE TABLE probe (x INTEGER)").execute(pool).await.map(drop).unwrap());
+        let mut tx = db.begin().await.unwrap();
+        with_tx!(&mut tx, conn => sqlx::query("INSERT INTO probe VALUES (1)").execute(&mut *conn).await.map(drop).unwrap());
+        let writer = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                crate::with_db_writing!(&db, pool => sqlx::query("INSERT INTO probe VALUES (2)").execute(pool).await.map(drop))
+            })
+        };
+        // Give the writer time to queue (for the turn now; for SQLite's lock, on the pool's other
+        // connection, before the fix).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let read = async { with_db!(&db, pool => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM probe").fetch_one(pool).await) };
+        let read = tokio::time::timeout(Duration::from_secs(3), read).await;
+        assert!(matches!(read, Ok(Ok(0))), "the transaction's read through the pool is answered: {read:?}");
+        tx.commit().await.unwrap();
+        writer.await.unwrap().unwrap();
+        let rows = with_db!(&db, pool => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM probe").fetch_one(pool).await.unwrap());
+        assert_eq!(rows, 2);
+    }
+}

@@ -261,10 +261,9 @@ async fn kill_9_during_chat_loses_nothing_and_the_client_resumes() {
 
 /// Many writers at once on SQLite: every write succeeds; `database is locked` (503
 /// `database_unavailable`) never reaches a client. The writers mix transactions (tickets,
-/// comments that notify) with single statements outside one (marking notifications read),
-/// which take the same write turn since the mixed-load bench saw 10 s stalls and 503s with
-/// them at 32 workers (this smaller mix passes with or without the turn; the bench is what
-/// shows the stall).
+/// comments that notify) with single statements outside one (marking notifications read).
+/// The stall such statements caused before they took the write turn is reproduced exactly by
+/// `db::tests::a_single_write_waits_for_the_turn_without_holding_a_connection`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_under_many_concurrent_writers_never_answers_locked() {
     let server = TestServer::start_with(Backend::Sqlite, |config| {
@@ -274,8 +273,8 @@ async fn sqlite_under_many_concurrent_writers_never_answers_locked() {
     .await;
     let mut writers = Vec::new();
     for w in 0..12 {
-        // A customer raises tickets, staff answer them (which notifies the customer, reading
-        // their preferences mid-transaction), and both mark their notifications read.
+        // A customer raises tickets, staff answer them (which notifies the customer), and both
+        // mark their notifications read.
         let (customer, _) = server.user(Role::Customer).await;
         let (staff, _) = server.user(Role::Admin).await;
         writers.push(tokio::spawn(async move {
