@@ -235,6 +235,9 @@ pub struct MemorySample {
     pub requests: u64,
     /// Per instance.
     pub servers: Vec<Memory>,
+    /// The size of the SQLite WAL file (0 on PostgreSQL), the largest of the instances': a WAL
+    /// that is never started over grows without end.
+    pub wal_bytes: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -291,6 +294,11 @@ pub struct Outcome {
 impl Outcome {
     pub fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The largest the SQLite WAL file was at any reading (0 on PostgreSQL).
+    pub fn largest_wal(&self) -> u64 {
+        self.memory.iter().map(|s| s.wal_bytes).max().unwrap_or(0)
     }
 
     /// Per instance: anonymous memory once warm (the first reading at or after a quarter of the
@@ -386,6 +394,9 @@ impl Outcome {
             let rate = previous.map_or(0.0, |p| (sample.requests - p.requests) as f64 / (sample.at - p.at).as_secs_f64().max(1e-9));
             println!("{:>7.0}s {:>12} {:>10.0}  {}", sample.at.as_secs_f64(), sample.requests, rate, instances(&sample.servers));
             previous = Some(sample);
+        }
+        if self.largest_wal() > 0 {
+            println!("largest SQLite WAL file: {:.1} MiB", mib(self.largest_wal()));
         }
         if let Some(last) = self.memory.last() {
             let peaks: Vec<String> = last.servers.iter().map(|m| format!("{:.1}", mib(m.peak))).collect();
@@ -510,7 +521,7 @@ struct ServerProcess {
     child: tokio::process::Child,
     pid: u32,
     url: String,
-    _data_dir: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
 }
 
 impl ServerProcess {
@@ -549,7 +560,7 @@ impl ServerProcess {
             Ok(Ok(address)) => address,
             _ => anyhow::bail!("hdms-server did not start listening within {START_PATIENCE:?}"),
         };
-        Ok(ServerProcess { child, pid, url: format!("http://{address}"), _data_dir: data_dir })
+        Ok(ServerProcess { child, pid, url: format!("http://{address}"), data_dir })
     }
 
     async fn stop(mut self) {
@@ -713,6 +724,7 @@ async fn drive(setup: Setup, plan: &Plan, servers: &[ServerProcess], log: &Serve
         let tally = tally.clone();
         let stop = stop.clone();
         let pids = pids.clone();
+        let wal_files: Vec<PathBuf> = servers.iter().map(|s| s.data_dir.path().join("hdms.sqlite3-wal")).collect();
         tokio::spawn(async move {
             let mut samples = Vec::new();
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -722,6 +734,7 @@ async fn drive(setup: Setup, plan: &Plan, servers: &[ServerProcess], log: &Serve
                     at: started.elapsed(),
                     requests: tally.requests.load(Ordering::Relaxed),
                     servers: pids.iter().map(|&p| memory_of(p)).collect(),
+                    wal_bytes: wal_files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).max().unwrap_or(0),
                 });
                 if stop.load(Ordering::Relaxed) {
                     return samples;
