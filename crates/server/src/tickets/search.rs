@@ -26,6 +26,49 @@ pub fn fts5_query(text: &str) -> Option<String> {
     (!words.is_empty()).then(|| format!("text : ({})", words.join(" ")))
 }
 
+/// PostgreSQL's `websearch_to_tsquery` keeps pending operators on a stack of 32 and fails
+/// ("tsquery stack too small", a 500) on a longer run of `-`, as in a pasted
+/// `---------------------------------- Original Message` line. The same search rebuilt as
+/// terms the function reads one operator at a time: words (a leading `-` run negates by its
+/// parity), quoted phrases (an unclosed quote runs to the end, as PostgreSQL reads it) and
+/// `or`, all kept; the characters it reads as operators or escapes, dropped. Empty when no
+/// word is left.
+pub fn websearch_text(text: &str) -> String {
+    // Besides space: the operator characters tsquery skips, its escape, and both quotes (a
+    // `'` inside a word would start a quoted lexeme).
+    let separates = |c: char| c.is_whitespace() || c.is_control() || "!&|()<:\\'\"".contains(c);
+    let mut terms: Vec<String> = Vec::new();
+    let mut negations = 0usize;
+    let mut push = |terms: &mut Vec<String>, negations: &mut usize, term: String| {
+        terms.push(if *negations % 2 == 1 { format!("-{term}") } else { term });
+        *negations = 0;
+    };
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '"' {
+            let inner = &rest[1..];
+            let (phrase, after) = inner.split_once('"').unwrap_or((inner, ""));
+            // Inside quotes PostgreSQL skips `-`: only the words count.
+            let words: Vec<&str> = phrase.split(separates).map(|w| w.trim_start_matches('-')).filter(|w| !w.is_empty()).collect();
+            if !words.is_empty() {
+                push(&mut terms, &mut negations, format!("\"{}\"", words.join(" ")));
+            }
+            rest = after;
+        } else if separates(c) {
+            rest = &rest[c.len_utf8()..];
+        } else {
+            let end = rest.find(separates).unwrap_or(rest.len());
+            let word = rest[..end].trim_start_matches('-');
+            negations += end - word.len();
+            if !word.is_empty() {
+                push(&mut terms, &mut negations, word.to_owned());
+            }
+            rest = &rest[end..];
+        }
+    }
+    terms.join(" ")
+}
+
 /// How many matching documents (subjects with descriptions, comments) are ranked: the newest
 /// ones. Ranking costs a few microseconds per match, so a word in 5% of a million tickets took
 /// half a second to rank in full (benches/tickets_scale.rs); a query with fewer matches is
@@ -89,11 +132,15 @@ fn matching(state: &AppState, caller: &AuthUser, query: &TicketListQuery, text: 
             sql.push(") GROUP BY ticket_id) s ON s.ticket_id = t.id WHERE t.deleted_at IS NULL");
         }
         Db::Postgres(_) => {
+            let text = websearch_text(text);
+            if text.is_empty() {
+                return Ok(None);
+            }
             // ts_rank grows with relevance; negated so both backends sort ascending.
             sql.push("(SELECT ticket_id, -MAX(ts_rank(tsv, websearch_to_tsquery('english', ")
-                .bind(Bind::Text(text.to_owned()))
+                .bind(Bind::Text(text.clone()))
                 .push("))) AS score FROM (SELECT ticket_id, tsv FROM search_docs WHERE tsv @@ websearch_to_tsquery('english', ")
-                .bind(Bind::Text(text.to_owned()))
+                .bind(Bind::Text(text))
                 .push(")");
             if !staff {
                 sql.push(" AND NOT internal");
@@ -108,13 +155,31 @@ fn matching(state: &AppState, caller: &AuthUser, query: &TicketListQuery, text: 
 
 #[cfg(test)]
 mod tests {
-    use super::{fts5_query, offset};
+    use super::{fts5_query, offset, websearch_text};
 
     #[test]
     fn fts5_queries_quote_every_word() {
         assert_eq!(fts5_query("printer NOT working!").as_deref(), Some("text : (\"printer\" \"NOT\" \"working\")"));
         assert_eq!(fts5_query("col:secret OR \"x"), Some("text : (\"col\" \"secret\" \"OR\" \"x\")".to_owned()));
         assert_eq!(fts5_query("  -- "), None);
+    }
+
+    #[test]
+    fn websearch_text_keeps_the_search_and_bounds_every_operator_run() {
+        for same in ["printer broken", "printer -broken", "\"paper jam\" tray", "-\"paper jam\" tray", "vpn or wifi", "e-mail bob@example.com v1.2.3"] {
+            assert_eq!(websearch_text(same), same);
+        }
+        assert_eq!(websearch_text("printer - broken"), "printer -broken");
+        assert_eq!(websearch_text("--printer ---jam"), "printer -jam");
+        assert_eq!(websearch_text("---------- Original Message ----------"), "Original Message");
+        assert_eq!(websearch_text("x (-(-(-y) a:b"), "x -y a b");
+        assert_eq!(websearch_text("\"a -b c\" \"unclosed quote"), "\"a b c\" \"unclosed quote\"");
+        assert_eq!(websearch_text("  -- \"\" !&|"), "");
+        // The fuzz finding (a 500 on PostgreSQL) and runs PostgreSQL refused.
+        let finding = "0\u{fffd}\u{fffd}00\u{7f}\r-----------------------------------------------------\u{fffd}";
+        assert_eq!(websearch_text(finding), "0\u{fffd}\u{fffd}00 -\u{fffd}", "53 dashes negate once");
+        assert_eq!(websearch_text(&format!("x {}y", "-\"".repeat(40))), "x y");
+        assert_eq!(websearch_text(&format!("x {}y", "- ".repeat(41))), "x -y");
     }
 
     /// `?q=printer&cursor=-1` was a 500 on PostgreSQL (replayed by the `search_query` fuzz target).
