@@ -39,7 +39,7 @@ pub fn websearch_text(text: &str) -> String {
     let separates = |c: char| c.is_whitespace() || c.is_control() || "!&|()<:\\'\"".contains(c);
     let mut terms: Vec<String> = Vec::new();
     let mut negations = 0usize;
-    let mut push = |terms: &mut Vec<String>, negations: &mut usize, term: String| {
+    let push = |terms: &mut Vec<String>, negations: &mut usize, term: String| {
         terms.push(if *negations % 2 == 1 { format!("-{term}") } else { term });
         *negations = 0;
     };
