@@ -25,7 +25,7 @@ use crate::config::{Config, StorageKind};
 
 const FORMAT: u32 = 1;
 const MANIFEST: &str = "manifest.json";
-const DATABASE: &str = "hdms.sqlite3";
+const DATABASE: &str = crate::db::SQLITE_FILE;
 /// Files of the data directory that are part of a deployment's state besides the database.
 const DATA_FILES: [&str; 1] = [crate::bootstrap::JWT_SECRET_FILE];
 const FILES_PREFIX: &str = "files/";

@@ -184,7 +184,7 @@ impl Db {
             None => {
                 std::fs::create_dir_all(data_dir)
                     .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
-                let options = SqliteConnectOptions::new().filename(data_dir.join("hdms.sqlite3"));
+                let options = SqliteConnectOptions::new().filename(data_dir.join(SQLITE_FILE));
                 Db::Sqlite(open_sqlite(options, max_connections).await?)
             }
         };
@@ -296,7 +296,7 @@ async fn open_sqlite(options: SqliteConnectOptions, max_connections: u32) -> any
         .pragma("wal_autocheckpoint", "0")
         // A WAL started over is cut back to this size (see `checkpoint`), not left as large as
         // its largest burst.
-        .pragma("journal_size_limit", WAL_SIZE_LIMIT)
+        .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
         .busy_timeout(SQLITE_BUSY_TIMEOUT);
     SqlitePoolOptions::new()
         .max_connections(max_connections)
@@ -354,7 +354,11 @@ async fn checkpoint(db: &Db, pool: &SqlitePool, patience: Duration) -> Result<()
         let busy_timeout = |wait: Duration| sqlx::AssertSqlSafe(format!("PRAGMA busy_timeout = {}", wait.as_millis()));
         sqlx::query(busy_timeout(patience)).execute(&mut *conn).await?;
         let restarted = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(RESTART)").fetch_one(&mut *conn).await;
-        sqlx::query(busy_timeout(SQLITE_BUSY_TIMEOUT)).execute(&mut *conn).await?;
+        if let Err(err) = sqlx::query(busy_timeout(SQLITE_BUSY_TIMEOUT)).execute(&mut *conn).await {
+            // Back in the pool with the short timeout, it would answer writers "busy" early.
+            conn.close_on_drop();
+            return Err(err);
+        }
         let (busy, frames, _) = restarted?;
         if busy != 0 {
             tracing::info!(frames, "the WAL was not started over: a reader stayed in it; trying again next second");
@@ -370,8 +374,11 @@ const WAL_RESTART_FRAMES: i64 = 4096;
 /// How long the checkpointer waits for readers to leave the WAL before it gives up a restart.
 const WAL_RESTART_PATIENCE: Duration = Duration::from_millis(200);
 
-/// How large a restarted WAL file is left on disk (SQLite cuts it back to this).
-const WAL_SIZE_LIMIT: &str = "67108864";
+/// How large a restarted WAL file is left on disk, in bytes (SQLite cuts it back to this).
+pub const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// The embedded database's file in the data directory (its WAL is this name with `-wal`).
+pub const SQLITE_FILE: &str = "hdms.sqlite3";
 
 impl Db {
     /// A setting admins changed at run time (`admin_settings`), if one was stored: kept in the

@@ -724,7 +724,8 @@ async fn drive(setup: Setup, plan: &Plan, servers: &[ServerProcess], log: &Serve
         let tally = tally.clone();
         let stop = stop.clone();
         let pids = pids.clone();
-        let wal_files: Vec<PathBuf> = servers.iter().map(|s| s.data_dir.path().join("hdms.sqlite3-wal")).collect();
+        let wal_files: Vec<PathBuf> =
+            servers.iter().map(|s| s.data_dir.path().join(format!("{}-wal", hdms_server::db::SQLITE_FILE))).collect();
         tokio::spawn(async move {
             let mut samples = Vec::new();
             let mut tick = tokio::time::interval(Duration::from_secs(1));

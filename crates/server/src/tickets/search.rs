@@ -38,11 +38,9 @@ pub fn websearch_text(text: &str) -> String {
     // `'` inside a word would start a quoted lexeme).
     let separates = |c: char| c.is_whitespace() || c.is_control() || "!&|()<:\\'\"".contains(c);
     let mut terms: Vec<String> = Vec::new();
+    // The `-` seen since the last term: they negate the next one, by their parity.
     let mut negations = 0usize;
-    let push = |terms: &mut Vec<String>, negations: &mut usize, term: String| {
-        terms.push(if *negations % 2 == 1 { format!("-{term}") } else { term });
-        *negations = 0;
-    };
+    let negated = |negations: usize, term: String| if negations % 2 == 1 { format!("-{term}") } else { term };
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
         if c == '"' {
@@ -51,7 +49,7 @@ pub fn websearch_text(text: &str) -> String {
             // Inside quotes PostgreSQL skips `-`: only the words count.
             let words: Vec<&str> = phrase.split(separates).map(|w| w.trim_start_matches('-')).filter(|w| !w.is_empty()).collect();
             if !words.is_empty() {
-                push(&mut terms, &mut negations, format!("\"{}\"", words.join(" ")));
+                terms.push(negated(std::mem::take(&mut negations), format!("\"{}\"", words.join(" "))));
             }
             rest = after;
         } else if separates(c) {
@@ -61,7 +59,7 @@ pub fn websearch_text(text: &str) -> String {
             let word = rest[..end].trim_start_matches('-');
             negations += end - word.len();
             if !word.is_empty() {
-                push(&mut terms, &mut negations, word.to_owned());
+                terms.push(negated(std::mem::take(&mut negations), word.to_owned()));
             }
             rest = &rest[end..];
         }
